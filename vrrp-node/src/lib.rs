@@ -1,0 +1,1 @@
+//! One VRRP router.
