@@ -1,0 +1,147 @@
+//! The receive path: from the bytes a raw socket delivers to a validated advertisement.
+//!
+//! The checks follow RFC 5798 §7.1 / RFC 3768 §7.1 in order: IP header, TTL/hop limit 255,
+//! protocol, VRRP header and length, checksum, then the configuration-dependent checks of
+//! [`ReceiveCheck`]. Each failure is a [`DecodeError`] with its counter.
+
+use core::net::{IpAddr, Ipv6Addr};
+
+use crate::advert::{AuthType, ChecksumForm, IpPair, VrrpPacket, AUTH_DATA_LEN, IP_PROTOCOL};
+use crate::error::DecodeError;
+use crate::ipv4::{self, Ipv4Packet};
+use crate::repr::Auth;
+use crate::{Family, Version};
+
+/// IP protocol number of IPsec AH.
+pub const IP_PROTOCOL_AH: u8 = 51;
+
+/// A received advertisement that passed the configuration-independent checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    /// Source address of the IP packet: the sender's primary address.
+    pub src: IpAddr,
+    /// Destination address (multicast group or our unicast address).
+    pub dst: IpAddr,
+    /// The advertisement, borrowed from the receive buffer.
+    pub advert: VrrpPacket<&'a [u8]>,
+    /// Which checksum form the sender used.
+    pub checksum_form: ChecksumForm,
+    /// Whether the message arrived behind an IPsec AH header (v2 `auth_type AH`).
+    pub behind_ah: bool,
+}
+
+/// Decodes an IPv4 packet as an IPv4 raw socket delivers it (header included, any IHL).
+///
+/// ```
+/// let packet = [
+///     0x45, 0xc0, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x14, 0x7d, 0xc6, 0x12,
+///     0x00, 0x0b, 0xe0, 0x00, 0x00, 0x12, 0x31, 0x33, 0x82, 0x01, 0x00, 0x0a, 0xdf, 0xf7,
+///     0xc6, 0x12, 0x00, 0x0a,
+/// ];
+/// let rx = vrrp_proto::decode_ipv4(&packet).unwrap();
+/// assert_eq!(rx.advert.vrid(), 51);
+/// assert_eq!(rx.checksum_form, vrrp_proto::ChecksumForm::Ipv4PseudoHeader);
+/// ```
+pub fn decode_ipv4(packet: &[u8]) -> Result<Received<'_>, DecodeError> {
+    let ip = Ipv4Packet::new_checked(packet)?;
+    if ip.ttl() != 255 {
+        return Err(DecodeError::TtlNot255(ip.ttl()));
+    }
+    // Slice the caller's buffer, not the view, so the advert borrows `packet` itself.
+    let ip_payload = &packet[ip.header_len()..ip.total_len()];
+    let (payload, behind_ah) = match ip.protocol() {
+        IP_PROTOCOL => (ip_payload, false),
+        IP_PROTOCOL_AH => match ipv4::skip_ah(ip_payload)? {
+            (IP_PROTOCOL, rest) => (rest, true),
+            (other, _) => return Err(DecodeError::NotVrrp(other)),
+        },
+        other => return Err(DecodeError::NotVrrp(other)),
+    };
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let advert = VrrpPacket::new_checked(payload, Family::Ipv4)?;
+    let checksum_form = advert.verify_checksum(IpPair::V4 { src, dst })?;
+    Ok(Received {
+        src: IpAddr::V4(src),
+        dst: IpAddr::V4(dst),
+        advert,
+        checksum_form,
+        behind_ah,
+    })
+}
+
+/// Decodes the payload of an IPv6 raw socket (the kernel strips the IPv6 header; the hop
+/// limit and destination come from ancillary data).
+pub fn decode_ipv6(
+    payload: &[u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+) -> Result<Received<'_>, DecodeError> {
+    if hop_limit != 255 {
+        return Err(DecodeError::TtlNot255(hop_limit));
+    }
+    let advert = VrrpPacket::new_checked(payload, Family::Ipv6)?;
+    let checksum_form = advert.verify_checksum(IpPair::V6 { src, dst })?;
+    Ok(Received {
+        src: IpAddr::V6(src),
+        dst: IpAddr::V6(dst),
+        advert,
+        checksum_form,
+        behind_ah: false,
+    })
+}
+
+/// The receive checks that depend on the instance's configuration.
+///
+/// ```
+/// use vrrp_proto::{Auth, ReceiveCheck, Version};
+/// let check = ReceiveCheck { version: Version::V2, auth: Auth::pass("halpass1"), interval: 1 };
+/// # let _ = check;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveCheck {
+    /// The configured version.
+    pub version: Version,
+    /// The configured v2 authentication ([`Auth::None`] for v3).
+    pub auth: Auth,
+    /// The configured interval (v2: seconds; checked for v2 only, since v3 backups learn
+    /// the master's interval).
+    pub interval: u16,
+}
+
+impl ReceiveCheck {
+    /// Applies the checks to a received advertisement.
+    pub fn check<T: AsRef<[u8]>>(&self, advert: &VrrpPacket<T>) -> Result<(), DecodeError> {
+        if advert.version() != self.version {
+            return Err(DecodeError::VersionMismatch {
+                found: advert.version() as u8,
+                expected: self.version as u8,
+            });
+        }
+        if self.version == Version::V3 {
+            return Ok(());
+        }
+        let configured = self.auth.auth_type();
+        let found = advert.auth_type();
+        if found != configured {
+            return Err(DecodeError::AuthTypeMismatch {
+                found: found.to_u8(),
+                configured: configured.to_u8(),
+            });
+        }
+        if let Auth::Pass(expected) = self.auth {
+            let data: Option<&[u8; AUTH_DATA_LEN]> = advert.auth_data();
+            if data != Some(&expected) {
+                return Err(DecodeError::AuthFailure);
+            }
+        }
+        debug_assert!(found != AuthType::Pass || matches!(self.auth, Auth::Pass(_)));
+        if advert.interval() != self.interval {
+            return Err(DecodeError::IntervalMismatch {
+                found: advert.interval(),
+                configured: self.interval,
+            });
+        }
+        Ok(())
+    }
+}
