@@ -6,7 +6,7 @@
 
 use core::net::{IpAddr, Ipv6Addr};
 
-use crate::advert::{AuthType, ChecksumForm, IpPair, VrrpPacket, AUTH_DATA_LEN, IP_PROTOCOL};
+use crate::advert::{ChecksumForm, IpPair, VrrpPacket, AUTH_DATA_LEN, IP_PROTOCOL};
 use crate::error::DecodeError;
 use crate::ipv4::{self, Ipv4Packet};
 use crate::repr::Auth;
@@ -135,7 +135,6 @@ impl ReceiveCheck {
                 return Err(DecodeError::AuthFailure);
             }
         }
-        debug_assert!(found != AuthType::Pass || matches!(self.auth, Auth::Pass(_)));
         if advert.interval() != self.interval {
             return Err(DecodeError::IntervalMismatch {
                 found: advert.interval(),

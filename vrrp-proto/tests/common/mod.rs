@@ -63,3 +63,22 @@ pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
 pub fn ethertype(frame: &[u8]) -> u16 {
     u16::from_be_bytes([frame[12], frame[13]])
 }
+
+/// Whether an external tool needed by a test is on PATH. Missing tools fail the test in CI
+/// (`CI=true`, where .ci/run installs them) and skip it elsewhere, with a message either way.
+pub fn require_tool(tool: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        let msg = format!("`{tool}` is not installed (apt-get install {tool})");
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}: CI must install it");
+        }
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}
