@@ -1,1 +1,3 @@
 //! One VRRP router.
+
+pub mod config;

@@ -1,0 +1,174 @@
+//! Errors and warnings of the keepalived.conf loader, each with the place it points at.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A place in a configuration file: the file as it was named, and a 1-based line and column
+/// (the column counts characters, not bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// The file, as given to [`load`](super::load) or named by an `include`.
+    pub file: Arc<Path>,
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+impl Span {
+    /// A span in `file` at `line`:`column`.
+    pub fn new(file: Arc<Path>, line: u32, column: u32) -> Self {
+        Span { file, line, column }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Why a configuration was rejected. Every variant but [`ConfigError::Io`] names the place
+/// in the file; `Display` renders it as `file:line:col: message`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The top-level file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The text does not tokenize or its braces do not balance.
+    #[error("{span}: {message}")]
+    Syntax {
+        /// Where.
+        span: Span,
+        /// What is wrong, e.g. "unterminated quoted string".
+        message: String,
+    },
+    /// A keyword's value is of the wrong form or out of range.
+    #[error("{span}: expected {expected} for {keyword}, found \"{found}\"")]
+    InvalidValue {
+        /// The offending value.
+        span: Span,
+        /// The keyword it belongs to.
+        keyword: String,
+        /// What would have been accepted, e.g. "an integer 1..255".
+        expected: String,
+        /// The text found.
+        found: String,
+    },
+    /// A keyword needs a value (or a block) that is not there.
+    #[error("{span}: missing value for {keyword}: expected {expected}")]
+    MissingValue {
+        /// The keyword.
+        span: Span,
+        /// The keyword.
+        keyword: String,
+        /// What should follow it.
+        expected: String,
+    },
+    /// More values than the keyword takes.
+    #[error("{span}: unexpected argument \"{found}\" for {keyword}")]
+    UnexpectedArgument {
+        /// The extra argument.
+        span: Span,
+        /// The keyword.
+        keyword: String,
+        /// The extra text.
+        found: String,
+    },
+    /// A keyword keepalived does not know either (a typo, most likely).
+    #[error("{span}: unknown keyword \"{keyword}\" in {context}")]
+    UnknownKeyword {
+        /// The keyword.
+        span: Span,
+        /// The keyword.
+        keyword: String,
+        /// The enclosing block, e.g. "vrrp_instance VI_1" or "the top level".
+        context: String,
+    },
+    /// Values that are each well-formed but do not fit together (duplicate names, a v2
+    /// instance with IPv6 addresses, a reference to an unknown script, strict-mode violations).
+    #[error("{span}: {message}")]
+    Invalid {
+        /// The item at fault.
+        span: Span,
+        /// What is wrong.
+        message: String,
+    },
+    /// Blocks nested deeper than the parser allows (keepalived's own grammar needs 3).
+    #[error("{span}: blocks nested deeper than {limit} levels")]
+    TooDeep {
+        /// The brace that went one level too deep.
+        span: Span,
+        /// The limit.
+        limit: usize,
+    },
+    /// An `include` that cannot be followed.
+    #[error("{span}: include \"{pattern}\": {message}")]
+    Include {
+        /// The `include` line.
+        span: Span,
+        /// The pattern as written.
+        pattern: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The place the error points at, if it has one.
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Syntax { span, .. }
+            | ConfigError::InvalidValue { span, .. }
+            | ConfigError::MissingValue { span, .. }
+            | ConfigError::UnexpectedArgument { span, .. }
+            | ConfigError::UnknownKeyword { span, .. }
+            | ConfigError::Invalid { span, .. }
+            | ConfigError::TooDeep { span, .. }
+            | ConfigError::Include { span, .. } => Some(span),
+        }
+    }
+}
+
+/// What a [`Warning`] is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A keepalived keyword this implementation accepts but does not act on; a block
+    /// keyword's whole block is skipped.
+    NotImplemented,
+    /// A value was adjusted the way keepalived adjusts it (e.g. `auth_pass` cut to 8
+    /// characters, or an IPv6 instance moved to version 3).
+    Adjusted,
+    /// A setting that has no effect in its context (e.g. `nopreempt` with `state MASTER`).
+    Ignored,
+    /// An `include` whose pattern matched no file.
+    IncludeMatchedNothing,
+}
+
+/// A problem that does not stop the configuration from loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where.
+    pub span: Span,
+    /// The keyword concerned.
+    pub keyword: String,
+    /// What kind of warning.
+    pub kind: WarningKind,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.span, self.keyword, self.message)
+    }
+}

@@ -1,0 +1,109 @@
+//! keepalived.conf, VRRP part, into typed configuration.
+//!
+//! An operator's existing keepalived.conf loads as it is: `global_defs`, `vrrp_script`,
+//! `vrrp_instance` and `vrrp_sync_group` become [`Config`]; keepalived keywords we do not
+//! implement (mail alerts, SNMP, LVS `virtual_server` blocks, ...) become [`Warning`]s naming
+//! keyword and place; anything keepalived would not know either is an error. Every error and
+//! warning carries `file:line:col`.
+//!
+//! ```
+//! use vrrp_node::config::{self, InitialState};
+//!
+//! let text = "
+//! vrrp_instance VI_1 {
+//!     state MASTER
+//!     interface eth0
+//!     virtual_router_id 51
+//!     priority 150
+//!     virtual_ipaddress {
+//!         198.18.0.100/24
+//!     }
+//! }
+//! ";
+//! let loaded = config::parse_str(text, "keepalived.conf").expect("valid config");
+//! let vi = loaded.config.instance("VI_1").expect("VI_1");
+//! assert_eq!(vi.state, InitialState::Master);
+//! assert_eq!(vi.advert_int_cs, 100); // keepalived's default, 1 s
+//!
+//! let err = config::parse_str("vrrp_instance X {\n virtual_router_id 300\n}", "k.conf")
+//!     .expect_err("out of range");
+//! assert_eq!(
+//!     err.to_string(),
+//!     "k.conf:2:20: expected an integer 1..255 for virtual_router_id, found \"300\""
+//! );
+//! ```
+
+mod build;
+mod error;
+mod lexer;
+mod model;
+mod tree;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Span, Warning, WarningKind};
+pub use model::{
+    Authentication, Config, Family, GlobalDefs, InitialState, Notify, Scope, ScriptUser, SyncGroup,
+    TrackInterface, TrackScript, VirtualIp, VrrpInstance, VrrpScript, VrrpVersion,
+};
+
+/// A configuration that loaded, with the warnings met on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedConfig {
+    /// The typed configuration.
+    pub config: Config,
+    /// Keywords accepted but not implemented, values adjusted, settings without effect.
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads and checks the keepalived.conf at `path`, following its `include`s (relative to the
+/// including file's directory, globs allowed).
+///
+/// ```no_run
+/// let loaded = vrrp_node::config::load(std::path::Path::new("/etc/keepalived/keepalived.conf"))?;
+/// for w in &loaded.warnings {
+///     eprintln!("warning: {w}");
+/// }
+/// # Ok::<(), vrrp_node::config::ConfigError>(())
+/// ```
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = tree::decode(&bytes, path)?;
+    parse_with_name(&text, path)
+}
+
+/// Parses `text` as if it were the file `virtual_file_name` (the name used in errors and the
+/// base for relative `include`s).
+///
+/// ```
+/// let loaded = vrrp_node::config::parse_str("global_defs {\n router_id lb1\n}", "k.conf")?;
+/// assert_eq!(loaded.config.global.router_id.as_deref(), Some("lb1"));
+/// # Ok::<(), vrrp_node::config::ConfigError>(())
+/// ```
+pub fn parse_str(text: &str, virtual_file_name: &str) -> Result<LoadedConfig, ConfigError> {
+    parse_with_name(text, Path::new(virtual_file_name))
+}
+
+fn parse_with_name(text: &str, name: &Path) -> Result<LoadedConfig, ConfigError> {
+    let mut loader = tree::Loader::new();
+    let nodes = loader.parse_text(text, name)?;
+    let mut warnings = std::mem::take(&mut loader.warnings);
+    let config = build::build(&nodes, &mut warnings)?;
+    Ok(LoadedConfig { config, warnings })
+}
+
+/// Splits a notify/script command line into argv as keepalived does (whitespace, honouring
+/// single and double quotes and backslash escapes).
+///
+/// ```
+/// assert_eq!(
+///     vrrp_node::config::split_command_line("/bin/n.sh \"a b\" c"),
+///     vec!["/bin/n.sh", "a b", "c"]
+/// );
+/// ```
+pub fn split_command_line(s: &str) -> Vec<String> {
+    build::split_command_line(s)
+}

@@ -1,0 +1,295 @@
+//! From tokens to a tree of statements (`keyword args... [{ children }]`), with `include`
+//! expanded in place the way keepalived does it: anywhere, relative to the including file's
+//! directory, each glob pattern's matches in sorted order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::{ConfigError, Span, Warning, WarningKind};
+use super::lexer::{tokenize, TokKind, Token};
+
+/// Deepest block nesting accepted. keepalived's grammar needs 3 (e.g. `virtual_server {
+/// real_server { HTTP_GET {` ... ) plus a few for skipped blocks; the limit keeps recursion
+/// bounded on hostile input.
+pub(crate) const MAX_DEPTH: usize = 16;
+/// Deepest chain of `include`s followed.
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 8;
+/// Most files read for one configuration, against include fan-out bombs.
+pub(crate) const MAX_FILES: usize = 256;
+
+/// A word on a statement line.
+#[derive(Debug, Clone)]
+pub(crate) struct Word {
+    pub text: String,
+    /// Was it written in double quotes?
+    pub quoted: bool,
+    pub span: Span,
+}
+
+/// One statement: a keyword, its values, and its block if it has one.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub name: Word,
+    pub args: Vec<Word>,
+    pub block: Option<Vec<Node>>,
+}
+
+/// Reads files and keeps what include processing needs across files.
+pub(crate) struct Loader {
+    pub warnings: Vec<Warning>,
+    files_read: usize,
+    /// Files on the current include chain, to refuse cycles.
+    stack: Vec<PathBuf>,
+}
+
+impl Loader {
+    pub(crate) fn new() -> Self {
+        Loader {
+            warnings: Vec::new(),
+            files_read: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Parses `text`, which is the content of `name`.
+    pub(crate) fn parse_text(&mut self, text: &str, name: &Path) -> Result<Vec<Node>, ConfigError> {
+        let file: Arc<Path> = Arc::from(name);
+        let tokens = tokenize(text, &file)?;
+        self.files_read += 1;
+        let key = std::fs::canonicalize(name).unwrap_or_else(|_| name.to_path_buf());
+        self.stack.push(key);
+        let mut parser = TreeParser {
+            tokens: &tokens,
+            pos: 0,
+            dir: name.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let result = parser.items(self, 0, None);
+        self.stack.pop();
+        result
+    }
+
+    fn include(&mut self, node: &Node, dir: &Path, depth: usize) -> Result<Vec<Node>, ConfigError> {
+        let span = node.name.span.clone();
+        let fail = |pattern: &str, message: String| ConfigError::Include {
+            span: span.clone(),
+            pattern: pattern.to_string(),
+            message,
+        };
+        let pattern = match node.args.as_slice() {
+            [p] => &p.text,
+            [] => {
+                return Err(ConfigError::MissingValue {
+                    span,
+                    keyword: "include".into(),
+                    expected: "a file name or glob pattern".into(),
+                })
+            }
+            [_, extra, ..] => {
+                return Err(ConfigError::UnexpectedArgument {
+                    span: extra.span.clone(),
+                    keyword: "include".into(),
+                    found: extra.text.clone(),
+                })
+            }
+        };
+        if node.block.is_some() {
+            return Err(fail(pattern, "include takes no block".into()));
+        }
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            return Err(fail(
+                pattern,
+                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
+            ));
+        }
+        let full = if Path::new(pattern).is_absolute() {
+            PathBuf::from(pattern)
+        } else {
+            dir.join(pattern)
+        };
+        let full_str = full.to_string_lossy().into_owned();
+        let paths =
+            glob::glob(&full_str).map_err(|e| fail(pattern, format!("bad pattern: {e}")))?;
+        let mut files = Vec::new();
+        for entry in paths {
+            let path = entry.map_err(|e| fail(pattern, e.to_string()))?;
+            if path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            self.warnings.push(Warning {
+                span: span.clone(),
+                keyword: "include".into(),
+                kind: WarningKind::IncludeMatchedNothing,
+                message: format!("\"{pattern}\" matched no file"),
+            });
+        }
+        let mut nodes = Vec::new();
+        for path in files {
+            if self.files_read >= MAX_FILES {
+                return Err(fail(
+                    pattern,
+                    format!("more than {MAX_FILES} files included"),
+                ));
+            }
+            let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if self.stack.contains(&key) {
+                return Err(fail(pattern, format!("{} includes itself", path.display())));
+            }
+            let bytes = std::fs::read(&path)
+                .map_err(|e| fail(pattern, format!("{}: {e}", path.display())))?;
+            let text = decode(&bytes, &path)?;
+            let file: Arc<Path> = Arc::from(path.as_path());
+            let tokens = tokenize(&text, &file)?;
+            self.files_read += 1;
+            self.stack.push(key);
+            let mut parser = TreeParser {
+                tokens: &tokens,
+                pos: 0,
+                dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            };
+            // Blocks must balance within each file, as in keepalived; nesting depth carries on.
+            let result = parser.items(self, depth, None);
+            self.stack.pop();
+            nodes.extend(result?);
+        }
+        Ok(nodes)
+    }
+}
+
+/// UTF-8 text of a file, or an error naming the line where it stops being UTF-8.
+pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String, ConfigError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+            Err(ConfigError::Syntax {
+                span: Span::new(
+                    Arc::from(path),
+                    u32::try_from(line).unwrap_or(u32::MAX),
+                    u32::try_from(column).unwrap_or(u32::MAX),
+                ),
+                message: "text is not valid UTF-8".into(),
+            })
+        }
+    }
+}
+
+struct TreeParser<'t> {
+    tokens: &'t [Token],
+    pos: usize,
+    dir: PathBuf,
+}
+
+impl TreeParser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    /// Statements until the end of the file (`open` is `None`) or the `}` closing the block
+    /// opened at `open`.
+    fn items(
+        &mut self,
+        loader: &mut Loader,
+        depth: usize,
+        open: Option<&Span>,
+    ) -> Result<Vec<Node>, ConfigError> {
+        let mut nodes = Vec::new();
+        loop {
+            let Some(tok) = self.peek() else {
+                return match open {
+                    None => Ok(nodes),
+                    Some(span) => Err(ConfigError::Syntax {
+                        span: span.clone(),
+                        message: "this \"{\" is never closed".into(),
+                    }),
+                };
+            };
+            match tok.kind {
+                TokKind::Newline => self.pos += 1,
+                TokKind::Close => {
+                    if open.is_none() {
+                        return Err(ConfigError::Syntax {
+                            span: tok.span.clone(),
+                            message: "unexpected \"}\" with no open block".into(),
+                        });
+                    }
+                    self.pos += 1;
+                    return Ok(nodes);
+                }
+                TokKind::Open => {
+                    return Err(ConfigError::Syntax {
+                        span: tok.span.clone(),
+                        message: "expected a keyword before \"{\"".into(),
+                    })
+                }
+                TokKind::Word | TokKind::Quoted => {
+                    let node = self.statement(loader, depth)?;
+                    if node.name.text == "include" && !node.name.quoted {
+                        let dir = self.dir.clone();
+                        nodes.extend(loader.include(&node, &dir, depth)?);
+                    } else {
+                        nodes.push(node);
+                    }
+                }
+            }
+        }
+    }
+
+    fn word(tok: &Token) -> Word {
+        Word {
+            text: tok.text.clone(),
+            quoted: tok.kind == TokKind::Quoted,
+            span: tok.span.clone(),
+        }
+    }
+
+    fn statement(&mut self, loader: &mut Loader, depth: usize) -> Result<Node, ConfigError> {
+        let Some(first) = self.peek() else {
+            return Err(ConfigError::Syntax {
+                span: Span::new(Arc::from(Path::new("")), 0, 0),
+                message: "unexpected end of input".into(),
+            });
+        };
+        let name = Self::word(first);
+        self.pos += 1;
+        let mut args = Vec::new();
+        while let Some(tok) = self.peek() {
+            match tok.kind {
+                TokKind::Word | TokKind::Quoted => {
+                    args.push(Self::word(tok));
+                    self.pos += 1;
+                }
+                _ => break,
+            }
+        }
+        // A block may open on the same line or, keepalived allows, on a following line.
+        let mut look = self.pos;
+        while self
+            .tokens
+            .get(look)
+            .is_some_and(|t| t.kind == TokKind::Newline)
+        {
+            look += 1;
+        }
+        let block = match self.tokens.get(look) {
+            Some(t) if t.kind == TokKind::Open => {
+                let open = t.span.clone();
+                if depth + 1 > MAX_DEPTH {
+                    return Err(ConfigError::TooDeep {
+                        span: open,
+                        limit: MAX_DEPTH,
+                    });
+                }
+                self.pos = look + 1;
+                Some(self.items(loader, depth + 1, Some(&open))?)
+            }
+            _ => None,
+        };
+        Ok(Node { name, args, block })
+    }
+}
