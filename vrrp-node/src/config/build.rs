@@ -175,6 +175,16 @@ pub(crate) fn build(nodes: &[Node], warnings: &mut Vec<Warning>) -> R<Config> {
 
 // ---------- small value parsers ----------
 
+/// Where an earlier definition is, for "already defined" messages: line:col in the same
+/// file, else the full place.
+fn earlier(prev: &Span, here: &Span) -> String {
+    if prev.file == here.file {
+        format!("line {}:{}", prev.line, prev.column)
+    } else {
+        prev.to_string()
+    }
+}
+
 fn kw(node: &Node) -> &str {
     &node.name.text
 }
@@ -536,6 +546,10 @@ impl Builder {
         let mut scripts: Vec<VrrpScript> = Vec::new();
         let mut raw_instances: Vec<RawInstance> = Vec::new();
         let mut groups: Vec<(SyncGroup, Vec<Word>)> = Vec::new();
+        // Name -> index, so that many instances do not cost quadratic time.
+        let mut script_names: HashMap<String, usize> = HashMap::new();
+        let mut instance_names: HashMap<String, usize> = HashMap::new();
+        let mut group_names: HashMap<String, usize> = HashMap::new();
 
         // global_defs first: instances take their defaults from it wherever it stands.
         for node in nodes.iter().filter(|n| kw(n) == "global_defs") {
@@ -547,45 +561,52 @@ impl Builder {
                 "global_defs" => {}
                 "vrrp_script" => {
                     let s = self.script(node)?;
-                    if let Some(prev) = scripts.iter().find(|p| p.name == s.name) {
+                    if let Some(prev) = script_names.get(&s.name).and_then(|&i| scripts.get(i)) {
                         return Err(invalid(
                             &s.span,
                             format!(
                                 "vrrp_script \"{}\" is already defined at {}",
-                                s.name, prev.span
+                                s.name,
+                                earlier(&prev.span, &s.span)
                             ),
                         ));
                     }
+                    script_names.insert(s.name.clone(), scripts.len());
                     scripts.push(s);
                 }
                 "vrrp_instance" => {
                     let r = self.raw_instance(node)?;
-                    if let Some(prev) = raw_instances.iter().find(|p| p.name == r.name) {
+                    if let Some(prev) = instance_names
+                        .get(&r.name)
+                        .and_then(|&i| raw_instances.get(i))
+                    {
+                        let here = r.span.clone().unwrap_or_else(|| node.name.span.clone());
+                        let at = prev
+                            .span
+                            .as_ref()
+                            .map(|p| earlier(p, &here))
+                            .unwrap_or_default();
                         return Err(invalid(
-                            &node.args[0].span,
-                            format!(
-                                "vrrp_instance \"{}\" is already defined at {}",
-                                r.name,
-                                prev.span
-                                    .as_ref()
-                                    .map(ToString::to_string)
-                                    .unwrap_or_default()
-                            ),
+                            &here,
+                            format!("vrrp_instance \"{}\" is already defined at {at}", r.name),
                         ));
                     }
+                    instance_names.insert(r.name.clone(), raw_instances.len());
                     raw_instances.push(r);
                 }
                 "vrrp_sync_group" => {
                     let g = self.sync_group(node)?;
-                    if let Some(prev) = groups.iter().find(|p| p.0.name == g.0.name) {
+                    if let Some(prev) = group_names.get(&g.0.name).and_then(|&i| groups.get(i)) {
                         return Err(invalid(
                             &g.0.span,
                             format!(
                                 "vrrp_sync_group \"{}\" is already defined at {}",
-                                g.0.name, prev.0.span
+                                g.0.name,
+                                earlier(&prev.0.span, &g.0.span)
                             ),
                         ));
                     }
+                    group_names.insert(g.0.name.clone(), groups.len());
                     groups.push(g);
                 }
                 _ => {
@@ -621,7 +642,7 @@ impl Builder {
                             Family::V6 => "IPv6",
                         },
                         prev.name,
-                        prev.span
+                        earlier(&prev.span, &inst.span)
                     ),
                 ));
             }
@@ -629,9 +650,10 @@ impl Builder {
 
         let mut sync_groups = Vec::with_capacity(groups.len());
         let mut member_of: HashMap<String, String> = HashMap::new();
+        let known: HashSet<&str> = instances.iter().map(|i| i.name.as_str()).collect();
         for (group, words) in groups {
             for w in &words {
-                if !instances.iter().any(|i| i.name == w.text) {
+                if !known.contains(w.text.as_str()) {
                     return Err(invalid(
                         &w.span,
                         format!(

@@ -135,7 +135,15 @@ impl Loader {
             }
             let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if self.stack.contains(&key) {
-                return Err(fail(pattern, format!("{} includes itself", path.display())));
+                return Err(fail(
+                    pattern,
+                    format!(
+                        "include cycle: {} is already being read",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default()
+                    ),
+                ));
             }
             let bytes = std::fs::read(&path)
                 .map_err(|e| fail(pattern, format!("{}: {e}", path.display())))?;
