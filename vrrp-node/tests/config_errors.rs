@@ -17,7 +17,9 @@ fn bad(rel: &str) -> (ConfigError, PathBuf) {
 /// Asserts the error's span and its full rendering `file:line:col: message`.
 fn check(rel: &str, line: u32, column: u32, message: &str) {
     let (err, path) = bad(rel);
-    let span = err.span().unwrap_or_else(|| panic!("{rel}: no span in {err}"));
+    let span = err
+        .span()
+        .unwrap_or_else(|| panic!("{rel}: no span in {err}"));
     assert_eq!(&*span.file, path.as_path(), "{rel}");
     assert_eq!((span.line, span.column), (line, column), "{rel}: {err}");
     assert_eq!(
@@ -150,8 +152,18 @@ fn strict_forbids_unicast_and_auth() {
 #[test]
 fn syntax_errors() {
     check("unclosed_brace.conf", 2, 20, "this \"{\" is never closed");
-    check("stray_brace.conf", 2, 1, "unexpected \"}\" with no open block");
-    check("unterminated_quote.conf", 3, 12, "unterminated quoted string");
+    check(
+        "stray_brace.conf",
+        2,
+        1,
+        "unexpected \"}\" with no open block",
+    );
+    check(
+        "unterminated_quote.conf",
+        3,
+        12,
+        "unterminated quoted string",
+    );
 }
 
 #[test]

@@ -32,12 +32,17 @@ fn argv(parts: &[&str]) -> Option<Vec<String>> {
 }
 
 /// (keyword, line, column, kind) of each warning, file checked to be `path`.
-fn warnings(l: &LoadedConfig, path: &PathBuf) -> Vec<(String, u32, u32, WarningKind)> {
+fn warnings(l: &LoadedConfig, path: &std::path::Path) -> Vec<(String, u32, u32, WarningKind)> {
     l.warnings
         .iter()
         .map(|w| {
-            assert_eq!(&*w.span.file, path.as_path(), "{w}");
-            (w.keyword.clone(), w.span.line, w.span.column, w.kind.clone())
+            assert_eq!(&*w.span.file, path, "{w}");
+            (
+                w.keyword.clone(),
+                w.span.line,
+                w.span.column,
+                w.kind.clone(),
+            )
         })
         .collect()
 }
@@ -73,7 +78,10 @@ fn master_of_the_pair() {
     assert_eq!(vi.preempt_delay, Duration::ZERO);
     assert!(!vi.is_unicast());
     assert_eq!(vi.mcast_group, v4("224.0.0.18"));
-    assert_eq!(vi.authentication, Some(Authentication::Pass("s3cret".into())));
+    assert_eq!(
+        vi.authentication,
+        Some(Authentication::Pass("s3cret".into()))
+    );
     assert_eq!(vi.virtual_ipaddresses.len(), 2);
     let a = &vi.virtual_ipaddresses[0];
     assert_eq!(a.addr, v4("198.18.0.100"));
@@ -83,8 +91,14 @@ fn master_of_the_pair() {
     assert_eq!(a.broadcast, None);
     assert_eq!((a.span.line, a.span.column), (29, 9));
     let b = &vi.virtual_ipaddresses[1];
-    assert_eq!((b.addr, b.prefix_len, b.dev.as_deref()), (v4("198.18.0.101"), 32, None));
-    assert!(vi.accept, "accept is keepalived's default outside strict mode");
+    assert_eq!(
+        (b.addr, b.prefix_len, b.dev.as_deref()),
+        (v4("198.18.0.101"), 32, None)
+    );
+    assert!(
+        vi.accept,
+        "accept is keepalived's default outside strict mode"
+    );
     assert!(!vi.strict);
     assert_eq!(vi.garp_master_delay, Duration::from_secs(5));
     assert_eq!(vi.garp_master_repeat, 5);
@@ -164,7 +178,11 @@ fn vrrp_script_with_weight() {
         ]
     );
     assert_eq!(m.interval, Duration::from_millis(500));
-    assert_eq!(m.timeout, Duration::from_millis(500), "timeout defaults to the interval");
+    assert_eq!(
+        m.timeout,
+        Duration::from_millis(500),
+        "timeout defaults to the interval"
+    );
     assert_eq!((m.weight, m.weight_reverse), (30, true));
     assert_eq!((m.fall, m.rise), (1, 1));
     assert_eq!(
@@ -187,7 +205,10 @@ fn vrrp_script_with_weight() {
         .iter()
         .map(|t| (t.name.as_str(), t.weight, t.span.line))
         .collect();
-    assert_eq!(ts, vec![("chk_haproxy", None, 36), ("chk_maint", Some(10), 37)]);
+    assert_eq!(
+        ts,
+        vec![("chk_haproxy", None, 36), ("chk_maint", Some(10), 37)]
+    );
     let ti: Vec<_> = vi
         .track_interfaces
         .iter()
@@ -202,7 +223,10 @@ fn vrrp_script_with_weight() {
         vi.notify.backup,
         argv(&["/etc/keepalived/notify.sh", "BACKUP"])
     );
-    assert_eq!(vi.notify.fault, argv(&["/etc/keepalived/notify.sh", "FAULT"]));
+    assert_eq!(
+        vi.notify.fault,
+        argv(&["/etc/keepalived/notify.sh", "FAULT"])
+    );
     assert_eq!(vi.notify.stop, argv(&["/etc/keepalived/notify.sh", "STOP"]));
     assert_eq!(vi.notify.any, argv(&["/etc/keepalived/notify-all.sh"]));
 }
@@ -225,7 +249,10 @@ fn unicast_peers() {
 fn pass_auth_is_truncated_to_eight_bytes_with_a_warning() {
     let (l, path) = load("pass_auth.conf");
     let vi = &l.config.instances[0];
-    assert_eq!(vi.authentication, Some(Authentication::Pass("longpass".into())));
+    assert_eq!(
+        vi.authentication,
+        Some(Authentication::Pass("longpass".into()))
+    );
     // Defaults where the file says nothing.
     assert_eq!(vi.state, InitialState::Backup);
     assert_eq!(vi.priority, 100);
@@ -318,12 +345,21 @@ fn sync_group() {
     let g = &c.sync_groups[0];
     assert_eq!(g.name, "VG_ROUTER");
     assert_eq!(g.instances, vec!["VI_OUTSIDE", "VI_INSIDE"]);
-    assert_eq!(g.notify.master, argv(&["/etc/keepalived/group.sh", "master"]));
-    assert_eq!(g.notify.backup, argv(&["/etc/keepalived/group.sh", "backup"]));
+    assert_eq!(
+        g.notify.master,
+        argv(&["/etc/keepalived/group.sh", "master"])
+    );
+    assert_eq!(
+        g.notify.backup,
+        argv(&["/etc/keepalived/group.sh", "backup"])
+    );
     assert_eq!(g.notify.fault, argv(&["/etc/keepalived/group.sh", "fault"]));
     assert_eq!(g.notify.any, argv(&["/etc/keepalived/group-any.sh"]));
     assert_eq!(g.notify.stop, None);
-    assert_eq!(c.sync_group_of("VI_INSIDE").map(|g| g.name.as_str()), Some("VG_ROUTER"));
+    assert_eq!(
+        c.sync_group_of("VI_INSIDE").map(|g| g.name.as_str()),
+        Some("VG_ROUTER")
+    );
     // The brace on its own line and the one-line block both parse.
     let inside = c.instance("VI_INSIDE").expect("VI_INSIDE");
     assert_eq!(inside.interface, "eth1");
@@ -402,6 +438,9 @@ fn parse_str_uses_the_virtual_name() {
         "virtual.conf",
     )
     .expect("loads");
-    assert_eq!(l.warnings[0].to_string(), "virtual.conf:2:3: smtp_alert: not implemented; ignored");
+    assert_eq!(
+        l.warnings[0].to_string(),
+        "virtual.conf:2:3: smtp_alert: not implemented; ignored"
+    );
     assert!(l.config.instances[0].virtual_ipaddresses.is_empty());
 }

@@ -215,7 +215,7 @@ fn no_block(node: &Node) -> R<()> {
     Ok(())
 }
 
-fn block<'n>(node: &'n Node) -> R<&'n [Node]> {
+fn block(node: &Node) -> R<&[Node]> {
     match &node.block {
         Some(children) => Ok(children),
         None => Err(ConfigError::MissingValue {
@@ -1351,7 +1351,7 @@ impl Builder {
             }
         }
         let state = r.state.unwrap_or(InitialState::Backup);
-        let preempt = r.preempt.as_ref().map_or(true, |p| p.0);
+        let preempt = !matches!(r.preempt, Some((false, _)));
         if let (Some((false, pspan)), InitialState::Master) = (&r.preempt, state) {
             self.warn(
                 pspan,
