@@ -203,18 +203,21 @@ fn vrrp_script_with_weight() {
     let ts: Vec<_> = vi
         .track_scripts
         .iter()
-        .map(|t| (t.name.as_str(), t.weight, t.span.line))
+        .map(|t| (t.name.as_str(), t.weight, t.weight_reverse, t.span.line))
         .collect();
     assert_eq!(
         ts,
-        vec![("chk_haproxy", None, 36), ("chk_maint", Some(10), 37)]
+        vec![
+            ("chk_haproxy", None, false, 36),
+            ("chk_maint", Some(10), true, 37)
+        ]
     );
     let ti: Vec<_> = vi
         .track_interfaces
         .iter()
-        .map(|t| (t.name.as_str(), t.weight))
+        .map(|t| (t.name.as_str(), t.weight, t.weight_reverse))
         .collect();
-    assert_eq!(ti, vec![("ens3", None), ("ens4", Some(-15))]);
+    assert_eq!(ti, vec![("ens3", None, false), ("ens4", Some(-15), false)]);
     assert_eq!(
         vi.notify.master,
         argv(&["/etc/keepalived/notify.sh", "MASTER", "web vip"])

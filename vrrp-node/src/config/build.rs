@@ -277,6 +277,24 @@ fn flag(node: &Node) -> R<bool> {
     }
 }
 
+/// `[weight N [reverse]]` after a tracked script or interface name.
+fn track_weight(line: &Node, keyword: &str) -> R<(Option<i32>, bool)> {
+    match line.args.as_slice() {
+        [] => Ok((None, false)),
+        [k] if k.text == "weight" => Err(ConfigError::MissingValue {
+            span: k.span.clone(),
+            keyword: "weight".into(),
+            expected: "an integer -253..253".into(),
+        }),
+        [k, w] if k.text == "weight" => Ok((Some(weight_word(w, "weight")?), false)),
+        [k, w, r] if k.text == "weight" && r.text == "reverse" => {
+            Ok((Some(weight_word(w, "weight")?), true))
+        }
+        [k, _, extra, ..] if k.text == "weight" => Err(unexpected(extra, keyword)),
+        [extra, ..] => Err(unexpected(extra, keyword)),
+    }
+}
+
 /// A decimal integer in `lo..=hi`; anything else names the range expected.
 fn int_word(w: &Word, keyword: &str, lo: i64, hi: i64) -> R<i64> {
     let expected = || invalid_value(w, keyword, format!("an integer {lo}..{hi}"));
@@ -963,17 +981,11 @@ impl Builder {
                     no_args(child)?;
                     for line in block(child)? {
                         no_block(line)?;
-                        let weight = match line.args.as_slice() {
-                            [] => None,
-                            [k, w] if k.text == "weight" => Some(weight_word(w, "weight")?),
-                            [k] if k.text == "weight" => {
-                                return Err(missing(line, "weight N after the script name"))
-                            }
-                            [extra, ..] => return Err(unexpected(extra, "track_script")),
-                        };
+                        let (weight, weight_reverse) = track_weight(line, "track_script")?;
                         r.track_scripts.push(TrackScript {
                             name: line.name.text.clone(),
                             weight,
+                            weight_reverse,
                             span: line.name.span.clone(),
                         });
                     }
@@ -983,14 +995,11 @@ impl Builder {
                     for line in block(child)? {
                         no_block(line)?;
                         let name = ifname_word(&line.name, "track_interface")?;
-                        let weight = match line.args.as_slice() {
-                            [] => None,
-                            [k, w] if k.text == "weight" => Some(weight_word(w, "weight")?),
-                            [extra, ..] => return Err(unexpected(extra, "track_interface")),
-                        };
+                        let (weight, weight_reverse) = track_weight(line, "track_interface")?;
                         r.track_interfaces.push(TrackInterface {
                             name,
                             weight,
+                            weight_reverse,
                             span: line.name.span.clone(),
                         });
                     }

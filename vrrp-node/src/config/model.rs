@@ -222,6 +222,8 @@ pub struct TrackScript {
     pub name: String,
     /// `weight N`: overrides the script's own weight for this instance.
     pub weight: Option<i32>,
+    /// `weight N reverse`: the weight applies while the script fails.
+    pub weight_reverse: bool,
     /// Where it was written.
     pub span: Span,
 }
@@ -233,6 +235,8 @@ pub struct TrackInterface {
     pub name: String,
     /// `weight N` (default none: the interface going down faults the instance).
     pub weight: Option<i32>,
+    /// `weight N reverse`: the weight applies while the interface is down.
+    pub weight_reverse: bool,
     /// Where it was written.
     pub span: Span,
 }
