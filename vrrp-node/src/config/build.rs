@@ -1209,9 +1209,7 @@ impl Builder {
         scripts: &[VrrpScript],
     ) -> R<VrrpInstance> {
         let name = r.name;
-        let span = r
-            .span
-            .unwrap_or_else(|| Span::new(std::sync::Arc::from(std::path::Path::new("")), 0, 0));
+        let span = r.span.unwrap_or_else(Span::nowhere);
         let Some(interface) = r.interface else {
             return Err(invalid(
                 &span,

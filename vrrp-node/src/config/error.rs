@@ -21,6 +21,15 @@ impl Span {
     pub fn new(file: Arc<Path>, line: u32, column: u32) -> Self {
         Span { file, line, column }
     }
+
+    /// A span that points nowhere (empty file name, line 0), for values made in code.
+    pub fn nowhere() -> Self {
+        Span {
+            file: Arc::from(Path::new("")),
+            line: 0,
+            column: 0,
+        }
+    }
 }
 
 impl fmt::Display for Span {

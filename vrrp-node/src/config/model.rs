@@ -147,6 +147,19 @@ pub struct VrrpScript {
     pub init_fail: bool,
 }
 
+impl VrrpScript {
+    /// Equal in everything but where it was written (see [`VrrpInstance::same_settings`]).
+    pub fn same_settings(&self, other: &VrrpScript) -> bool {
+        VrrpScript {
+            span: Span::nowhere(),
+            ..self.clone()
+        } == VrrpScript {
+            span: Span::nowhere(),
+            ..other.clone()
+        }
+    }
+}
+
 /// `state`: where an instance starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InitialState {
@@ -332,6 +345,40 @@ impl VrrpInstance {
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }
+
+    /// Equal in everything but where it was written: what a reload uses to tell a changed
+    /// instance from one that only moved in the file.
+    ///
+    /// ```
+    /// let a = vrrp_node::config::parse_str(
+    ///     "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n}", "a.conf")?;
+    /// let b = vrrp_node::config::parse_str(
+    ///     "\n\nvrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n}", "b.conf")?;
+    /// assert_ne!(a.config.instances[0], b.config.instances[0]);
+    /// assert!(a.config.instances[0].same_settings(&b.config.instances[0]));
+    /// # Ok::<(), vrrp_node::config::ConfigError>(())
+    /// ```
+    pub fn same_settings(&self, other: &VrrpInstance) -> bool {
+        fn strip(i: &VrrpInstance) -> VrrpInstance {
+            let mut i = i.clone();
+            i.span = Span::nowhere();
+            for v in i
+                .virtual_ipaddresses
+                .iter_mut()
+                .chain(i.virtual_ipaddresses_excluded.iter_mut())
+            {
+                v.span = Span::nowhere();
+            }
+            for t in &mut i.track_scripts {
+                t.span = Span::nowhere();
+            }
+            for t in &mut i.track_interfaces {
+                t.span = Span::nowhere();
+            }
+            i
+        }
+        strip(self) == strip(other)
+    }
 }
 
 /// `vrrp_sync_group NAME { group { ... } notify_* }`: instances that change state together.
@@ -345,4 +392,11 @@ pub struct SyncGroup {
     pub instances: Vec<String>,
     /// Group notify scripts.
     pub notify: Notify,
+}
+
+impl SyncGroup {
+    /// Equal in everything but where it was written (see [`VrrpInstance::same_settings`]).
+    pub fn same_settings(&self, other: &SyncGroup) -> bool {
+        self.name == other.name && self.instances == other.instances && self.notify == other.notify
+    }
 }

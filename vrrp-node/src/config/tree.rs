@@ -259,7 +259,7 @@ impl TreeParser<'_> {
     fn statement(&mut self, loader: &mut Loader, depth: usize) -> Result<Node, ConfigError> {
         let Some(first) = self.peek() else {
             return Err(ConfigError::Syntax {
-                span: Span::new(Arc::from(Path::new("")), 0, 0),
+                span: Span::nowhere(),
                 message: "unexpected end of input".into(),
             });
         };
