@@ -1,0 +1,156 @@
+//! Virtual addresses on interfaces, over rtnetlink: install and remove with prefix,
+//! broadcast, scope and label, as `ip addr add/del` would, without forking `ip`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures_util::TryStreamExt;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope};
+use rtnetlink::Handle;
+
+/// One virtual address, resolved to an interface index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VirtualAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length (32 / 128 when the configuration gives none, as keepalived does).
+    pub prefix_len: u8,
+    /// Interface index to put it on.
+    pub ifindex: u32,
+    /// IPv4 broadcast address, when configured (`brd`).
+    pub broadcast: Option<Ipv4Addr>,
+    /// Address scope (`scope`: 0 global, 200 site, 253 link, 254 host).
+    pub scope: u8,
+    /// Label (`label`), IPv4 only.
+    pub label: Option<String>,
+}
+
+/// Why an address operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VipError {
+    /// The netlink socket could not be opened.
+    #[error("opening the rtnetlink socket: {0}")]
+    Connect(#[source] std::io::Error),
+    /// The kernel refused the request.
+    #[error("{op} {addr}/{prefix_len} on ifindex {ifindex}: {source}")]
+    Netlink {
+        /// "add" or "del".
+        op: &'static str,
+        /// The address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: rtnetlink::Error,
+    },
+    /// Listing the addresses failed.
+    #[error("listing addresses: {0}")]
+    List(#[source] rtnetlink::Error),
+}
+
+/// Installs and removes virtual addresses.
+#[derive(Debug, Clone)]
+pub struct VipManager {
+    handle: Handle,
+}
+
+const EEXIST: i32 = 17;
+const EADDRNOTAVAIL: i32 = 99;
+
+fn errno(err: &rtnetlink::Error) -> Option<i32> {
+    match err {
+        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
+        _ => None,
+    }
+}
+
+impl VipManager {
+    /// Opens an rtnetlink connection; its I/O runs on a spawned tokio task.
+    pub fn connect() -> Result<VipManager, VipError> {
+        let (connection, handle, _) = rtnetlink::new_connection().map_err(VipError::Connect)?;
+        tokio::spawn(connection);
+        Ok(VipManager { handle })
+    }
+
+    /// Adds `vip`; an address that is already there is not an error.
+    pub async fn add(&self, vip: &VirtualAddress) -> Result<(), VipError> {
+        let mut req = self
+            .handle
+            .address()
+            .add(vip.ifindex, vip.addr, vip.prefix_len);
+        let msg = req.message_mut();
+        msg.header.scope = AddressScope::from(vip.scope);
+        // The builder adds a computed broadcast; an explicit `brd` replaces it.
+        if let Some(brd) = vip.broadcast {
+            msg.attributes
+                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+            msg.attributes.push(AddressAttribute::Broadcast(brd));
+        }
+        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.addr) {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        }
+        if vip.addr.is_ipv6() {
+            // No duplicate address detection: the VIP must answer at once after a takeover,
+            // and VRRP already guarantees a single owner.
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            Err(source) => Err(self.error("add", vip, source)),
+        }
+    }
+
+    /// Removes `vip`; an address that is not there is not an error.
+    pub async fn remove(&self, vip: &VirtualAddress) -> Result<(), VipError> {
+        let mut msg = netlink_packet_route::address::AddressMessage::default();
+        msg.header.family = match vip.addr {
+            IpAddr::V4(_) => netlink_packet_route::AddressFamily::Inet,
+            IpAddr::V6(_) => netlink_packet_route::AddressFamily::Inet6,
+        };
+        msg.header.prefix_len = vip.prefix_len;
+        msg.header.index = vip.ifindex;
+        msg.attributes.push(AddressAttribute::Local(vip.addr));
+        msg.attributes.push(AddressAttribute::Address(vip.addr));
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e) == Some(EADDRNOTAVAIL) => Ok(()),
+            Err(source) => Err(self.error("del", vip, source)),
+        }
+    }
+
+    /// The addresses on interface `ifindex` now.
+    pub async fn addresses(&self, ifindex: u32) -> Result<Vec<IpAddr>, VipError> {
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute();
+        let mut out = Vec::new();
+        while let Some(msg) = stream.try_next().await.map_err(VipError::List)? {
+            if msg.header.index != ifindex {
+                continue;
+            }
+            for attr in &msg.attributes {
+                if let AddressAttribute::Address(addr) = attr {
+                    out.push(*addr);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn error(&self, op: &'static str, vip: &VirtualAddress, source: rtnetlink::Error) -> VipError {
+        VipError::Netlink {
+            op,
+            addr: vip.addr,
+            prefix_len: vip.prefix_len,
+            ifindex: vip.ifindex,
+            source,
+        }
+    }
+}
