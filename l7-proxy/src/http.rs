@@ -1,0 +1,1107 @@
+//! HTTP/1.1 proxying: one client connection, many requests (keep-alive), each forwarded on
+//! a pooled upstream connection with bodies streamed through bounded buffers.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::backend::{Backend, PickError, ServerSlot};
+use crate::config::{HttpConnMode, ProxySettings};
+use crate::errors::error_response;
+use crate::io::{copy_body, fill, within, CopyError, Framing, BUF};
+use crate::log::HttpLog;
+use crate::runtime::ConnCtx;
+
+/// Most headers accepted in a head (more is 431).
+pub const MAX_HEADERS: usize = 100;
+
+/// A parsed request head; fields are ranges into `raw`.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    raw: Bytes,
+    method: Range<usize>,
+    uri: Range<usize>,
+    /// HTTP/1.`minor`.
+    pub minor: u8,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl RequestHead {
+    /// The method.
+    pub fn method(&self) -> &str {
+        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+    }
+    /// The request target as sent.
+    pub fn uri(&self) -> &str {
+        std::str::from_utf8(&self.raw[self.uri.clone()]).unwrap_or("")
+    }
+    /// All (name, value) pairs.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
+    }
+    /// Values of header `name` (case-insensitive), as text.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
+            .collect()
+    }
+    /// The path (no query), also for absolute-form targets.
+    pub fn path(&self) -> &str {
+        let u = self.uri();
+        let u = match u.find("://") {
+            Some(p) => u[p + 3..].find('/').map(|q| &u[p + 3 + q..]).unwrap_or("/"),
+            None => u,
+        };
+        u.split('?').next().unwrap_or(u)
+    }
+}
+
+/// Why a head could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// The peer closed (or went idle) before sending anything: close silently.
+    Closed,
+    /// Reply with this status and close.
+    Status(u16),
+}
+
+fn offset(base: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
+    start..start + part.len()
+}
+
+/// Parses a complete request head at the start of `buf`. `Ok(None)` means incomplete.
+/// On success the head is split off `buf`.
+pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+    let mut hdrs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut hdrs);
+    let n = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::Status(431)),
+        Err(_) => return Err(HeadError::Status(400)),
+    };
+    let base: &[u8] = buf;
+    let method = offset(base, req.method.unwrap_or("").as_bytes());
+    let uri = offset(base, req.path.unwrap_or("").as_bytes());
+    let minor = req.version.unwrap_or(1);
+    let headers = req
+        .headers
+        .iter()
+        .map(|h| (offset(base, h.name.as_bytes()), offset(base, h.value)))
+        .collect();
+    let raw = buf.split_to(n).freeze();
+    Ok(Some(RequestHead {
+        raw,
+        method,
+        uri,
+        minor,
+        headers,
+    }))
+}
+
+/// What the proxy needs to know about a request beyond its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// Body framing.
+    pub framing: Framing,
+    /// The client asked to close after this request.
+    pub close: bool,
+    /// `Upgrade` value when the client asked for a protocol upgrade.
+    pub upgrade: Option<String>,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+    /// Lower-cased `Connection` tokens (extra hop-by-hop headers).
+    pub conn_tokens: Vec<String>,
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+    v.split(|&b| b == b',')
+        .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+}
+
+/// Checks a request's framing and connection headers; an error is the status to reply.
+pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
+    let mut cl: Option<u64> = None;
+    let mut te: Vec<String> = Vec::new();
+    let mut conn_tokens = Vec::new();
+    let mut upgrade = None;
+    let mut expect_continue = false;
+    let mut host = 0;
+    for (name, value) in h.headers() {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for part in value.split(|&b| b == b',') {
+                let part = part.trim_ascii();
+                if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+                    return Err(400);
+                }
+                // More than 18 digits cannot be a body we would ever stream.
+                if part.len() > 18 {
+                    return Err(413);
+                }
+                let n: u64 = std::str::from_utf8(part)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(400u16)?;
+                match cl {
+                    Some(prev) if prev != n => return Err(400),
+                    _ => cl = Some(n),
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            te.extend(tokens(value));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            conn_tokens.extend(tokens(value));
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            upgrade = Some(String::from_utf8_lossy(value).trim().to_string());
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                // RFC 9110: an unknown expectation may be answered with 417; HAProxy
+                // rejects with 400 too.
+                return Err(400);
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            host += 1;
+        }
+    }
+    if h.method() == "CONNECT" {
+        return Err(501);
+    }
+    if host > 1 || (host == 0 && h.minor == 1) {
+        return Err(400);
+    }
+    let framing = if !te.is_empty() {
+        if cl.is_some() || h.minor == 0 {
+            // Ambiguous framing: the classic request-smuggling vector.
+            return Err(400);
+        }
+        if te.len() != 1 || te[0] != "chunked" {
+            return Err(501);
+        }
+        Framing::Chunked
+    } else {
+        match cl {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    let close = conn_tokens.iter().any(|t| t == "close")
+        || (h.minor == 0 && !conn_tokens.iter().any(|t| t == "keep-alive"));
+    let upgrade = if conn_tokens.iter().any(|t| t == "upgrade") && h.minor == 1 {
+        upgrade
+    } else {
+        None
+    };
+    Ok(RequestInfo {
+        framing,
+        close,
+        upgrade,
+        expect_continue,
+        conn_tokens,
+    })
+}
+
+const HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn is_hop(name: &[u8], extra: &[String]) -> bool {
+    HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+        || extra.iter().any(|t| {
+            name.eq_ignore_ascii_case(t.as_bytes())
+                && !t.eq_ignore_ascii_case("content-length")
+                && !t.eq_ignore_ascii_case("transfer-encoding")
+        })
+}
+
+/// Builds the head sent upstream.
+fn upstream_head(
+    h: &RequestHead,
+    info: &RequestInfo,
+    peer: SocketAddr,
+    s: &ProxySettings,
+    server_close: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(h.raw.len() + 64);
+    out.extend_from_slice(h.method().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(h.uri().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (n, v) in h.headers() {
+        if is_hop(n, &info.conn_tokens) || n.eq_ignore_ascii_case(b"expect") {
+            continue;
+        }
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if s.forwardfor {
+        out.extend_from_slice(format!("x-forwarded-for: {}\r\n", peer.ip()).as_bytes());
+    }
+    if let Some(u) = &info.upgrade {
+        out.extend_from_slice(b"connection: upgrade\r\nupgrade: ");
+        out.extend_from_slice(u.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    } else if server_close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A parsed response head.
+struct ResponseHead {
+    status: u16,
+    minor: u8,
+    /// The head re-serialized for the client, without hop-by-hop headers and without the
+    /// final CRLF (the connection header is added later).
+    head: Vec<u8>,
+    framing: Framing,
+    close: bool,
+}
+
+enum RespError {
+    /// Closed or reset before a full head; `any` if some bytes had arrived.
+    Closed {
+        any: bool,
+    },
+    Timeout,
+    Invalid,
+}
+
+async fn read_response(
+    up: &mut TcpStream,
+    buf: &mut BytesMut,
+    rto: Option<Duration>,
+    head_request: bool,
+) -> Result<ResponseHead, RespError> {
+    loop {
+        {
+            let mut hdrs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut hdrs);
+            match resp.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let status = resp.code.unwrap_or(0);
+                    let minor = resp.version.unwrap_or(1);
+                    let mut cl: Option<u64> = None;
+                    let mut chunked = false;
+                    let mut close = minor == 0;
+                    let mut extra = Vec::new();
+                    for h in resp.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("connection") {
+                            extra.extend(tokens(h.value));
+                        }
+                    }
+                    if extra.iter().any(|t| t == "close") {
+                        close = true;
+                    }
+                    if minor == 0 && extra.iter().any(|t| t == "keep-alive") {
+                        close = false;
+                    }
+                    let mut head = Vec::with_capacity(n + 32);
+                    head.extend_from_slice(
+                        format!("HTTP/1.1 {} {}\r\n", status, resp.reason.unwrap_or("")).as_bytes(),
+                    );
+                    for h in resp.headers.iter() {
+                        let name = h.name.as_bytes();
+                        if is_hop(name, &extra) {
+                            continue;
+                        }
+                        if name.eq_ignore_ascii_case(b"content-length") {
+                            let v = std::str::from_utf8(h.value).ok().map(str::trim);
+                            match v.and_then(|v| v.parse::<u64>().ok()) {
+                                Some(x) if cl.is_none_or(|p| p == x) => cl = Some(x),
+                                _ => return Err(RespError::Invalid),
+                            }
+                        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                            if tokens(h.value).last().as_deref() == Some("chunked") {
+                                chunked = true;
+                            } else {
+                                close = true;
+                            }
+                        }
+                        head.extend_from_slice(name);
+                        head.extend_from_slice(b": ");
+                        head.extend_from_slice(h.value);
+                        head.extend_from_slice(b"\r\n");
+                    }
+                    let _ = buf.split_to(n);
+                    let no_body = head_request
+                        || (100..200).contains(&status)
+                        || status == 204
+                        || status == 304;
+                    let framing = if no_body {
+                        Framing::None
+                    } else if chunked {
+                        if cl.is_some() {
+                            // Chunked wins; the length must not reach the client.
+                            head = strip_header(&head, b"content-length");
+                        }
+                        Framing::Chunked
+                    } else if let Some(n) = cl {
+                        Framing::Length(n)
+                    } else {
+                        Framing::UntilClose
+                    };
+                    return Ok(ResponseHead {
+                        status,
+                        minor,
+                        head,
+                        framing,
+                        close,
+                    });
+                }
+                Ok(httparse::Status::Partial) => {
+                    if buf.len() >= BUF {
+                        return Err(RespError::Invalid);
+                    }
+                }
+                Err(_) => return Err(RespError::Invalid),
+            }
+        }
+        let any = !buf.is_empty();
+        match fill(up, buf, rto).await {
+            Ok(0) => return Err(RespError::Closed { any }),
+            Ok(_) => {}
+            Err(CopyError::ReadTimeout) => return Err(RespError::Timeout),
+            Err(_) => return Err(RespError::Closed { any }),
+        }
+    }
+}
+
+fn strip_header(head: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len());
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        let is = line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()] == b':';
+        if !is {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// Serves one client connection until it closes.
+pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
+    let _ = client.set_nodelay(true);
+    let mut cbuf = BytesMut::with_capacity(BUF);
+    let mut first = true;
+    let mut stopping = ctx.shared.stopping.clone();
+    loop {
+        let date = SystemTime::now();
+        let t0 = Instant::now();
+        let fs = &ctx.fe.cfg.settings;
+        let head = read_head(&mut client, &mut cbuf, first, fs, &mut stopping).await;
+        first = false;
+        let head = match head {
+            Ok(h) => h,
+            Err(HeadError::Closed) => return,
+            Err(HeadError::Status(code)) => {
+                let term = if code == 408 { *b"cR" } else { *b"PR" };
+                reply_error(&ctx, &mut client, peer, date, t0, code, term, "<BADREQ>").await;
+                return;
+            }
+        };
+        let keep = handle_request(&ctx, &mut client, &mut cbuf, head, peer, date, t0).await;
+        if !keep || *stopping.borrow() {
+            let _ = client.shutdown().await;
+            return;
+        }
+    }
+}
+
+async fn read_head(
+    client: &mut TcpStream,
+    cbuf: &mut BytesMut,
+    first: bool,
+    fs: &ProxySettings,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<RequestHead, HeadError> {
+    let t = &fs.timeouts;
+    let head_deadline = t.http_request.or(t.client);
+    // Waiting for the first byte of a further request is the keep-alive timeout.
+    let idle = if first {
+        head_deadline
+    } else {
+        t.http_keep_alive.or(t.http_request).or(t.client)
+    };
+    let mut started: Option<Instant> = None;
+    loop {
+        if !cbuf.is_empty() {
+            if let Some(h) = parse_request(cbuf)? {
+                return Ok(h);
+            }
+            if cbuf.len() >= BUF {
+                // A request line that does not fit is a URI problem; otherwise the headers.
+                let has_line = cbuf.iter().take(BUF).any(|&b| b == b'\n');
+                return Err(HeadError::Status(if has_line { 431 } else { 414 }));
+            }
+            started.get_or_insert_with(Instant::now);
+        }
+        let limit = match started {
+            None => idle,
+            Some(s) => head_deadline.map(|d| d.saturating_sub(s.elapsed())),
+        };
+        let read = async {
+            tokio::select! {
+                r = fill(client, cbuf, limit) => Some(r),
+                _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
+            }
+        };
+        match read.await {
+            None => return Err(HeadError::Closed),
+            Some(Ok(0)) => {
+                return Err(if cbuf.is_empty() {
+                    HeadError::Closed
+                } else {
+                    HeadError::Status(400)
+                })
+            }
+            Some(Ok(_)) => {}
+            Some(Err(CopyError::ReadTimeout)) => {
+                return Err(if started.is_none() {
+                    HeadError::Closed
+                } else {
+                    HeadError::Status(408)
+                })
+            }
+            Some(Err(_)) => return Err(HeadError::Closed),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reply_error(
+    ctx: &ConnCtx,
+    client: &mut TcpStream,
+    peer: SocketAddr,
+    date: SystemTime,
+    t0: Instant,
+    code: u16,
+    term: [u8; 2],
+    request: &str,
+) {
+    let body = error_response(code);
+    let wto = ctx.fe.cfg.settings.timeouts.client;
+    let _ = within(wto, client.write_all(&body)).await;
+    let _ = within(wto, client.shutdown()).await;
+    if ctx.fe.log {
+        let line = HttpLog {
+            client: peer,
+            date,
+            frontend: &ctx.fe.cfg.name,
+            backend: &ctx.fe.cfg.name,
+            server: "<NOSRV>",
+            t_req: Some(t0.elapsed()),
+            t_queue: None,
+            t_connect: None,
+            t_resp: None,
+            t_total: t0.elapsed(),
+            status: code,
+            bytes: body.len() as u64,
+            term,
+            conns: [
+                ctx.shared.active.load(Ordering::Relaxed),
+                ctx.fe.active.load(Ordering::Relaxed),
+                0,
+                0,
+                0,
+            ],
+            queues: [0, 0],
+            request,
+        }
+        .format();
+        tracing::info!(target: "lbproxy::access", "{line}");
+    }
+}
+
+/// Everything the log line needs, filled in as the request goes.
+struct Trace {
+    t_req: Duration,
+    t_queue: Option<Duration>,
+    t_connect: Option<Duration>,
+    t_resp: Option<Duration>,
+    retries: usize,
+}
+
+/// Handles one request; returns whether the client connection stays open.
+async fn handle_request(
+    ctx: &ConnCtx,
+    client: &mut TcpStream,
+    cbuf: &mut BytesMut,
+    head: RequestHead,
+    peer: SocketAddr,
+    date: SystemTime,
+    t0: Instant,
+) -> bool {
+    let reqline = format!("{} {} HTTP/1.{}", head.method(), head.uri(), head.minor);
+    let info = match analyze(&head) {
+        Ok(i) => i,
+        Err(code) => {
+            reply_error(ctx, client, peer, date, t0, code, *b"PR", &reqline).await;
+            return false;
+        }
+    };
+    let fe = &ctx.fe;
+    let header = |n: &str| head.header_values(n);
+    let Some(backend) = fe.route(head.path(), &header).cloned() else {
+        reply_error(ctx, client, peer, date, t0, 503, *b"SC", &reqline).await;
+        return false;
+    };
+    let mut trace = Trace {
+        t_req: t0.elapsed(),
+        t_queue: None,
+        t_connect: None,
+        t_resp: None,
+        retries: 0,
+    };
+    let outcome = forward(ctx, client, cbuf, &head, &info, peer, &backend, &mut trace).await;
+    let (status, bytes, term, server, keep) = match outcome {
+        Outcome::Done {
+            status,
+            bytes,
+            server,
+            keep,
+        } => (status, bytes, *b"--", server, keep),
+        Outcome::Error { code, term, server } => {
+            let body = error_response(code);
+            let wto = fe.cfg.settings.timeouts.client;
+            let _ = within(wto, client.write_all(&body)).await;
+            (code, body.len() as u64, term, server, false)
+        }
+        Outcome::Aborted {
+            status,
+            term,
+            server,
+        } => (status, 0, term, server, false),
+    };
+    if fe.log {
+        let (sname, sactive) = match &server {
+            Some(s) => (s.name.as_str(), s.active()),
+            None => ("<NOSRV>", 0),
+        };
+        let line = HttpLog {
+            client: peer,
+            date,
+            frontend: &fe.cfg.name,
+            backend: &backend.name,
+            server: sname,
+            t_req: Some(trace.t_req),
+            t_queue: trace.t_queue,
+            t_connect: trace.t_connect,
+            t_resp: trace.t_resp,
+            t_total: t0.elapsed(),
+            status,
+            bytes,
+            term,
+            conns: [
+                ctx.shared.active.load(Ordering::Relaxed),
+                fe.active.load(Ordering::Relaxed),
+                backend.active(),
+                sactive,
+                trace.retries,
+            ],
+            queues: [server.as_ref().map(|s| s.queued()).unwrap_or(0), 0],
+            request: &reqline,
+        }
+        .format();
+        tracing::info!(target: "lbproxy::access", "{line}");
+    }
+    keep
+}
+
+enum Outcome {
+    Done {
+        status: u16,
+        bytes: u64,
+        server: Option<Arc<crate::backend::Server>>,
+        keep: bool,
+    },
+    /// Nothing was sent to the client yet: reply with an error page.
+    Error {
+        code: u16,
+        term: [u8; 2],
+        server: Option<Arc<crate::backend::Server>>,
+    },
+    /// The exchange broke after the response started (or the client went away).
+    Aborted {
+        status: u16,
+        term: [u8; 2],
+        server: Option<Arc<crate::backend::Server>>,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    ctx: &ConnCtx,
+    client: &mut TcpStream,
+    cbuf: &mut BytesMut,
+    head: &RequestHead,
+    info: &RequestInfo,
+    peer: SocketAddr,
+    backend: &Arc<Backend>,
+    trace: &mut Trace,
+) -> Outcome {
+    let fs = &ctx.fe.cfg.settings;
+    let bs = &backend.settings;
+    // The more closing of the frontend's and backend's modes wins, as in HAProxy.
+    let mode = match (fs.conn_mode, bs.conn_mode) {
+        (HttpConnMode::Close, _) | (_, HttpConnMode::Close) => HttpConnMode::Close,
+        (HttpConnMode::ServerClose, _) | (_, HttpConnMode::ServerClose) => {
+            HttpConnMode::ServerClose
+        }
+        _ => HttpConnMode::KeepAlive,
+    };
+    let reuse = mode == HttpConnMode::KeepAlive && info.upgrade.is_none();
+    let req = upstream_head(head, info, peer, bs, !reuse && info.upgrade.is_none());
+    let cto = fs.timeouts.client;
+    let sto = bs.timeouts.server;
+    let connect_to = bs.timeouts.connect;
+    let queue_to = bs
+        .timeouts
+        .queue
+        .or(bs.timeouts.connect)
+        .unwrap_or(Duration::from_secs(5));
+    let head_request = head.method() == "HEAD";
+    let mut exclude: Vec<usize> = Vec::new();
+    let mut retries_left = bs.retries;
+    let mut sent_continue = false;
+    let mut ubuf = BytesMut::new();
+    let mut last_server = None;
+
+    // Connect, send, and read the response head; retry while nothing is lost by retrying.
+    let (slot, mut up, resp): (ServerSlot, TcpStream, ResponseHead) = loop {
+        let Some(idx) = backend.pick(peer.ip(), &exclude) else {
+            return Outcome::Error {
+                code: 503,
+                term: *b"SC",
+                server: last_server,
+            };
+        };
+        let tq = Instant::now();
+        let slot = match backend.acquire(idx, queue_to).await {
+            Ok(s) => s,
+            Err(e) => {
+                let term = if e == PickError::QueueTimeout {
+                    *b"sQ"
+                } else {
+                    *b"SQ"
+                };
+                return Outcome::Error {
+                    code: 503,
+                    term,
+                    server: backend.servers.get(idx).cloned(),
+                };
+            }
+        };
+        trace.t_queue = Some(tq.elapsed());
+        last_server = Some(slot.server.clone());
+        let tc = Instant::now();
+        let pooled = if reuse { slot.server.take_idle() } else { None };
+        let reused = pooled.is_some();
+        let mut up = match pooled {
+            Some(s) => s,
+            None => match within(connect_to, TcpStream::connect(slot.server.addr)).await {
+                Some(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    s
+                }
+                failed => {
+                    let why = match failed {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "connect timeout".into(),
+                    };
+                    tracing::warn!(
+                        frontend = %ctx.fe.cfg.name,
+                        "connect to {}/{} ({}) failed: {why}",
+                        backend.name, slot.server.name, slot.server.addr
+                    );
+                    if retries_left == 0 {
+                        return Outcome::Error {
+                            code: 503,
+                            term: *b"SC",
+                            server: last_server,
+                        };
+                    }
+                    retries_left -= 1;
+                    trace.retries += 1;
+                    if bs.redispatch {
+                        exclude.push(idx);
+                    }
+                    continue;
+                }
+            },
+        };
+        trace.t_connect = Some(tc.elapsed());
+        let tr = Instant::now();
+        let sent = within(sto, up.write_all(&req)).await;
+        let send_failed = !matches!(sent, Some(Ok(())));
+        if !send_failed && info.framing != Framing::None {
+            if info.expect_continue && !sent_continue {
+                // We answer the expectation ourselves (the header is not forwarded), as a
+                // proxy may.
+                sent_continue = true;
+                if within(cto, client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n"))
+                    .await
+                    .is_none_or(|r| r.is_err())
+                {
+                    return Outcome::Aborted {
+                        status: 0,
+                        term: *b"CR",
+                        server: last_server,
+                    };
+                }
+            }
+            match copy_body(client, cbuf, &mut up, info.framing, cto, sto).await {
+                Ok(_) => {}
+                Err(CopyError::BadChunk) => {
+                    return Outcome::Error {
+                        code: 400,
+                        term: *b"PR",
+                        server: last_server,
+                    }
+                }
+                Err(CopyError::Read(_)) | Err(CopyError::ReadTimeout) => {
+                    return Outcome::Aborted {
+                        status: 400,
+                        term: *b"CD",
+                        server: last_server,
+                    }
+                }
+                Err(_) => {
+                    return Outcome::Error {
+                        code: 502,
+                        term: *b"SD",
+                        server: last_server,
+                    }
+                }
+            }
+        }
+        let resp = if send_failed {
+            Err(RespError::Closed { any: false })
+        } else {
+            read_response(&mut up, &mut ubuf, sto, head_request).await
+        };
+        match resp {
+            Ok(r) => {
+                trace.t_resp = Some(tr.elapsed());
+                break (slot, up, r);
+            }
+            Err(RespError::Timeout) => {
+                return Outcome::Error {
+                    code: 504,
+                    term: *b"sH",
+                    server: last_server,
+                }
+            }
+            Err(RespError::Invalid) | Err(RespError::Closed { any: true }) => {
+                return Outcome::Error {
+                    code: 502,
+                    term: *b"SH",
+                    server: last_server,
+                }
+            }
+            Err(RespError::Closed { any: false }) => {
+                // The request can be replayed only if it had no body (it was not consumed).
+                if info.framing != Framing::None {
+                    return Outcome::Error {
+                        code: 502,
+                        term: *b"SH",
+                        server: last_server,
+                    };
+                }
+                if !reused {
+                    if retries_left == 0 {
+                        return Outcome::Error {
+                            code: 502,
+                            term: *b"SH",
+                            server: last_server,
+                        };
+                    }
+                    retries_left -= 1;
+                    trace.retries += 1;
+                    if bs.redispatch {
+                        exclude.push(idx);
+                    }
+                }
+                ubuf.clear();
+                continue;
+            }
+        }
+    };
+    let server = Some(slot.server.clone());
+    let mut resp = resp;
+    // Interim responses: pass them on, then read the final one.
+    while (100..200).contains(&resp.status) && resp.status != 101 {
+        let forward_it = head.minor == 1 && !(resp.status == 100 && sent_continue);
+        if forward_it {
+            let mut h = resp.head.clone();
+            h.extend_from_slice(b"\r\n");
+            if within(cto, client.write_all(&h))
+                .await
+                .is_none_or(|r| r.is_err())
+            {
+                return Outcome::Aborted {
+                    status: resp.status,
+                    term: *b"CH",
+                    server,
+                };
+            }
+        }
+        resp = match read_response(&mut up, &mut ubuf, sto, head_request).await {
+            Ok(r) => r,
+            Err(RespError::Timeout) => {
+                return Outcome::Error {
+                    code: 504,
+                    term: *b"sH",
+                    server,
+                }
+            }
+            Err(_) => {
+                return Outcome::Error {
+                    code: 502,
+                    term: *b"SH",
+                    server,
+                }
+            }
+        };
+    }
+    if resp.status == 101 {
+        if info.upgrade.is_none() {
+            return Outcome::Error {
+                code: 502,
+                term: *b"SH",
+                server,
+            };
+        }
+        let mut h = resp.head.clone();
+        h.extend_from_slice(b"connection: upgrade\r\n");
+        if let Some(u) = &info.upgrade {
+            h.extend_from_slice(format!("upgrade: {u}\r\n").as_bytes());
+        }
+        h.extend_from_slice(b"\r\n");
+        if within(cto, client.write_all(&h))
+            .await
+            .is_none_or(|r| r.is_err())
+        {
+            return Outcome::Aborted {
+                status: 101,
+                term: *b"CH",
+                server,
+            };
+        }
+        // The tunnel needs the client stream by value; swap in a placeholder-free approach:
+        // move both streams into the tunnel through a duplicate handle of the client.
+        let cpending = cbuf.split().freeze();
+        let upending = ubuf.split().freeze();
+        let client_std = match dup(client) {
+            Some(c) => c,
+            None => {
+                return Outcome::Aborted {
+                    status: 101,
+                    term: *b"PD",
+                    server,
+                }
+            }
+        };
+        let (a, b, r) = crate::io::tunnel(client_std, &cpending, up, &upending, cto, sto).await;
+        drop(slot);
+        let term = if r.is_ok() { *b"--" } else { *b"cD" };
+        return match r {
+            Ok(()) => Outcome::Done {
+                status: 101,
+                bytes: a.max(b),
+                server,
+                keep: false,
+            },
+            Err(_) => Outcome::Aborted {
+                status: 101,
+                term,
+                server,
+            },
+        };
+    }
+    let stopping = *ctx.shared.stopping.borrow();
+    let client_close = info.close
+        || mode == HttpConnMode::Close
+        || resp.framing == Framing::UntilClose
+        || stopping;
+    let server_keep =
+        reuse && !resp.close && resp.minor == 1 && resp.framing != Framing::UntilClose;
+    let mut out = resp.head;
+    if client_close {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if head.minor == 0 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    let head_len = out.len() as u64;
+    // Small bodies already read go out with the head in one write.
+    let mut framing = resp.framing;
+    if let Framing::Length(n) = framing {
+        if (ubuf.len() as u64) >= n && n <= BUF as u64 {
+            let n = n as usize;
+            out.extend_from_slice(&ubuf[..n]);
+            let _ = ubuf.split_to(n);
+            framing = Framing::None;
+        }
+    }
+    let body_inline = out.len() as u64 - head_len;
+    if within(cto, client.write_all(&out))
+        .await
+        .is_none_or(|r| r.is_err())
+    {
+        return Outcome::Aborted {
+            status: resp.status,
+            term: *b"CD",
+            server,
+        };
+    }
+    let copied = copy_body(&mut up, &mut ubuf, client, framing, sto, cto).await;
+    let bytes = head_len + body_inline;
+    match copied {
+        Ok(n) => {
+            if server_keep && ubuf.is_empty() {
+                slot.server.put_idle(up);
+            }
+            drop(slot);
+            Outcome::Done {
+                status: resp.status,
+                bytes: bytes + n,
+                server,
+                keep: !client_close,
+            }
+        }
+        Err(e) => {
+            let term = match e {
+                CopyError::Write(_) | CopyError::WriteTimeout => *b"CD",
+                CopyError::ReadTimeout => *b"sD",
+                _ => *b"SD",
+            };
+            Outcome::Aborted {
+                status: resp.status,
+                term,
+                server,
+            }
+        }
+    }
+}
+
+/// A second tokio handle on the client socket, so the tunnel can own one while the caller
+/// keeps its `&mut` (the caller closes its handle right after).
+fn dup(s: &TcpStream) -> Option<TcpStream> {
+    use std::os::fd::AsFd;
+    let owned = s.as_fd().try_clone_to_owned().ok()?;
+    let std = std::net::TcpStream::from(owned);
+    std.set_nonblocking(true).ok()?;
+    TcpStream::from_std(std).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(s: &str) -> Result<RequestInfo, u16> {
+        let mut b = BytesMut::from(s.as_bytes());
+        match parse_request(&mut b) {
+            Ok(Some(h)) => analyze(&h),
+            Ok(None) => Err(0),
+            Err(HeadError::Status(c)) => Err(c),
+            Err(HeadError::Closed) => Err(1),
+        }
+    }
+
+    #[test]
+    fn framing_rules() {
+        let ok = head("GET / HTTP/1.1\r\nHost: a\r\n\r\n").map(|i| i.framing);
+        assert_eq!(ok, Ok(Framing::None));
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+                .map(|i| i.framing),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(501)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+            Err(413)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(head("GET / HTTP/1.1\r\n\r\n"), Err(400));
+        assert_eq!(head("GET / HTTP/1.0\r\n\r\n").map(|i| i.close), Ok(true));
+        assert_eq!(head("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), Err(501));
+        assert_eq!(head("GET /\0 HTTP/1.1\r\n\r\n"), Err(400));
+    }
+
+    #[test]
+    fn path_of_absolute_uri() {
+        let mut b = BytesMut::from(&b"GET http://h:1/api/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+        let h = parse_request(&mut b)
+            .ok()
+            .flatten()
+            .map(|h| h.path().to_string());
+        assert_eq!(h.as_deref(), Some("/api/x"));
+    }
+
+    #[test]
+    fn hop_by_hop_removed_and_xff_added() {
+        let mut b = BytesMut::from(
+            &b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nAccept: */*\r\n\r\n"[..],
+        );
+        let h = parse_request(&mut b).ok().flatten();
+        let Some(h) = h else {
+            panic!("head should parse")
+        };
+        let info = analyze(&h).unwrap_or_else(|c| panic!("status {c}"));
+        let s = ProxySettings {
+            forwardfor: true,
+            ..ProxySettings::default()
+        };
+        let out = upstream_head(
+            &h,
+            &info,
+            "127.0.0.9:5".parse().unwrap_or_else(|_| unreachable!()),
+            &s,
+            false,
+        );
+        let out = String::from_utf8_lossy(&out).to_ascii_lowercase();
+        assert!(out.starts_with("get / http/1.1\r\nhost: h\r\n"));
+        assert!(!out.contains("x-secret"));
+        assert!(!out.contains("keep-alive"));
+        assert!(!out.contains("te: trailers"));
+        assert!(out.contains("accept: */*\r\n"));
+        assert!(out.ends_with("x-forwarded-for: 127.0.0.9\r\n\r\n"));
+    }
+}

@@ -1,0 +1,186 @@
+//! Access log lines in HAProxy's `httplog` and `tcplog` formats.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// HAProxy's accept date: `22/Nov/2026:03:22:49.123` (UTC).
+pub fn accept_date(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (y, m, day) = civil_from_days(i64::try_from(secs / 86400).unwrap_or(0));
+    let rem = secs % 86400;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mon = MONTHS[usize::try_from(m.saturating_sub(1)).unwrap_or(0).min(11)];
+    format!(
+        "{day:02}/{mon}/{y}:{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn ms(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => d.as_millis().to_string(),
+        None => "-1".into(),
+    }
+}
+
+/// The fields of one `httplog` line.
+#[derive(Debug, Clone)]
+pub struct HttpLog<'a> {
+    /// Client address.
+    pub client: SocketAddr,
+    /// When the request started (`%tr`).
+    pub date: SystemTime,
+    /// Frontend name.
+    pub frontend: &'a str,
+    /// Backend name, or the frontend's when none was chosen.
+    pub backend: &'a str,
+    /// Server name, or `<NOSRV>`.
+    pub server: &'a str,
+    /// Time to receive the request head (`%TR`).
+    pub t_req: Option<Duration>,
+    /// Time in queue (`%Tw`).
+    pub t_queue: Option<Duration>,
+    /// Time to connect (`%Tc`).
+    pub t_connect: Option<Duration>,
+    /// Server response time (`%Tr`).
+    pub t_resp: Option<Duration>,
+    /// Total active time (`%Ta`).
+    pub t_total: Duration,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Bytes sent to the client.
+    pub bytes: u64,
+    /// Termination state, 2 chars (`--`, `SC`, `sH`...).
+    pub term: [u8; 2],
+    /// Process, frontend, backend, server connections, retries.
+    pub conns: [usize; 5],
+    /// Server queue, backend queue.
+    pub queues: [usize; 2],
+    /// Request line.
+    pub request: &'a str,
+}
+
+impl HttpLog<'_> {
+    /// Formats the line like HAProxy's `option httplog`.
+    pub fn format(&self) -> String {
+        let mut s = String::with_capacity(160);
+        let _ = write!(
+            s,
+            "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{} {}/{} \"{}\"",
+            self.client,
+            accept_date(self.date),
+            self.frontend,
+            self.backend,
+            self.server,
+            ms(self.t_req),
+            ms(self.t_queue),
+            ms(self.t_connect),
+            ms(self.t_resp),
+            self.t_total.as_millis(),
+            self.status,
+            self.bytes,
+            char::from(self.term[0]),
+            char::from(self.term[1]),
+            self.conns[0],
+            self.conns[1],
+            self.conns[2],
+            self.conns[3],
+            self.conns[4],
+            self.queues[0],
+            self.queues[1],
+            self.request.escape_default(),
+        );
+        s
+    }
+}
+
+/// One `tcplog` line: `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_log(
+    client: SocketAddr,
+    date: SystemTime,
+    frontend: &str,
+    backend: &str,
+    server: &str,
+    t_queue: Option<Duration>,
+    t_connect: Option<Duration>,
+    t_total: Duration,
+    bytes: u64,
+    term: [u8; 2],
+    conns: [usize; 5],
+) -> String {
+    format!(
+        "{client} [{}] {frontend} {backend}/{server} {}/{}/{} {bytes} {}{} {}/{}/{}/{}/{} 0/0",
+        accept_date(date),
+        ms(t_queue),
+        ms(t_connect),
+        t_total.as_millis(),
+        char::from(term[0]),
+        char::from(term[1]),
+        conns[0],
+        conns[1],
+        conns[2],
+        conns[3],
+        conns[4],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_format() {
+        // 2026-11-22T03:22:49.123Z
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_317_769_123);
+        assert_eq!(accept_date(t), "22/Nov/2026:03:22:49.123");
+        assert_eq!(accept_date(UNIX_EPOCH), "01/Jan/1970:00:00:00.000");
+    }
+
+    #[test]
+    fn httplog_line() {
+        let l = HttpLog {
+            client: "127.0.0.1:40000".parse().unwrap_or_else(|_| unreachable!()),
+            date: UNIX_EPOCH,
+            frontend: "fe",
+            backend: "be",
+            server: "web1",
+            t_req: Some(Duration::from_millis(1)),
+            t_queue: Some(Duration::ZERO),
+            t_connect: Some(Duration::from_millis(2)),
+            t_resp: Some(Duration::from_millis(3)),
+            t_total: Duration::from_millis(7),
+            status: 200,
+            bytes: 150,
+            term: *b"--",
+            conns: [1, 1, 0, 0, 0],
+            queues: [0, 0],
+            request: "GET / HTTP/1.1",
+        };
+        assert_eq!(
+            l.format(),
+            "127.0.0.1:40000 [01/Jan/1970:00:00:00.000] fe be/web1 1/0/2/3/7 200 150 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\""
+        );
+    }
+}
