@@ -4,6 +4,9 @@
 //! - [`sim`] (feature `sim`): a deterministic network simulator running many state machines.
 
 pub mod config;
+pub mod driver;
 pub mod fsm;
+pub mod net;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod vip;

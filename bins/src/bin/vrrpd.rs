@@ -1,0 +1,138 @@
+//! `vrrpd`: the VRRP daemon. Reads keepalived.conf, takes keepalived's flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+use vrrp_node::config;
+use vrrp_node::driver::{self, Control, Options};
+
+/// VRRP v2/v3 router reading keepalived.conf.
+#[derive(Debug, Parser)]
+#[command(name = "vrrpd", version, about)]
+struct Args {
+    /// Configuration file (keepalived.conf syntax).
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    config: PathBuf,
+    /// Check the configuration and exit: 0 when valid, 1 otherwise (keepalived -t).
+    #[arg(short = 't', long = "config-test")]
+    config_test: bool,
+    /// Stay in the foreground (always the case; accepted for keepalived compatibility).
+    #[arg(short = 'n', long = "dont-fork")]
+    dont_fork: bool,
+    /// Log to the console (always the case; accepted for keepalived compatibility).
+    #[arg(short = 'l', long = "log-console")]
+    log_console: bool,
+    /// Detailed logging (debug level).
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+    /// Write the daemon's pid to this file.
+    #[arg(short = 'p', long = "pid")]
+    pid_file: Option<PathBuf>,
+    /// Same as --pid (keepalived's VRRP child pid file).
+    #[arg(short = 'r', long = "vrrp_pid")]
+    vrrp_pid_file: Option<PathBuf>,
+    /// Serve the JSON status (GET /status) on this address, e.g. 127.0.0.1:9650.
+    #[arg(long = "status-addr")]
+    status_addr: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    bins::init_logging(if args.log_detail { "debug" } else { "info" });
+    let _ = (args.dont_fork, args.log_console);
+    let loaded = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    if args.config_test {
+        eprintln!(
+            "{}: configuration OK ({} instances, {} scripts, {} warnings)",
+            args.config.display(),
+            loaded.config.instances.len(),
+            loaded.config.scripts.len(),
+            loaded.warnings.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for pid_file in [&args.pid_file, &args.vrrp_pid_file].into_iter().flatten() {
+        if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
+            error!("writing pid file {}: {e}", pid_file.display());
+            return ExitCode::from(1);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = Options {
+        config_path: args.config.clone(),
+        status_addr: args.status_addr,
+        link_poll: Duration::from_millis(100),
+    };
+    let code = runtime.block_on(async move {
+        let (control_tx, control_rx) = mpsc::channel(8);
+        if let Err(e) = forward_signals(control_tx) {
+            error!("installing signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+        let (status_tx, _status_rx) = watch::channel(Default::default());
+        info!(file = %args.config.display(), "vrrpd starting");
+        match driver::run(options, loaded, control_rx, status_tx).await {
+            Ok(()) => {
+                info!("vrrpd stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                error!("{e}");
+                ExitCode::from(1)
+            }
+        }
+    });
+    for pid_file in [&args.pid_file, &args.vrrp_pid_file].into_iter().flatten() {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    code
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop gracefully.
+fn forward_signals(tx: mpsc::Sender<Control>) -> std::io::Result<()> {
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = hup.recv() => Control::Reload,
+                _ = term.recv() => Control::Shutdown,
+                _ = int.recv() => Control::Shutdown,
+            };
+            if tx.send(control).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! One running VRRP instance: its state machine, sockets, addresses, counters, and the
+//! execution of the actions the state machine asks for.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration as StdDuration;
+
+use tracing::{debug, info, warn};
+use vrrp_proto::{
+    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, DecodeError, Family,
+    ReceiveCheck, Version,
+};
+
+use crate::config::{self, Authentication, VrrpInstance};
+use crate::fsm::{
+    self, Action, Advert, Event, Instant, Observation, RouterConfig, State, TrackConfig, TrackId,
+    VirtualRouter,
+};
+use crate::net::iface::InterfaceInfo;
+use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta, SocketConfig};
+use crate::vip::{VipManager, VirtualAddress};
+
+use super::status::{Counters, InstanceStatus};
+use super::DriverError;
+
+/// Which tracked thing a [`TrackId`] of an instance stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackSource {
+    /// A `vrrp_script`, by name; `reverse` inverts what counts as up.
+    Script {
+        /// The script's name.
+        name: String,
+        /// `weight ... reverse`.
+        reverse: bool,
+    },
+    /// A `track_interface` (or the instance's own interface).
+    Interface {
+        /// The interface name.
+        name: String,
+    },
+}
+
+/// Everything derived from the configuration of one instance, before any socket is open.
+#[derive(Debug, Clone)]
+pub struct InstancePlan {
+    /// Instance name.
+    pub name: String,
+    /// The configuration it was built from (to tell on reload whether it changed).
+    pub source: VrrpInstance,
+    /// State machine settings.
+    pub router: RouterConfig,
+    /// Socket settings.
+    pub socket: SocketConfig,
+    /// Receive checks.
+    pub check: ReceiveCheck,
+    /// v3/IPv4 checksum form to send: pseudo-header (keepalived's default) or message only.
+    pub v3_checksum_as_v2: bool,
+    /// Virtual addresses, resolved to interfaces.
+    pub vips: Vec<VirtualAddress>,
+    /// The interface of the instance.
+    pub interface: InterfaceInfo,
+    /// Tracked checks, indexed by TrackId.
+    pub tracks: Vec<TrackSource>,
+}
+
+impl InstancePlan {
+    /// Builds the plan for `inst`, looking interfaces up now.
+    pub fn build(
+        inst: &VrrpInstance,
+        global: &config::GlobalDefs,
+        scripts: &[config::VrrpScript],
+    ) -> Result<InstancePlan, DriverError> {
+        let fail = |what: String| DriverError::Instance {
+            instance: inst.name.clone(),
+            what,
+        };
+        let vip_addrs: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|v| v.addr).collect();
+        let interface = InterfaceInfo::lookup(&inst.interface, &vip_addrs)
+            .map_err(|e| fail(format!("interface {}: {e}", inst.interface)))?;
+        let family = match inst.family {
+            config::Family::V4 => Family::Ipv4,
+            config::Family::V6 => Family::Ipv6,
+        };
+        let version = match inst.version {
+            config::VrrpVersion::V2 => Version::V2,
+            config::VrrpVersion::V3 => Version::V3,
+        };
+        let configured_src = inst.unicast_src_ip.or(inst.mcast_src_ip);
+        let source: IpAddr = match (family, configured_src) {
+            (_, Some(src)) => src,
+            (Family::Ipv4, None) => IpAddr::V4(interface.primary_ipv4.ok_or_else(|| {
+                fail(format!(
+                    "interface {} has no IPv4 address to send from",
+                    inst.interface
+                ))
+            })?),
+            (Family::Ipv6, None) => IpAddr::V6(interface.link_local_ipv6.ok_or_else(|| {
+                fail(format!(
+                    "interface {} has no IPv6 link-local address",
+                    inst.interface
+                ))
+            })?),
+        };
+        let auth = match &inst.authentication {
+            None => Auth::None,
+            Some(Authentication::Pass(p)) => Auth::pass(p),
+            Some(Authentication::Ah(_)) => {
+                return Err(fail(
+                    "auth_type AH is not supported by vrrpd; use PASS or none".into(),
+                ))
+            }
+        };
+        let interval_field = match version {
+            Version::V2 => inst.advert_int_cs / 100,
+            Version::V3 => inst.advert_int_cs,
+        };
+        let mut router = RouterConfig::new(inst.virtual_router_id, version, inst.priority, source);
+        router.advert_interval_cs = inst.advert_int_cs;
+        router.initial_state = match inst.state {
+            config::InitialState::Master => fsm::InitialState::Master,
+            config::InitialState::Backup => fsm::InitialState::Backup,
+        };
+        router.preempt = inst.preempt;
+        router.preempt_delay = to_fsm_duration(inst.preempt_delay);
+        router.garp.master_delay = to_fsm_duration(inst.garp_master_delay);
+        router.garp.master_repeat = inst.garp_master_repeat.min(255) as u8;
+        router.garp.master_refresh = inst
+            .garp_master_refresh
+            .map(to_fsm_duration)
+            .unwrap_or(fsm::Duration::ZERO);
+        router.garp.master_refresh_repeat = inst.garp_master_refresh_repeat.min(255) as u8;
+
+        let mut tracks = Vec::new();
+        for ts in &inst.track_scripts {
+            let script = scripts
+                .iter()
+                .find(|s| s.name == ts.name)
+                .ok_or_else(|| fail(format!("track_script {} names no vrrp_script", ts.name)))?;
+            let weight = ts.weight.unwrap_or(script.weight);
+            let reverse = ts.weight_reverse || (ts.weight.is_none() && script.weight_reverse);
+            let initially_ok = !script.init_fail;
+            router.tracks.push(TrackConfig {
+                weight: weight.clamp(-254, 254) as i16,
+                initially_up: initially_ok != reverse,
+            });
+            tracks.push(TrackSource::Script {
+                name: ts.name.clone(),
+                reverse,
+            });
+        }
+        for ti in &inst.track_interfaces {
+            router.tracks.push(TrackConfig::new(
+                ti.weight.unwrap_or(0).clamp(-254, 254) as i16
+            ));
+            tracks.push(TrackSource::Interface {
+                name: ti.name.clone(),
+            });
+        }
+
+        let mut vips = Vec::new();
+        for v in inst.virtual_ipaddresses.iter() {
+            let dev = v.dev.as_deref().unwrap_or(&inst.interface);
+            let ifindex = if dev == inst.interface {
+                interface.index
+            } else {
+                InterfaceInfo::lookup(dev, &[])
+                    .map_err(|e| fail(format!("virtual_ipaddress {} dev {dev}: {e}", v.addr)))?
+                    .index
+            };
+            vips.push(VirtualAddress {
+                addr: v.addr,
+                prefix_len: v.prefix_len,
+                ifindex,
+                broadcast: v.broadcast,
+                scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
+                label: v.label.clone(),
+            });
+        }
+        let excluded: Vec<VirtualAddress> = inst
+            .virtual_ipaddresses_excluded
+            .iter()
+            .map(|v| VirtualAddress {
+                addr: v.addr,
+                prefix_len: v.prefix_len,
+                ifindex: interface.index,
+                broadcast: v.broadcast,
+                scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
+                label: v.label.clone(),
+            })
+            .collect();
+        vips.extend(excluded);
+
+        let _ = global;
+        Ok(InstancePlan {
+            name: inst.name.clone(),
+            source: inst.clone(),
+            router,
+            socket: SocketConfig {
+                family,
+                interface: inst.interface.clone(),
+                ifindex: interface.index,
+                source,
+                group: inst.mcast_group,
+                unicast_peers: inst.unicast_peers.clone(),
+            },
+            check: ReceiveCheck {
+                version,
+                auth,
+                interval: interval_field,
+            },
+            v3_checksum_as_v2: inst.v3_checksum_as_v2,
+            vips,
+            interface,
+            tracks,
+        })
+    }
+
+    /// The addresses carried in adverts: the non-excluded virtual addresses of the instance's
+    /// family.
+    fn advertised(&self) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for v in &self.source.virtual_ipaddresses {
+            match v.addr {
+                IpAddr::V4(a) => v4.push(a),
+                IpAddr::V6(a) => v6.push(a),
+            }
+        }
+        (v4, v6)
+    }
+}
+
+fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
+    fsm::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A running instance.
+#[derive(Debug)]
+pub struct Instance {
+    /// The plan it runs.
+    pub plan: InstancePlan,
+    /// The state machine.
+    pub router: VirtualRouter,
+    /// Advert sockets.
+    pub socket: std::sync::Arc<AdvertSocket>,
+    announce: AnnounceSocket,
+    advert_v4: Vec<Ipv4Addr>,
+    advert_v6: Vec<Ipv6Addr>,
+    /// Counters for the status endpoint.
+    pub counters: Counters,
+    /// Whether the VIPs are believed installed.
+    pub vips_installed: bool,
+    /// Track state, by TrackId (true = counts as up for the FSM).
+    pub track_up: Vec<bool>,
+}
+
+impl Instance {
+    /// Opens the sockets and creates the state machine.
+    pub fn open(plan: InstancePlan) -> Result<Instance, DriverError> {
+        let fail = |what: String| DriverError::Instance {
+            instance: plan.name.clone(),
+            what,
+        };
+        let router = VirtualRouter::new(plan.router.clone())
+            .map_err(|e| fail(format!("invalid settings: {e}")))?;
+        let socket = AdvertSocket::open(plan.socket.clone()).map_err(|e| {
+            fail(format!(
+                "opening VRRP sockets on {}: {e}",
+                plan.socket.interface
+            ))
+        })?;
+        let announce =
+            AnnounceSocket::open(plan.interface.index, plan.interface.mac).map_err(|e| {
+                fail(format!(
+                    "opening packet socket on {}: {e}",
+                    plan.socket.interface
+                ))
+            })?;
+        let (advert_v4, advert_v6) = plan.advertised();
+        let track_up = plan.router.tracks.iter().map(|t| t.initially_up).collect();
+        Ok(Instance {
+            plan,
+            router,
+            socket: std::sync::Arc::new(socket),
+            announce,
+            advert_v4,
+            advert_v6,
+            counters: Counters::default(),
+            vips_installed: false,
+            track_up,
+        })
+    }
+
+    /// Name of the instance.
+    pub fn name(&self) -> &str {
+        &self.plan.name
+    }
+
+    /// Decodes and checks a received datagram; hands a valid advert for this VRID to the
+    /// state machine. Drops are counted by reason.
+    pub fn receive(&mut self, now: Instant, buf: &[u8], meta: RecvMeta) {
+        let decoded = match (self.plan.socket.family, meta.dst) {
+            (Family::Ipv4, _) => decode_ipv4(buf),
+            (Family::Ipv6, Some(IpAddr::V6(dst))) => match meta.src {
+                IpAddr::V6(src) => decode_ipv6(buf, src, dst, meta.hop_limit.unwrap_or(0)),
+                IpAddr::V4(_) => return,
+            },
+            (Family::Ipv6, _) => {
+                debug!(instance = %self.plan.name, "IPv6 datagram without destination info");
+                return;
+            }
+        };
+        let rx = match decoded {
+            Ok(rx) => rx,
+            Err(e) => {
+                self.count_drop(meta.src, &e);
+                return;
+            }
+        };
+        // Adverts of other virtual routers on the same link are not ours to count.
+        if rx.advert.vrid() != self.plan.router.vrid {
+            return;
+        }
+        if let Err(e) = self.plan.check.check(&rx.advert) {
+            self.count_drop(rx.src, &e);
+            return;
+        }
+        self.counters.advert_rcvd += 1;
+        if rx.advert.priority() == 0 {
+            self.counters.pri_zero_rcvd += 1;
+        }
+        let advert = Advert {
+            source: rx.src,
+            version: rx.advert.version(),
+            vrid: rx.advert.vrid(),
+            priority: rx.advert.priority(),
+            max_advert_interval: rx.advert.interval(),
+        };
+        self.router.handle(now, Event::Advert(advert));
+    }
+
+    fn count_drop(&mut self, src: IpAddr, e: &DecodeError) {
+        let name = e.counter().name();
+        *self.counters.drops.entry(name.to_string()).or_insert(0) += 1;
+        debug!(instance = %self.plan.name, %src, reason = name, "advert dropped: {e}");
+    }
+
+    /// Executes every queued action of the state machine.
+    pub async fn run_actions(&mut self, vips: &VipManager, notify: &mut Vec<(String, State)>) {
+        while let Some(action) = self.router.poll_action() {
+            match action {
+                Action::SendAdvert {
+                    priority,
+                    max_advert_interval,
+                } => self.send_advert(priority, max_advert_interval),
+                Action::InstallVips => {
+                    for vip in &self.plan.vips {
+                        if let Err(e) = vips.add(vip).await {
+                            warn!(instance = %self.plan.name, "installing VIP: {e}");
+                        }
+                    }
+                    self.vips_installed = true;
+                    info!(instance = %self.plan.name, count = self.plan.vips.len(), "VIPs installed");
+                }
+                Action::RemoveVips => {
+                    self.remove_vips(vips).await;
+                }
+                Action::SendGarp { count, reason } => {
+                    self.send_garp(count);
+                    debug!(instance = %self.plan.name, count, ?reason, "gratuitous ARP/NA sent");
+                }
+                Action::Notify { state } => notify.push((self.plan.name.clone(), state)),
+                Action::Observe(obs) => self.observe(obs),
+            }
+        }
+    }
+
+    /// Removes the VIPs (every exit from Master, shutdown, and at start for leftovers).
+    pub async fn remove_vips(&mut self, vips: &VipManager) {
+        for vip in &self.plan.vips {
+            if let Err(e) = vips.remove(vip).await {
+                warn!(instance = %self.plan.name, "removing VIP: {e}");
+            }
+        }
+        if self.vips_installed {
+            info!(instance = %self.plan.name, "VIPs removed");
+        }
+        self.vips_installed = false;
+    }
+
+    fn send_advert(&mut self, priority: u8, interval: u16) {
+        let addresses = match self.plan.socket.family {
+            Family::Ipv4 => Addresses::V4(&self.advert_v4),
+            Family::Ipv6 => Addresses::V6(&self.advert_v6),
+        };
+        let repr = AdvertRepr {
+            version: self.plan.check.version,
+            vrid: self.plan.router.vrid,
+            priority,
+            interval,
+            auth: self.plan.check.auth,
+            addresses,
+        };
+        let mut buf = [0u8; crate::net::MAX_PACKET];
+        for dst in self.socket.destinations() {
+            let scope = match (self.plan.check.version, self.plan.socket.source, dst) {
+                (Version::V2, _, _) => ChecksumScope::Message,
+                (Version::V3, IpAddr::V4(_), _) if self.plan.v3_checksum_as_v2 => {
+                    ChecksumScope::Message
+                }
+                (Version::V3, IpAddr::V4(src), IpAddr::V4(dst)) => {
+                    ChecksumScope::Ipv4PseudoHeader { src, dst }
+                }
+                (Version::V3, IpAddr::V6(src), IpAddr::V6(dst)) => {
+                    ChecksumScope::Ipv6PseudoHeader { src, dst }
+                }
+                _ => {
+                    warn!(instance = %self.plan.name, %dst, "peer of the wrong address family");
+                    continue;
+                }
+            };
+            let len = match repr.emit(&mut buf, scope) {
+                Ok(len) => len,
+                Err(e) => {
+                    warn!(instance = %self.plan.name, "encoding advert: {e}");
+                    return;
+                }
+            };
+            match self.socket.send_to(&buf[..len], dst) {
+                Ok(()) => {
+                    self.counters.advert_sent += 1;
+                    if priority == 0 {
+                        self.counters.pri_zero_sent += 1;
+                    }
+                }
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    debug!(instance = %self.plan.name, %dst, "sending advert: {e}");
+                }
+            }
+        }
+    }
+
+    fn send_garp(&mut self, count: u8) {
+        let ll = self.plan.interface.link_local_ipv6;
+        for _ in 0..count {
+            for vip in &self.plan.vips {
+                if vip.ifindex != self.plan.interface.index {
+                    continue;
+                }
+                match self.announce.announce(vip.addr, ll) {
+                    Ok(()) => self.counters.garp_sent += 1,
+                    Err(e) => debug!(instance = %self.plan.name, vip = %vip.addr, "GARP/NA: {e}"),
+                }
+            }
+        }
+    }
+
+    fn observe(&mut self, obs: Observation) {
+        let name = &self.plan.name;
+        match obs {
+            Observation::StateChanged { from, to, reason } => {
+                info!(instance = %name, %from, %to, ?reason, "Entering {} STATE", to.keepalived_name());
+                if to == State::Master {
+                    self.counters.become_master += 1;
+                }
+                if from == State::Master {
+                    self.counters.release_master += 1;
+                }
+                self.counters.transitions += 1;
+            }
+            Observation::AdvertDropped { source, reason } => {
+                let key = format!("fsm_{reason:?}").to_lowercase();
+                *self.counters.drops.entry(key).or_insert(0) += 1;
+                debug!(instance = %name, %source, ?reason, "advert not taken");
+            }
+            Observation::PriorityChanged { from, to } => {
+                info!(instance = %name, from, to, "effective priority changed");
+            }
+            other => debug!(instance = %name, ?other, "observation"),
+        }
+    }
+
+    /// A snapshot for the status endpoint.
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.plan.name.clone(),
+            interface: self.plan.socket.interface.clone(),
+            vrid: self.plan.router.vrid,
+            version: self.plan.check.version as u8,
+            state: self.router.state().keepalived_name().to_string(),
+            base_priority: self.plan.router.priority,
+            effective_priority: self.router.priority(),
+            vips: self
+                .plan
+                .vips
+                .iter()
+                .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+                .collect(),
+            vips_installed: self.vips_installed,
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Tells the state machine that track `id` changed.
+    pub fn set_track(&mut self, now: Instant, id: TrackId, up: bool) {
+        if let Some(slot) = self.track_up.get_mut(usize::from(id.0)) {
+            *slot = up;
+        }
+        self.router.handle(now, Event::Track { id, up });
+    }
+}
+
+/// Counters keyed by name, as exported.
+pub type DropCounts = BTreeMap<String, u64>;

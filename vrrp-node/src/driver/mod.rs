@@ -1,0 +1,593 @@
+//! The tokio driver: joins the state machines to sockets, timers, netlink, scripts, link
+//! state and the status endpoint, and handles reload and shutdown.
+//!
+//! One task runs every instance, so that sync groups and reloads see a consistent set.
+//! Socket readers and track scripts run in their own tasks and report over channels.
+
+pub mod instance;
+pub mod scripts;
+pub mod status;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, LoadedConfig, VrrpScript};
+use crate::fsm::{self, Event, State, SyncCommand};
+use crate::net::RecvMeta;
+use crate::vip::VipManager;
+
+use instance::{Instance, InstancePlan, TrackSource};
+use scripts::{ScriptPolicy, ScriptReport};
+use status::DaemonStatus;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// An instance could not be set up.
+    #[error("instance {instance}: {what}")]
+    Instance {
+        /// Instance name.
+        instance: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// Netlink could not be opened.
+    #[error(transparent)]
+    Vip(#[from] crate::vip::VipError),
+    /// Script settings are unusable.
+    #[error("scripts: {0}")]
+    Scripts(String),
+    /// The status endpoint could not be bound.
+    #[error("status endpoint {addr}: {source}")]
+    Status {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Commands to a running daemon (from signals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Re-read the configuration file (SIGHUP).
+    Reload,
+    /// Stop: priority 0 from masters, VIPs removed (SIGTERM/SIGINT).
+    Shutdown,
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file, re-read on reload.
+    pub config_path: PathBuf,
+    /// Where to serve the JSON status, if anywhere.
+    pub status_addr: Option<SocketAddr>,
+    /// How often interface state is polled.
+    pub link_poll: Duration,
+}
+
+/// A datagram read by a socket task, tagged with the instance generation it belongs to.
+struct Datagram {
+    instance: u64,
+    bytes: Vec<u8>,
+    meta: RecvMeta,
+}
+
+struct Running {
+    id: u64,
+    inst: Instance,
+    reader: JoinHandle<()>,
+}
+
+/// The daemon's state between events.
+struct Daemon {
+    options: Options,
+    config: Config,
+    start: std::time::Instant,
+    vips: VipManager,
+    policy: ScriptPolicy,
+    instances: Vec<Running>,
+    next_id: u64,
+    packets_tx: mpsc::Sender<Datagram>,
+    scripts_tx: mpsc::Sender<ScriptReport>,
+    scripts: HashMap<String, (VrrpScript, JoinHandle<()>)>,
+    script_state: HashMap<String, bool>,
+    link_up: HashMap<String, bool>,
+    status: watch::Sender<DaemonStatus>,
+    reloads: u64,
+    reload_failures: u64,
+}
+
+/// Runs the daemon until [`Control::Shutdown`] or the control channel closes.
+///
+/// The status watch channel is returned through `status_tx` so embedders can read it.
+pub async fn run(
+    options: Options,
+    loaded: LoadedConfig,
+    mut control: mpsc::Receiver<Control>,
+    status_tx: watch::Sender<DaemonStatus>,
+) -> Result<(), DriverError> {
+    let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
+    let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
+    let any_scripts = !loaded.config.scripts.is_empty();
+    let policy = ScriptPolicy::from_global(&loaded.config.global, any_scripts)?;
+    let vips = VipManager::connect()?;
+    if let Some(addr) = options.status_addr {
+        let listener = status::bind(addr)
+            .await
+            .map_err(|source| DriverError::Status { addr, source })?;
+        tokio::spawn(status::serve(listener, status_tx.subscribe()));
+        info!(%addr, "status endpoint listening");
+    }
+    let mut d = Daemon {
+        options,
+        config: loaded.config.clone(),
+        start: std::time::Instant::now(),
+        vips,
+        policy,
+        instances: Vec::new(),
+        next_id: 0,
+        packets_tx,
+        scripts_tx,
+        scripts: HashMap::new(),
+        script_state: HashMap::new(),
+        link_up: HashMap::new(),
+        status: status_tx,
+        reloads: 0,
+        reload_failures: 0,
+    };
+    d.apply(loaded.config).await?;
+    let mut link_poll = tokio::time::interval(d.options.link_poll);
+    link_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        d.publish();
+        let deadline = d.next_deadline();
+        tokio::select! {
+            Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
+            Some(report) = scripts_rx.recv() => d.on_script(report).await,
+            _ = link_poll.tick() => d.poll_links().await,
+            _ = sleep_until(deadline) => d.on_timers().await,
+            cmd = control.recv() => match cmd {
+                Some(Control::Reload) => d.reload().await,
+                Some(Control::Shutdown) | None => {
+                    d.shutdown().await;
+                    d.publish();
+                    return Ok(());
+                }
+            },
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Daemon {
+    fn now(&self) -> fsm::Instant {
+        fsm::Instant::from_micros(
+            u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        )
+    }
+
+    fn to_tokio(&self, at: fsm::Instant) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.start + Duration::from_micros(at.as_micros()))
+    }
+
+    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        self.instances
+            .iter()
+            .filter_map(|r| r.inst.router.next_deadline())
+            .min()
+            .map(|at| self.to_tokio(at))
+    }
+
+    /// Starts the instances of `config` that are not running with the same settings, stops
+    /// those that are gone or changed, and (re)starts the track scripts that changed.
+    async fn apply(&mut self, config: Config) -> Result<(), DriverError> {
+        // Build every new plan first: a failure leaves the running set untouched.
+        let mut plans = Vec::new();
+        for inst in &config.instances {
+            let unchanged = self
+                .instances
+                .iter()
+                .any(|r| r.inst.plan.name == inst.name && r.inst.plan.source.same_settings(inst));
+            if !unchanged {
+                plans.push(InstancePlan::build(inst, &config.global, &config.scripts)?);
+            }
+        }
+        // Stop what is gone or changed.
+        let keep: Vec<bool> = self
+            .instances
+            .iter()
+            .map(|r| {
+                config
+                    .instances
+                    .iter()
+                    .any(|i| i.name == r.inst.plan.name && r.inst.plan.source.same_settings(i))
+            })
+            .collect();
+        let mut old = std::mem::take(&mut self.instances);
+        let mut kept = Vec::new();
+        for (running, keep) in old.drain(..).zip(keep) {
+            if keep {
+                kept.push(running);
+            } else {
+                self.stop_instance(running).await;
+            }
+        }
+        self.instances = kept;
+        // Start the new ones.
+        for plan in plans {
+            let mut inst = Instance::open(plan)?;
+            inst.remove_vips(&self.vips).await; // leftovers of a crashed run
+            let id = self.next_id;
+            self.next_id += 1;
+            let socket = Arc::clone(&inst.socket);
+            let tx = self.packets_tx.clone();
+            let reader = tokio::spawn(read_loop(id, socket, tx));
+            let now = self.now();
+            let link_ok = link_running(&inst.plan.socket.interface);
+            if !link_ok && !inst.plan.source.dont_track_primary {
+                inst.router.handle(now, Event::InterfaceDown);
+            }
+            self.link_up
+                .insert(inst.plan.socket.interface.clone(), link_ok);
+            inst.router.handle(now, Event::Startup);
+            // Scripts that already reported: apply their state at once.
+            for (tid, src) in inst.plan.tracks.clone().iter().enumerate() {
+                let up = match src {
+                    TrackSource::Script { name, reverse } => {
+                        self.script_state.get(name).map(|ok| *ok != *reverse)
+                    }
+                    TrackSource::Interface { name } => Some(link_running(name)),
+                };
+                if let Some(up) = up {
+                    if inst.track_up.get(tid).copied() != Some(up) {
+                        inst.set_track(now, fsm::TrackId(tid as u16), up);
+                    }
+                }
+            }
+            info!(instance = %inst.name(), vrid = inst.plan.router.vrid,
+                  interface = %inst.plan.socket.interface, "instance started");
+            self.instances.push(Running { id, inst, reader });
+        }
+        self.sync_scripts(&config);
+        self.config = config;
+        self.run_all_actions().await;
+        Ok(())
+    }
+
+    fn sync_scripts(&mut self, config: &Config) {
+        let wanted: BTreeMap<&str, &VrrpScript> = config
+            .scripts
+            .iter()
+            .filter(|s| {
+                config
+                    .instances
+                    .iter()
+                    .any(|i| i.track_scripts.iter().any(|t| t.name == s.name))
+            })
+            .map(|s| (s.name.as_str(), s))
+            .collect();
+        self.scripts.retain(|name, (script, task)| {
+            let keep = wanted
+                .get(name.as_str())
+                .is_some_and(|w| w.same_settings(script));
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (name, script) in wanted {
+            if !self.scripts.contains_key(name) {
+                self.script_state.remove(name);
+                let task = tokio::spawn(scripts::track_script(
+                    script.clone(),
+                    self.policy.clone(),
+                    self.scripts_tx.clone(),
+                ));
+                self.scripts
+                    .insert(name.to_string(), (script.clone(), task));
+            }
+        }
+    }
+
+    async fn stop_instance(&mut self, mut running: Running) {
+        let now = self.now();
+        running.inst.router.handle(now, Event::Shutdown);
+        let mut notify = Vec::new();
+        running.inst.run_actions(&self.vips, &mut notify).await;
+        running.inst.remove_vips(&self.vips).await;
+        running.reader.abort();
+        self.run_notify(notify);
+        info!(instance = %running.inst.name(), "instance stopped");
+    }
+
+    async fn on_packet(&mut self, dgram: Datagram) {
+        let now = self.now();
+        if let Some(r) = self.instances.iter_mut().find(|r| r.id == dgram.instance) {
+            r.inst.receive(now, &dgram.bytes, dgram.meta);
+        }
+        self.run_all_actions().await;
+    }
+
+    async fn on_script(&mut self, report: ScriptReport) {
+        let now = self.now();
+        self.script_state.insert(report.name.clone(), report.ok);
+        for r in &mut self.instances {
+            for (tid, src) in r.inst.plan.tracks.clone().iter().enumerate() {
+                if let TrackSource::Script { name, reverse } = src {
+                    if *name == report.name {
+                        r.inst
+                            .set_track(now, fsm::TrackId(tid as u16), report.ok != *reverse);
+                    }
+                }
+            }
+        }
+        self.run_all_actions().await;
+    }
+
+    async fn poll_links(&mut self) {
+        let now = self.now();
+        let mut changed = false;
+        let mut names: Vec<String> = Vec::new();
+        for r in &self.instances {
+            names.push(r.inst.plan.socket.interface.clone());
+            for src in &r.inst.plan.tracks {
+                if let TrackSource::Interface { name } = src {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            let up = link_running(&name);
+            if self.link_up.insert(name.clone(), up) == Some(up) {
+                continue;
+            }
+            changed = true;
+            info!(interface = %name, up, "link state changed");
+            for r in &mut self.instances {
+                if r.inst.plan.socket.interface == name && !r.inst.plan.source.dont_track_primary {
+                    let ev = if up {
+                        Event::InterfaceUp
+                    } else {
+                        Event::InterfaceDown
+                    };
+                    r.inst.router.handle(now, ev);
+                }
+                for (tid, src) in r.inst.plan.tracks.clone().iter().enumerate() {
+                    if matches!(src, TrackSource::Interface { name: n } if *n == name) {
+                        r.inst.set_track(now, fsm::TrackId(tid as u16), up);
+                    }
+                }
+            }
+        }
+        if changed {
+            self.run_all_actions().await;
+        }
+    }
+
+    async fn on_timers(&mut self) {
+        let now = self.now();
+        for r in &mut self.instances {
+            if r.inst.router.next_deadline().is_some_and(|d| d <= now) {
+                r.inst.router.handle_timeout(now);
+            }
+        }
+        self.run_all_actions().await;
+    }
+
+    /// Drains every instance's actions; state changes of sync-group members are passed on
+    /// to the other members until nothing more happens.
+    async fn run_all_actions(&mut self) {
+        for _round in 0..8 {
+            let mut notify = Vec::new();
+            let mut transitions = Vec::new();
+            for r in &mut self.instances {
+                let before = r.inst.router.state();
+                r.inst.run_actions(&self.vips, &mut notify).await;
+                let after = r.inst.router.state();
+                if before != after {
+                    transitions.push((r.inst.name().to_string(), before, after));
+                }
+            }
+            self.run_notify(notify);
+            if !self.propagate_sync(&transitions) {
+                return;
+            }
+        }
+    }
+
+    /// keepalived's sync groups: a member entering Master, Backup or Fault takes the others
+    /// along. Returns whether any command was delivered.
+    fn propagate_sync(&mut self, transitions: &[(String, State, State)]) -> bool {
+        let now = self.now();
+        let mut delivered = false;
+        for (name, from, to) in transitions {
+            let Some(group) = self.config.sync_group_of(name) else {
+                continue;
+            };
+            let cmd = match (from, to) {
+                (_, State::Master) => SyncCommand::BecomeMaster,
+                (State::Master, State::Backup) => SyncCommand::BecomeBackup,
+                (_, State::Fault) => SyncCommand::Fault,
+                (State::Fault, _) => SyncCommand::FaultCleared,
+                _ => continue,
+            };
+            let members: Vec<String> = group.instances.clone();
+            let group_name = group.name.clone();
+            let group_notify = group.notify.clone();
+            for r in &mut self.instances {
+                if r.inst.name() != name && members.iter().any(|m| m == r.inst.name()) {
+                    r.inst.router.handle(now, Event::Sync(cmd));
+                    delivered = true;
+                }
+            }
+            run_group_notify(&group_name, &group_notify, *to, &self.policy);
+        }
+        delivered
+    }
+
+    fn run_notify(&self, notify: Vec<(String, State)>) {
+        for (name, state) in notify {
+            let Some(inst) = self.config.instance(&name) else {
+                continue;
+            };
+            let prio = self
+                .instances
+                .iter()
+                .find(|r| r.inst.name() == name)
+                .map(|r| r.inst.router.priority())
+                .unwrap_or(0);
+            let specific = match state {
+                State::Master => &inst.notify.master,
+                State::Backup => &inst.notify.backup,
+                State::Fault => &inst.notify.fault,
+                State::Initialize => &inst.notify.stop,
+            };
+            if let Some(argv) = specific {
+                scripts::notify(
+                    argv.clone(),
+                    &self.policy,
+                    format!("{name} {}", state.keepalived_name()),
+                );
+            }
+            if let Some(argv) = &inst.notify.any {
+                let mut argv = argv.clone();
+                argv.extend([
+                    "INSTANCE".to_string(),
+                    name.clone(),
+                    state.keepalived_name().to_string(),
+                    prio.to_string(),
+                ]);
+                scripts::notify(
+                    argv,
+                    &self.policy,
+                    format!("{name} {}", state.keepalived_name()),
+                );
+            }
+        }
+    }
+
+    async fn reload(&mut self) {
+        info!(file = %self.options.config_path.display(), "reloading configuration");
+        let loaded = match config::load(&self.options.config_path) {
+            Ok(l) => l,
+            Err(e) => {
+                self.reload_failures += 1;
+                error!("reload rejected, keeping the running configuration: {e}");
+                return;
+            }
+        };
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        match self.apply(loaded.config).await {
+            Ok(()) => {
+                self.reloads += 1;
+                info!(instances = self.instances.len(), "configuration reloaded");
+            }
+            Err(e) => {
+                self.reload_failures += 1;
+                error!("reload failed, running instances kept: {e}");
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        info!("shutting down");
+        for (_, (_, task)) in self.scripts.drain() {
+            task.abort();
+        }
+        let running = std::mem::take(&mut self.instances);
+        for r in running {
+            self.stop_instance(r).await;
+        }
+    }
+
+    fn publish(&self) {
+        let snapshot = DaemonStatus {
+            router_id: self.config.global.router_id.clone(),
+            reloads: self.reloads,
+            reload_failures: self.reload_failures,
+            instances: self.instances.iter().map(|r| r.inst.status()).collect(),
+        };
+        self.status.send_if_modified(|s| {
+            if *s == snapshot {
+                false
+            } else {
+                *s = snapshot;
+                true
+            }
+        });
+    }
+}
+
+fn run_group_notify(group: &str, notify: &config::Notify, state: State, policy: &ScriptPolicy) {
+    let specific = match state {
+        State::Master => &notify.master,
+        State::Backup => &notify.backup,
+        State::Fault => &notify.fault,
+        State::Initialize => &notify.stop,
+    };
+    if let Some(argv) = specific {
+        scripts::notify(
+            argv.clone(),
+            policy,
+            format!("group {group} {}", state.keepalived_name()),
+        );
+    }
+    if let Some(argv) = &notify.any {
+        let mut argv = argv.clone();
+        argv.extend([
+            "GROUP".to_string(),
+            group.to_string(),
+            state.keepalived_name().to_string(),
+        ]);
+        scripts::notify(argv, policy, format!("group {group}"));
+    }
+}
+
+async fn read_loop(id: u64, socket: Arc<crate::net::AdvertSocket>, tx: mpsc::Sender<Datagram>) {
+    let mut buf = vec![0u8; crate::net::MAX_PACKET];
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok(meta) => {
+                let dgram = Datagram {
+                    instance: id,
+                    bytes: buf[..meta.len.min(buf.len())].to_vec(),
+                    meta,
+                };
+                if tx.send(dgram).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!("receiving adverts: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Whether interface `name` is up with carrier, from sysfs (cheap enough to poll).
+pub fn link_running(name: &str) -> bool {
+    let base = std::path::Path::new("/sys/class/net").join(name);
+    let oper = std::fs::read_to_string(base.join("operstate")).unwrap_or_default();
+    matches!(oper.trim(), "up" | "unknown")
+        && std::fs::read_to_string(base.join("carrier")).is_ok_and(|c| c.trim() == "1")
+}
