@@ -51,7 +51,10 @@ pub enum CheckStatus {
 impl CheckStatus {
     /// Whether this is a success.
     pub fn is_ok(self) -> bool {
-        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ProcOk)
+        matches!(
+            self,
+            CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
+        )
     }
 
     /// HAProxy's short code (`L4CON`...).
@@ -111,7 +114,10 @@ impl CheckResult {
         if !self.info.is_empty() {
             s.push_str(&format!(", info: \"{}\"", self.info));
         }
-        s.push_str(&format!(", check duration: {}ms", self.duration.as_millis()));
+        s.push_str(&format!(
+            ", check duration: {}ms",
+            self.duration.as_millis()
+        ));
         s
     }
 }
@@ -128,9 +134,11 @@ pub async fn run_once(kind: &CheckKind, timeout: Duration) -> CheckResult {
         CheckKind::Script(s) => match run_script(&s.argv, timeout, s.uid, s.gid).await {
             Ok(ScriptOutcome::Exited(0)) => (CheckStatus::ProcOk, Some(0), String::new()),
             Ok(ScriptOutcome::Exited(c)) => (CheckStatus::ProcErr, Some(c), String::new()),
-            Ok(ScriptOutcome::Signaled(sig)) => {
-                (CheckStatus::ProcErr, None, format!("killed by signal {sig}"))
-            }
+            Ok(ScriptOutcome::Signaled(sig)) => (
+                CheckStatus::ProcErr,
+                None,
+                format!("killed by signal {sig}"),
+            ),
             Ok(ScriptOutcome::TimedOut) => (CheckStatus::ProcTimeout, None, String::new()),
             Err(e) => (CheckStatus::ProcErr, None, e.to_string()),
         },
@@ -210,7 +218,9 @@ async fn http(h: &HttpCheck, timeout: Duration, start: Instant) -> Failure {
 /// Parses `HTTP/1.x NNN reason` from the start of `buf`.
 fn parse_status_line(buf: &[u8]) -> Option<(u16, String)> {
     let end = buf.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&buf[..end]).ok()?.trim_end_matches('\r');
+    let line = std::str::from_utf8(&buf[..end])
+        .ok()?
+        .trim_end_matches('\r');
     let rest = line.strip_prefix("HTTP/1.")?;
     let mut parts = rest.splitn(3, ' ');
     let _minor = parts.next()?;
@@ -232,7 +242,10 @@ mod tests {
             parse_status_line(b"HTTP/1.1 503 Service Unavailable\r\n"),
             Some((503, "Service Unavailable".into()))
         );
-        assert_eq!(parse_status_line(b"HTTP/1.0 200\r\n"), Some((200, "".into())));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 200\r\n"),
+            Some((200, "".into()))
+        );
         assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 20 OK\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), None);

@@ -1,0 +1,199 @@
+//! `lbproxy`: an HTTP/TCP load balancer reading haproxy.cfg.
+//!
+//! Flags follow HAProxy's: `-f FILE` (repeatable), `-c` check and exit 0/1, `-p PIDFILE`.
+//! Signals: SIGTERM/SIGINT stop now; SIGUSR1 soft-stop (stop accepting, drain, exit);
+//! SIGHUP/SIGUSR2 reload the files (a bad file keeps the running configuration).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use l7_proxy::config::{self, ConfigError, Loaded};
+use l7_proxy::Proxy;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Parser)]
+#[command(name = "lbproxy", about = "HTTP/TCP load balancer reading haproxy.cfg")]
+struct Args {
+    /// Configuration file (repeatable; read in order).
+    #[arg(short = 'f', required = true)]
+    files: Vec<PathBuf>,
+    /// Check the configuration and exit (0 valid, 1 invalid).
+    #[arg(short = 'c')]
+    check: bool,
+    /// Write the process id to this file (overrides `pidfile`).
+    #[arg(short = 'p')]
+    pidfile: Option<PathBuf>,
+    /// Quiet: only errors in check mode.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Accepted for HAProxy compatibility; lbproxy stays in the foreground.
+    #[arg(short = 'D')]
+    daemon: bool,
+    /// Accepted for HAProxy compatibility (master-worker): ignored.
+    #[arg(short = 'W')]
+    master_worker: bool,
+}
+
+fn load(files: &[PathBuf]) -> Result<Loaded, ConfigError> {
+    config::load_files(files)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    bins::init_logging("info");
+    let loaded = match load(&args.files) {
+        Ok(l) => l,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(1);
+        }
+    };
+    for w in &loaded.warnings {
+        if !args.quiet {
+            eprintln!("[WARNING] {w}");
+        }
+    }
+    if args.check {
+        if !args.quiet {
+            println!("Configuration file is valid");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if args.daemon || args.master_worker {
+        tracing::warn!("-D/-W are ignored: lbproxy stays in the foreground (run it under systemd)");
+    }
+    let g = &loaded.config.global;
+    if g.user.is_some() || g.group.is_some() {
+        tracing::warn!(
+            "'user'/'group' are not applied: start lbproxy as the target user (systemd User=)"
+        );
+    }
+    if g.logs.iter().any(|l| {
+        !matches!(
+            l.target,
+            config::LogTarget::Stderr | config::LogTarget::Stdout
+        )
+    }) {
+        tracing::warn!("syslog log targets are not implemented yet: logging to stderr");
+    }
+    let threads = g.nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("[ALERT] cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let pidfile = args.pidfile.clone().or_else(|| g.pidfile.clone());
+    if let Some(p) = &pidfile {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            eprintln!("[ALERT] cannot write pidfile {}: {e}", p.display());
+            return ExitCode::from(1);
+        }
+    }
+    let code = rt.block_on(run(args.files, loaded));
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    // Do not wait for lingering connection tasks: stop means stop.
+    rt.shutdown_background();
+    code
+}
+
+fn report_error(e: &ConfigError) {
+    match e {
+        ConfigError::Invalid { diagnostics } => {
+            for d in diagnostics {
+                let tag = match d.severity {
+                    config::Severity::Error => "[ALERT]",
+                    config::Severity::Warning => "[WARNING]",
+                };
+                eprintln!("{tag} {d}");
+            }
+            eprintln!("[ALERT] Fatal errors found in configuration.");
+        }
+        other => eprintln!("[ALERT] {other}"),
+    }
+}
+
+async fn run(files: Vec<PathBuf>, loaded: Loaded) -> ExitCode {
+    let signals = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined2()),
+    );
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup), Ok(mut usr2)) = signals else {
+        eprintln!("[ALERT] cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    let proxy = match Proxy::start(&loaded.config).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("[ALERT] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(
+        frontends = loaded.config.frontends.len(),
+        backends = loaded.config.backends.len(),
+        "lbproxy started"
+    );
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::warn!("SIGTERM: stopping now"); return ExitCode::SUCCESS; }
+            _ = int.recv() => { tracing::warn!("SIGINT: stopping now"); return ExitCode::SUCCESS; }
+            _ = usr1.recv() => {
+                tracing::warn!(active = proxy.active_connections(), "SIGUSR1: soft stop, draining connections");
+                tokio::select! {
+                    left = proxy.soft_stop(None) => {
+                        tracing::warn!(left, "soft stop complete");
+                    }
+                    _ = term.recv() => tracing::warn!("SIGTERM during soft stop: stopping now"),
+                    _ = int.recv() => tracing::warn!("SIGINT during soft stop: stopping now"),
+                }
+                return ExitCode::SUCCESS;
+            }
+            _ = hup.recv() => reload(&proxy, &files).await,
+            _ = usr2.recv() => reload(&proxy, &files).await,
+        }
+    }
+}
+
+async fn reload(proxy: &Proxy, files: &[PathBuf]) {
+    tracing::info!("reloading configuration");
+    match load(files) {
+        Err(ConfigError::Invalid { diagnostics }) => {
+            for d in diagnostics {
+                tracing::error!("{d}");
+            }
+            tracing::error!("reload failed: keeping the running configuration");
+        }
+        Err(e) => tracing::error!("reload failed: {e}; keeping the running configuration"),
+        Ok(l) => {
+            for w in &l.warnings {
+                tracing::warn!("{w}");
+            }
+            match proxy.reload(&l.config).await {
+                Ok(()) => tracing::info!("configuration reloaded"),
+                Err(e) => tracing::error!("reload failed: {e}; keeping the running configuration"),
+            }
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Test harness: real TCP backends, a raw HTTP/1.1 client, and a proxy started from text.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use l7_proxy::config::parse_str;
+use l7_proxy::Proxy;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Every network wait in the tests is bounded by this.
+pub const T: Duration = Duration::from_secs(10);
+
+pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(T, f)
+        .await
+        .expect("test step timed out")
+}
+
+/// What a test backend does with each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// 200 with body = server name, after reading the request body.
+    Name,
+    /// 200 with `x-body-len` = bytes of request body received; also echoes some headers.
+    Count,
+    /// 200 with a `n`-byte body, streamed in 64 KiB writes; counts bytes written.
+    Big(u64),
+    /// Sleeps, then answers like `Name`.
+    Slow(Duration),
+    /// Accepts and reads but never answers.
+    Silent,
+    /// Answers 101 to an upgrade, then echoes bytes.
+    Upgrade,
+    /// Raw TCP echo (no HTTP).
+    Echo,
+}
+
+pub struct TestServer {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<AtomicUsize>,
+    pub written: Arc<AtomicU64>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(name: &str, b: Behaviour) -> TestServer {
+        Self::start_on("127.0.0.1:0".parse().unwrap(), name, b).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, name: &str, b: Behaviour) -> TestServer {
+        let l = TcpListener::bind(addr).await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let written = Arc::new(AtomicU64::new(0));
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (c, r, w, t, n) = (
+            connections.clone(),
+            requests.clone(),
+            written.clone(),
+            tasks.clone(),
+            name.to_string(),
+        );
+        let accept = tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let (r, w, n) = (r.clone(), w.clone(), n.clone());
+                let h = tokio::spawn(async move {
+                    let _ = serve_conn(s, b, &n, &r, &w).await;
+                });
+                t.lock().unwrap().push(h);
+            }
+        });
+        TestServer {
+            name: name.to_string(),
+            addr,
+            connections,
+            requests,
+            written,
+            tasks,
+            accept,
+        }
+    }
+
+    /// Simulates the server dying: closes the listener and resets every connection.
+    pub fn kill(&self) {
+        self.accept.abort();
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn serve_conn(
+    mut s: TcpStream,
+    b: Behaviour,
+    name: &str,
+    reqs: &AtomicUsize,
+    written: &AtomicU64,
+) -> std::io::Result<()> {
+    let _ = s.set_nodelay(true);
+    if b == Behaviour::Echo {
+        let (mut r, mut w) = s.split();
+        tokio::io::copy(&mut r, &mut w).await?;
+        w.shutdown().await?;
+        return Ok(());
+    }
+    let mut buf = Vec::new();
+    loop {
+        let Some(head) = read_head(&mut s, &mut buf).await? else {
+            return Ok(());
+        };
+        reqs.fetch_add(1, Ordering::SeqCst);
+        let body_len = read_body(&mut s, &mut buf, &head).await?;
+        let close = head
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let extra = format!(
+            "x-server: {name}\r\nx-body-len: {body_len}\r\nx-xff: {}\r\nx-path: {}\r\n",
+            head.header("x-forwarded-for").unwrap_or("-"),
+            head.path
+        );
+        match b {
+            Behaviour::Name | Behaviour::Count | Behaviour::Slow(_) => {
+                if let Behaviour::Slow(d) = b {
+                    tokio::time::sleep(d).await;
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\n{extra}content-length: {}\r\n\r\n{name}",
+                    name.len()
+                );
+                s.write_all(resp.as_bytes()).await?;
+            }
+            Behaviour::Big(n) => {
+                s.write_all(
+                    format!("HTTP/1.1 200 OK\r\n{extra}content-length: {n}\r\n\r\n").as_bytes(),
+                )
+                .await?;
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(chunk.len() as u64) as usize;
+                    s.write_all(&chunk[..k]).await?;
+                    written.fetch_add(k as u64, Ordering::SeqCst);
+                    left -= k as u64;
+                }
+            }
+            Behaviour::Silent => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Behaviour::Upgrade => {
+                s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n")
+                    .await?;
+                if !buf.is_empty() {
+                    s.write_all(&buf).await?;
+                }
+                let (mut r, mut w) = s.split();
+                tokio::io::copy(&mut r, &mut w).await?;
+                w.shutdown().await?;
+                return Ok(());
+            }
+            Behaviour::Echo => unreachable!(),
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+pub struct Head {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub fn header(&self, n: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn read_head<R: AsyncRead + Unpin>(
+    s: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Head>> {
+    loop {
+        let mut hdrs = [httparse::EMPTY_HEADER; 128];
+        let mut req = httparse::Request::new(&mut hdrs);
+        if let Ok(httparse::Status::Complete(n)) = req.parse(buf) {
+            let h = Head {
+                method: req.method.unwrap().to_string(),
+                path: req.path.unwrap().to_string(),
+                headers: req
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            String::from_utf8_lossy(h.value).to_string(),
+                        )
+                    })
+                    .collect(),
+            };
+            buf.drain(..n);
+            return Ok(Some(h));
+        }
+        let mut tmp = [0u8; 8192];
+        let n = s.read(&mut tmp).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+}
+
+async fn more<R: AsyncRead + Unpin>(s: &mut R, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut tmp = vec![0u8; 64 * 1024];
+    let n = s.read(&mut tmp).await?;
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&tmp[..n]);
+    Ok(())
+}
+
+/// Reads (and discards) a request body; returns its decoded length.
+async fn read_body<R: AsyncRead + Unpin>(
+    s: &mut R,
+    buf: &mut Vec<u8>,
+    h: &Head,
+) -> std::io::Result<u64> {
+    if h.header("transfer-encoding").is_some() {
+        let mut total = 0u64;
+        loop {
+            let line_end = loop {
+                if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
+                    break p;
+                }
+                more(s, buf).await?;
+            };
+            let size =
+                u64::from_str_radix(std::str::from_utf8(&buf[..line_end]).unwrap().trim(), 16)
+                    .map_err(|_| std::io::Error::other("bad chunk"))?;
+            buf.drain(..line_end + 2);
+            if size == 0 {
+                while buf.len() < 2 {
+                    more(s, buf).await?;
+                }
+                buf.drain(..2);
+                return Ok(total);
+            }
+            let mut left = size;
+            while left > 0 {
+                if buf.is_empty() {
+                    more(s, buf).await?;
+                }
+                let k = (buf.len() as u64).min(left) as usize;
+                buf.drain(..k);
+                left -= k as u64;
+            }
+            while buf.len() < 2 {
+                more(s, buf).await?;
+            }
+            buf.drain(..2);
+            total += size;
+        }
+    }
+    let n: u64 = h
+        .header("content-length")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut left = n;
+    while left > 0 {
+        if buf.is_empty() {
+            more(s, buf).await?;
+        }
+        let k = (buf.len() as u64).min(left) as usize;
+        buf.drain(..k);
+        left -= k as u64;
+    }
+    Ok(n)
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, n: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+/// A raw HTTP/1.1 client on one connection.
+pub struct Client {
+    pub stream: TcpStream,
+    pub buf: Vec<u8>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let stream = bounded(TcpStream::connect(addr)).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, raw: &[u8]) {
+        bounded(self.stream.write_all(raw)).await.unwrap();
+    }
+
+    pub async fn get(&mut self, path: &str) -> std::io::Result<Response> {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        self.stream.write_all(req.as_bytes()).await?;
+        self.response(false).await
+    }
+
+    /// Reads one response (body kept only if `discard` is false; its length is counted).
+    pub async fn response(&mut self, discard: bool) -> std::io::Result<Response> {
+        let (status, headers) = loop {
+            let mut hdrs = [httparse::EMPTY_HEADER; 128];
+            let mut resp = httparse::Response::new(&mut hdrs);
+            match resp.parse(&self.buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let r = (
+                        resp.code.unwrap(),
+                        resp.headers
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.name.to_string(),
+                                    String::from_utf8_lossy(h.value).to_string(),
+                                )
+                            })
+                            .collect::<Vec<_>>(),
+                    );
+                    self.buf.drain(..n);
+                    break r;
+                }
+                Ok(httparse::Status::Partial) => more(&mut self.stream, &mut self.buf).await?,
+                Err(e) => return Err(std::io::Error::other(format!("bad response: {e}"))),
+            }
+        };
+        let mut r = Response {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if status == 101 || status == 100 {
+            return Ok(r);
+        }
+        let mut body = Vec::new();
+        let mut count = 0u64;
+        if r.header("transfer-encoding").is_some() {
+            let h = Head {
+                method: String::new(),
+                path: String::new(),
+                headers: r.headers.clone(),
+            };
+            // Reuse the request-body reader: it decodes chunked the same way.
+            count = read_body(&mut self.stream, &mut self.buf, &h).await?;
+        } else if let Some(n) = r.header("content-length") {
+            let mut left: u64 = n.parse().unwrap();
+            while left > 0 {
+                if self.buf.is_empty() {
+                    more(&mut self.stream, &mut self.buf).await?;
+                }
+                let k = (self.buf.len() as u64).min(left) as usize;
+                if !discard {
+                    body.extend_from_slice(&self.buf[..k]);
+                }
+                self.buf.drain(..k);
+                left -= k as u64;
+                count += k as u64;
+            }
+        } else {
+            self.stream.read_to_end(&mut self.buf).await?;
+            body = std::mem::take(&mut self.buf);
+        }
+        if discard {
+            body = count.to_string().into_bytes();
+        }
+        r.body = body;
+        Ok(r)
+    }
+
+    /// True if the proxy closed the connection (EOF within the bound).
+    pub async fn closed(&mut self) -> bool {
+        let mut b = [0u8; 64];
+        matches!(
+            tokio::time::timeout(T, self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+/// One request on a fresh connection.
+pub async fn get_once(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
+    let mut c = Client::connect(addr).await;
+    bounded(c.get(path)).await
+}
+
+/// Starts a proxy from config text; `{name}` placeholders are replaced by addresses.
+pub async fn proxy(cfg: &str) -> Proxy {
+    let loaded = parse_str("test.cfg", cfg).unwrap_or_else(|e| panic!("{e}"));
+    Proxy::start(&loaded.config).await.unwrap()
+}
+
+pub fn addr(p: &Proxy, fe: &str) -> SocketAddr {
+    p.local_addrs(fe)[0]
+}
+
+pub const DEFAULTS: &str =
+    "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n";

@@ -1,0 +1,527 @@
+//! HTTP mode against real backends on loopback.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn weighted_round_robin_distribution() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let b = TestServer::start("b", Behaviour::Name).await;
+    let c = TestServer::start("c", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {} weight 2\n server b {}\n server c {}\n",
+        a.addr, b.addr, c.addr
+    ))
+    .await;
+    let mut cl = Client::connect(addr(&p, "fe")).await;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..40 {
+        let r = bounded(cl.get("/")).await.unwrap();
+        assert_eq!(r.status, 200);
+        *counts.entry(r.text()).or_default() += 1;
+    }
+    assert_eq!(counts["a"], 20);
+    assert_eq!(counts["b"], 10);
+    assert_eq!(counts["c"], 10);
+}
+
+#[tokio::test]
+async fn acl_routing_and_forwardfor() {
+    let web = TestServer::start("web", Behaviour::Name).await;
+    let api = TestServer::start("api", Behaviour::Name).await;
+    let img = TestServer::start("img", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} option forwardfor\nfrontend fe\n bind 127.0.0.1:0\n acl is_api path_beg /api\n acl is_img hdr_beg(host) -i img.\n use_backend api if is_api\n use_backend img if is_img !is_api\n default_backend web\nbackend web\n server s {}\nbackend api\n server s {}\nbackend img\n server s {}\n",
+        web.addr, api.addr, img.addr
+    ))
+    .await;
+    let a = addr(&p, "fe");
+    assert_eq!(get_once(a, "/").await.unwrap().text(), "web");
+    let r = get_once(a, "/api/v1?x=1").await.unwrap();
+    assert_eq!(r.text(), "api");
+    assert_eq!(r.header("x-xff"), Some("127.0.0.1"));
+    let mut c = Client::connect(a).await;
+    c.send(b"GET /pic HTTP/1.1\r\nHost: IMG.example.test\r\n\r\n")
+        .await;
+    assert_eq!(bounded(c.response(false)).await.unwrap().text(), "img");
+}
+
+#[tokio::test]
+async fn keep_alive_reuses_upstream_connections() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\nfrontend fe2\n bind 127.0.0.1:0\n option http-server-close\n default_backend be\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    for _ in 0..20 {
+        assert_eq!(bounded(c.get("/")).await.unwrap().status, 200);
+    }
+    // A second client connection reuses the pooled upstream connection too.
+    let mut c2 = Client::connect(addr(&p, "fe")).await;
+    assert_eq!(bounded(c2.get("/")).await.unwrap().status, 200);
+    assert_eq!(s.requests.load(Ordering::SeqCst), 21);
+    assert_eq!(s.connections.load(Ordering::SeqCst), 1);
+    // http-server-close: one upstream connection per request, client side kept alive.
+    let mut c3 = Client::connect(addr(&p, "fe2")).await;
+    for _ in 0..5 {
+        assert_eq!(bounded(c3.get("/")).await.unwrap().status, 200);
+    }
+    assert_eq!(s.connections.load(Ordering::SeqCst), 6);
+}
+
+/// One server dies while four clients send GETs: connect failures and resets before a
+/// response are retried on another server, so no request fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_death_under_load_loses_no_get() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let b = TestServer::start("b", Behaviour::Name).await;
+    let c = TestServer::start("c", Behaviour::Slow(Duration::from_millis(2))).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} retries 3\n option redispatch\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {}\n server b {}\n server c {}\n",
+        a.addr, b.addr, c.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            let mut cl = Client::connect(fe).await;
+            for n in 0..150 {
+                // Half the clients also open fresh connections now and then.
+                if i % 2 == 1 && n % 10 == 0 {
+                    cl = Client::connect(fe).await;
+                }
+                match bounded(cl.get("/")).await {
+                    Ok(r) if r.status == 200 => ok += 1,
+                    other => panic!("request {n} of client {i} failed: {other:?}"),
+                }
+            }
+            ok
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    c.kill();
+    let mut total = 0;
+    for t in tasks {
+        total += bounded(t).await.unwrap();
+    }
+    assert_eq!(total, 600);
+    assert!(
+        c.requests.load(Ordering::SeqCst) > 0,
+        "the killed server took traffic before"
+    );
+}
+
+#[tokio::test]
+async fn health_checks_take_server_out_and_back() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let b = TestServer::start("b", Behaviour::Name).await;
+    let b_addr = b.addr;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk GET /health\n http-check expect status 200\n default-server check inter 50ms rise 2 fall 2\n server a {}\n server b {}\n",
+        a.addr, b.addr
+    ))
+    .await;
+    let be = p.backend("be").await.unwrap();
+    b.kill();
+    drop(b);
+    let t0 = Instant::now();
+    while be.servers[1].is_up() {
+        assert!(t0.elapsed() < T, "server b never went DOWN");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fe = addr(&p, "fe");
+    for _ in 0..10 {
+        assert_eq!(get_once(fe, "/").await.unwrap().text(), "a");
+    }
+    let b2 = TestServer::start_on(b_addr, "b", Behaviour::Name).await;
+    let t0 = Instant::now();
+    while !be.servers[1].is_up() {
+        assert!(t0.elapsed() < T, "server b never came back UP");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut seen_b = false;
+    for _ in 0..4 {
+        seen_b |= get_once(fe, "/").await.unwrap().text() == "b";
+    }
+    assert!(seen_b);
+    assert!(
+        b2.requests.load(Ordering::SeqCst) >= 2,
+        "checks reached the server"
+    );
+}
+
+#[tokio::test]
+async fn backup_used_only_when_actives_down() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let bk = TestServer::start("bk", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} option redispatch\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {} check inter 50ms fall 1\n server bk {} backup\n",
+        a.addr, bk.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    for _ in 0..3 {
+        assert_eq!(get_once(fe, "/").await.unwrap().text(), "a");
+    }
+    a.kill();
+    let be = p.backend("be").await.unwrap();
+    let t0 = Instant::now();
+    while be.servers[0].is_up() {
+        assert!(t0.elapsed() < T);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get_once(fe, "/").await.unwrap().text(), "bk");
+}
+
+#[tokio::test]
+async fn maxconn_queues_then_times_out() {
+    let s = TestServer::start("s", Behaviour::Slow(Duration::from_millis(300))).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n timeout queue 1s\n server s {} maxconn 1\nfrontend fe2\n bind 127.0.0.1:0\n default_backend be2\nbackend be2\n timeout queue 100ms\n server s {} maxconn 1\n",
+        s.addr, s.addr
+    ))
+    .await;
+    // Two at once through a 1-slot server with a long queue timeout: both served, in turn.
+    let fe = addr(&p, "fe");
+    let t0 = Instant::now();
+    let (r1, r2) = tokio::join!(get_once(fe, "/"), get_once(fe, "/"));
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(r2.unwrap().status, 200);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(550),
+        "requests were serialized"
+    );
+    // Short queue timeout: the second one gets 503.
+    let fe2 = addr(&p, "fe2");
+    let (r1, r2) = tokio::join!(get_once(fe2, "/"), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        get_once(fe2, "/").await
+    });
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(r2.unwrap().status, 503);
+}
+
+#[tokio::test]
+async fn chunked_upload_of_100_mib_is_streamed() {
+    let s = TestServer::start("s", Behaviour::Count).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await;
+    let chunk = vec![b'y'; 1 << 20];
+    let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+    framed.extend_from_slice(&chunk);
+    framed.extend_from_slice(b"\r\n");
+    for _ in 0..100 {
+        c.send(&framed).await;
+    }
+    c.send(b"0\r\n\r\n").await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-body-len"), Some("104857600"));
+    // The connection is still usable afterwards.
+    assert_eq!(bounded(c.get("/")).await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn download_of_100_mib_is_streamed() {
+    let s = TestServer::start("s", Behaviour::Big(100 << 20)).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let r = bounded(c.response(true)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), (100u64 << 20).to_string());
+}
+
+/// A client that stops reading stops the backend too: the proxy keeps one 16 KiB buffer per
+/// direction, so what the backend could write is bounded by kernel socket buffers, far below
+/// the 200 MiB body.
+#[tokio::test]
+async fn slow_reader_back_pressures_the_server() {
+    let s = TestServer::start("s", Behaviour::Big(200 << 20)).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = bounded(sock.connect(addr(&p, "fe"))).await.unwrap();
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut b = [0u8; 1024];
+    let _ = bounded(stream.read(&mut b)).await.unwrap();
+    // Let the pipeline fill up, then check it stalled.
+    let mut last = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let now = s.written.load(Ordering::SeqCst);
+        if now == last && now > 0 {
+            break;
+        }
+        last = now;
+    }
+    let written = s.written.load(Ordering::SeqCst);
+    eprintln!("backend wrote {written} bytes before stalling");
+    assert!(
+        written < 64 << 20,
+        "backend wrote {written} bytes to a stalled client"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        s.written.load(Ordering::SeqCst),
+        written,
+        "still flowing: no back-pressure"
+    );
+}
+
+#[tokio::test]
+async fn expect_100_continue() {
+    let s = TestServer::start("s", Behaviour::Count).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 100);
+    c.send(b"hello").await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-body-len"), Some("5"));
+}
+
+#[tokio::test]
+async fn websocket_upgrade_is_tunnelled() {
+    let s = TestServer::start("s", Behaviour::Upgrade).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 101);
+    assert_eq!(r.header("upgrade"), Some("websocket"));
+    c.send(b"\x81\x05hello").await;
+    let mut got = std::mem::take(&mut c.buf);
+    while got.len() < 7 {
+        let mut b = [0u8; 64];
+        let n = bounded(c.stream.read(&mut b)).await.unwrap();
+        assert!(n > 0, "tunnel closed early");
+        got.extend_from_slice(&b[..n]);
+    }
+    assert_eq!(&got, b"\x81\x05hello");
+    // Half-close travels through: the echo server closes after our FIN.
+    c.stream.shutdown().await.unwrap();
+    assert!(c.closed().await);
+}
+
+async fn expect_status(fe: std::net::SocketAddr, raw: &[u8], status: u16) {
+    let mut c = Client::connect(fe).await;
+    c.send(raw).await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(
+        r.status,
+        status,
+        "for {:?}",
+        String::from_utf8_lossy(&raw[..raw.len().min(60)])
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(
+        r.text().contains(&format!("<h1>{status} ")),
+        "HAProxy-style page"
+    );
+    assert!(c.closed().await, "connection closed after {status}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status() {
+    let s = TestServer::start("s", Behaviour::Count).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} timeout http-request 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    expect_status(fe, b"GARBAGE\r\n\r\n", 400).await;
+    expect_status(fe, b"GET / HTTP/1.1\r\n\r\n", 400).await;
+    expect_status(
+        fe,
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+    )
+    .await;
+    expect_status(
+        fe,
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        400,
+    )
+    .await;
+    expect_status(
+        fe,
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+        400,
+    )
+    .await;
+    expect_status(
+        fe,
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1234567890123456789012\r\n\r\n",
+        413,
+    )
+    .await;
+    let long = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(20_000));
+    expect_status(fe, long.as_bytes(), 414).await;
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    expect_status(
+        fe,
+        format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n").as_bytes(),
+        431,
+    )
+    .await;
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(20_000)
+    );
+    expect_status(fe, big.as_bytes(), 431).await;
+    expect_status(
+        fe,
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        501,
+    )
+    .await;
+    // Incomplete head: 408 after `timeout http-request`.
+    expect_status(fe, b"GET / HTTP/1.1\r\nHost: t\r\n", 408).await;
+    // None of these reached the server except the bad-chunk one (its head had to be sent).
+    assert!(s.requests.load(Ordering::SeqCst) <= 1);
+}
+
+#[tokio::test]
+async fn upstream_errors_503_504() {
+    let silent = TestServer::start("silent", Behaviour::Silent).await;
+    let dead = TestServer::start("dead", Behaviour::Name).await;
+    let dead_addr = dead.addr;
+    drop(dead);
+    let p = proxy(&format!(
+        "{DEFAULTS} retries 1\nfrontend fe\n bind 127.0.0.1:0\n default_backend slow\nbackend slow\n timeout server 200ms\n server s {}\nfrontend fe2\n bind 127.0.0.1:0\n default_backend dead\nbackend dead\n option redispatch\n server d {}\nfrontend fe3\n bind 127.0.0.1:0\n",
+        silent.addr, dead_addr
+    ))
+    .await;
+    let t0 = Instant::now();
+    expect_status(addr(&p, "fe"), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 504).await;
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+    expect_status(addr(&p, "fe2"), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 503).await;
+    // No backend at all.
+    expect_status(addr(&p, "fe3"), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 503).await;
+}
+
+/// Reload while four clients keep sending: the listener stays open, nothing fails, and new
+/// requests reach the new backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_under_load_fails_nothing() {
+    let old = TestServer::start("old", Behaviour::Name).await;
+    let new = TestServer::start("new", Behaviour::Name).await;
+    let cfg = |s: std::net::SocketAddr| {
+        l7_proxy::config::parse_str(
+            "t",
+            &format!("{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {s}\n"),
+        )
+        .unwrap()
+        .config
+    };
+    let p = std::sync::Arc::new(l7_proxy::Proxy::start(&cfg(old.addr)).await.unwrap());
+    let fe = addr(&p, "fe");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            let mut cl = Client::connect(fe).await;
+            while !stop.load(Ordering::SeqCst) && n < 5000 {
+                if i >= 2 {
+                    // Fresh connection each time: exercises accept during the reload.
+                    cl = Client::connect(fe).await;
+                }
+                let r = bounded(cl.get("/")).await.unwrap();
+                assert_eq!(r.status, 200);
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A reload that cannot bind keeps the old configuration.
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad = l7_proxy::config::parse_str(
+        "t",
+        &format!(
+            "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n bind {}\n default_backend be\nbackend be\n server s {}\n",
+            blocker.local_addr().unwrap(),
+            new.addr
+        ),
+    )
+    .unwrap()
+    .config;
+    assert!(p.reload(&bad).await.is_err());
+    assert_eq!(get_once(fe, "/").await.unwrap().text(), "old");
+    p.reload(&cfg(new.addr)).await.unwrap();
+    assert_eq!(addr(&p, "fe"), fe, "listener kept");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 0;
+    for t in tasks {
+        total += bounded(t).await.unwrap();
+    }
+    assert!(total > 20);
+    assert_eq!(get_once(fe, "/").await.unwrap().text(), "new");
+    assert!(new.requests.load(Ordering::SeqCst) > 1);
+}
+
+#[tokio::test]
+async fn soft_stop_drains_in_flight_requests() {
+    let s = TestServer::start("s", Behaviour::Slow(Duration::from_millis(300))).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let inflight = tokio::spawn(async move { get_once(fe, "/").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let left = bounded(p.soft_stop(Some(Duration::from_secs(5)))).await;
+    assert_eq!(left, 0);
+    let r = bounded(inflight).await.unwrap().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(
+        tokio::net::TcpStream::connect(fe).await.is_err(),
+        "listener closed"
+    );
+}

@@ -1,0 +1,47 @@
+//! TCP mode against a real echo server.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn tcp_mode_streams_and_half_closes() {
+    let e1 = TestServer::start("e1", Behaviour::Echo).await;
+    let e2 = TestServer::start("e2", Behaviour::Echo).await;
+    let p = proxy(&format!(
+        "defaults\n mode tcp\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n option redispatch\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n balance roundrobin\n server a {}\n server b {}\n",
+        e1.addr, e2.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    for round in 0..4 {
+        let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+        let payload = vec![round as u8; 3 << 20];
+        let (mut r, mut w) = s.split();
+        let write = async {
+            w.write_all(&payload).await.unwrap();
+            // Half-close: we are done sending but still want the echo.
+            w.shutdown().await.unwrap();
+        };
+        let mut got = Vec::new();
+        let read = r.read_to_end(&mut got);
+        let (_, n) = bounded(async { tokio::join!(write, read) }).await;
+        assert_eq!(n.unwrap(), payload.len());
+        assert_eq!(got, payload);
+    }
+    assert_eq!(e1.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(e2.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // A dead server is skipped thanks to redispatch.
+    e1.kill();
+    drop(e1);
+    for _ in 0..2 {
+        let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+        s.write_all(b"ping").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        bounded(s.read_to_end(&mut got)).await.unwrap();
+        assert_eq!(got, b"ping");
+    }
+}
