@@ -1,0 +1,206 @@
+//! Two `vrrpd` on a bridge in namespaces the test creates: election, failover on SIGKILL
+//! within Master_Down_Interval, preemption and nopreempt, graceful hand-over with priority
+//! 0, and the gratuitous ARPs of a new master on the wire.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::{has_vip, v3_master_down, within, Vrrpd};
+use testkit::{Capture, Lab, Signal};
+
+const VIP: &str = "198.18.0.100";
+
+fn vip() -> IpAddr {
+    VIP.parse().expect("literal address")
+}
+
+/// One instance: `extra` lines go inside the block.
+fn conf(priority: u8, advert_int: &str, version: u8, extra: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int {advert_int}
+    version {version}
+    {extra}
+    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+"
+    )
+}
+
+/// Waits until exactly `owner` holds the VIP among `nodes`.
+fn sole_owner(lab: &Lab, owner: &str, limit: Duration) -> Option<Duration> {
+    within(limit, || {
+        lab.nodes()
+            .iter()
+            .all(|n| has_vip(n.ns(), vip()) == (n.name() == owner))
+    })
+}
+
+#[test]
+fn v3_sigkill_master_then_backup_takes_over_within_master_down_interval_and_preempts_back() {
+    if !testkit::require_root("v3_sigkill_failover") {
+        return;
+    }
+    let lab = Lab::builder("vfov3")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let conf_a = conf(110, "0.1", 3, "");
+    let mut a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a");
+    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "0.1", 3, "")).expect("vrrpd b");
+    sole_owner(&lab, "a", Duration::from_secs(3)).unwrap_or_else(|| {
+        panic!(
+            "a becomes the only master\na:\n{}\nb:\n{}",
+            a.log(),
+            b.log()
+        )
+    });
+    assert_eq!(b.state("VI_1").as_deref(), Some("BACKUP"));
+
+    a.proc.signal(Signal::SIGKILL).expect("kill a");
+    // b's timer runs from the last advert it heard, so the takeover comes at most
+    // Master_Down_Interval after the kill; 100 ms covers polling and netlink.
+    let bound = v3_master_down(100, 10) + Duration::from_millis(100);
+    let took = within(bound, || has_vip(lab.node("b").ns(), vip()));
+    assert!(
+        took.is_some(),
+        "b holds the VIP within {bound:?}\nb:\n{}",
+        b.log()
+    );
+    assert_eq!(b.state("VI_1").as_deref(), Some("MASTER"));
+
+    // Restart a: it removes the VIP its killed run left, then preempts b.
+    drop(a);
+    let a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a again");
+    sole_owner(&lab, "a", Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("a preempts back\na:\n{}\nb:\n{}", a.log(), b.log()));
+    assert_eq!(b.state("VI_1").as_deref(), Some("BACKUP"));
+    assert!(b.counter("VI_1", "release_master") >= 1);
+}
+
+#[test]
+fn nopreempt_leaves_the_new_master_in_place() {
+    if !testkit::require_root("nopreempt") {
+        return;
+    }
+    let lab = Lab::builder("vfonp")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let conf_a = conf(110, "0.1", 3, "nopreempt");
+    let mut a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a");
+    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "0.1", 3, "nopreempt")).expect("b");
+    sole_owner(&lab, "a", Duration::from_secs(3)).expect("a master first");
+    a.proc.signal(Signal::SIGKILL).expect("kill a");
+    // a's killed run leaves its VIP behind until it restarts; b's takeover is what counts.
+    within(Duration::from_secs(3), || {
+        has_vip(lab.node("b").ns(), vip())
+    })
+    .unwrap_or_else(|| panic!("b takes over\nb:\n{}", b.log()));
+    drop(a);
+    let a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a again");
+    // Many Master_Down_Intervals later, the higher-priority a has still not preempted.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        has_vip(lab.node("b").ns(), vip()),
+        "b keeps the VIP\na:\n{}",
+        a.log()
+    );
+    assert!(!has_vip(lab.node("a").ns(), vip()));
+    assert_eq!(a.state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(b.state("VI_1").as_deref(), Some("MASTER"));
+}
+
+#[test]
+fn v2_with_pass_auth_fails_over_within_master_down_interval() {
+    if !testkit::require_root("v2_failover") {
+        return;
+    }
+    let lab = Lab::builder("vfov2")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let auth = "authentication {\n auth_type PASS\n auth_pass halpass1\n }";
+    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110, "1", 2, auth)).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "1", 2, auth)).expect("b");
+    sole_owner(&lab, "a", Duration::from_secs(6)).expect("a becomes master");
+    a.proc.signal(Signal::SIGKILL).expect("kill a");
+    // v2: Master_Down_Interval = 3 s + (256 - 100)/256 s.
+    let bound = Duration::from_micros(3_000_000 + 156 * 1_000_000 / 256 + 100_000);
+    assert!(
+        within(bound, || has_vip(lab.node("b").ns(), vip())).is_some(),
+        "b takes over within {bound:?}\nb:\n{}",
+        b.log()
+    );
+    assert!(b.counter("VI_1", "advert_rcvd") >= 1);
+    assert_eq!(b.counter("VI_1", "drops.auth_failure"), 0);
+}
+
+#[test]
+fn sigterm_hands_over_with_priority_zero_and_a_gratuitous_arp() {
+    if !testkit::require_root("sigterm_handover") {
+        return;
+    }
+    let lab = Lab::builder("vfoterm")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    // advert_int 1 (v3): without the priority-0 advert, b would wait over 3 s.
+    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110, "1", 3, "")).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "1", 3, "")).expect("b");
+    sole_owner(&lab, "a", Duration::from_secs(6)).expect("a becomes master");
+    let capture = Capture::start(lab.node("b").ns(), "eth0", &["arp"]).expect("tcpdump");
+
+    a.proc.signal(Signal::SIGTERM).expect("SIGTERM a");
+    let status = a
+        .proc
+        .wait_timeout(Duration::from_secs(3))
+        .expect("wait")
+        .expect("a exits");
+    assert!(status.success(), "a exits 0 on SIGTERM:\n{}", a.log());
+    assert!(!has_vip(lab.node("a").ns(), vip()), "a removed its VIP");
+    // Skew_Time for priority 100 at 1 s is 609 ms; far below Master_Down_Interval (3.6 s).
+    let took = within(Duration::from_millis(609 + 300), || {
+        has_vip(lab.node("b").ns(), vip())
+    });
+    assert!(
+        took.is_some(),
+        "b takes over after Skew_Time\nb:\n{}",
+        b.log()
+    );
+    assert!(b.counter("VI_1", "pri_zero_rcvd") >= 1);
+
+    std::thread::sleep(Duration::from_millis(200));
+    let frames = capture.stop().expect("capture read").frames;
+    let b_mac = lab.node("b").mac().to_string();
+    let garps: Vec<_> = frames
+        .iter()
+        .filter(|f| f.gratuitous_arp_ip() == Some("198.18.0.100".parse().expect("literal")))
+        .filter(|f| f.eth_src().map(mac_string).as_deref() == Some(b_mac.as_str()))
+        .collect();
+    assert!(
+        garps.len() >= 5,
+        "b sent its garp_master_repeat (5) gratuitous ARPs, saw {} of {} frames",
+        garps.len(),
+        frames.len()
+    );
+}
+
+fn mac_string(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
