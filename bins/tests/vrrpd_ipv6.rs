@@ -1,0 +1,84 @@
+//! VRRPv3 over IPv6: election, failover, and unsolicited neighbour advertisements.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::{has_vip, v3_master_down, within, Vrrpd};
+use testkit::{Capture, Lab, Signal};
+
+const VIP: &str = "fd00:198:18::100";
+
+fn vip() -> IpAddr {
+    VIP.parse().expect("literal address")
+}
+
+fn conf(priority: u8) -> String {
+    format!(
+        "vrrp_instance VI_6 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    priority {priority}
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {{
+        {VIP}/64
+    }}
+}}
+"
+    )
+}
+
+#[test]
+fn ipv6_v3_failover_with_unsolicited_na() {
+    if !testkit::require_root("ipv6_failover") {
+        return;
+    }
+    let lab = Lab::builder("v6fo")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    // Link-local addresses come up with the links; give DAD a moment to finish.
+    within(Duration::from_secs(3), || {
+        lab.nodes().iter().all(|n| {
+            testkit::addresses(n.ns(), "eth0").is_ok_and(|a| {
+                a.iter()
+                    .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+            })
+        })
+    })
+    .expect("link-local addresses");
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110)).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &conf(100)).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(lab.node("a").ns(), vip()) && !has_vip(lab.node("b").ns(), vip())
+    })
+    .unwrap_or_else(|| panic!("a alone is master\na:\n{}\nb:\n{}", a.log(), b.log()));
+    assert!(
+        within(Duration::from_secs(2), || b.counter("VI_6", "advert_rcvd")
+            > 3)
+        .is_some(),
+        "b hears a's IPv6 adverts\nb:\n{}",
+        b.log()
+    );
+    let capture = Capture::start(lab.node("b").ns(), "eth0", &["icmp6"]).expect("tcpdump");
+    a.proc.signal(Signal::SIGKILL).expect("kill a");
+    let bound = v3_master_down(100, 10) + Duration::from_millis(100);
+    within(bound, || has_vip(lab.node("b").ns(), vip()))
+        .unwrap_or_else(|| panic!("b takes over within {bound:?}\nb:\n{}", b.log()));
+    std::thread::sleep(Duration::from_millis(100));
+    let frames = capture.stop().expect("capture").frames;
+    let nas = frames
+        .iter()
+        .filter(|f| f.neighbour_advert_target() == Some(VIP.parse().expect("literal")))
+        .count();
+    assert!(
+        nas >= 5,
+        "b announced the VIP with unsolicited NAs, saw {nas}"
+    );
+    assert_eq!(b.counter("VI_6", "drops.checksum_err"), 0);
+}
