@@ -1,7 +1,6 @@
 //! One running VRRP instance: its state machine, sockets, addresses, counters, and the
 //! execution of the actions the state machine asks for.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration as StdDuration;
 
@@ -345,9 +344,12 @@ impl Instance {
         debug!(instance = %self.plan.name, %src, reason = name, "advert dropped: {e}");
     }
 
-    /// Executes every queued action of the state machine.
-    pub async fn run_actions(&mut self, vips: &VipManager, notify: &mut Vec<(String, State)>) {
+    /// Executes every queued action of the state machine and returns them, for the sync
+    /// group coordinator and the notify scripts.
+    pub async fn run_actions(&mut self, vips: &VipManager) -> Vec<Action> {
+        let mut done = Vec::new();
         while let Some(action) = self.router.poll_action() {
+            done.push(action);
             match action {
                 Action::SendAdvert {
                     priority,
@@ -369,10 +371,11 @@ impl Instance {
                     self.send_garp(count);
                     debug!(instance = %self.plan.name, count, ?reason, "gratuitous ARP/NA sent");
                 }
-                Action::Notify { state } => notify.push((self.plan.name.clone(), state)),
+                Action::Notify { .. } => {}
                 Action::Observe(obs) => self.observe(obs),
             }
         }
+        done
     }
 
     /// Removes the VIPs (every exit from Master, shutdown, and at start for leftovers).
@@ -510,6 +513,3 @@ impl Instance {
         self.router.handle(now, Event::Track { id, up });
     }
 }
-
-/// Counters keyed by name, as exported.
-pub type DropCounts = BTreeMap<String, u64>;

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config, LoadedConfig, VrrpScript};
-use crate::fsm::{self, Event, State, SyncCommand};
+use crate::fsm::{self, Event, State};
 use crate::net::RecvMeta;
 use crate::vip::VipManager;
 
@@ -87,6 +87,14 @@ struct Running {
     reader: JoinHandle<()>,
 }
 
+/// A `vrrp_sync_group` and the state machine's coordinator for it.
+struct GroupRuntime {
+    config: config::SyncGroup,
+    coordinator: fsm::SyncGroup,
+    /// The state last notified for the group as a whole.
+    notified: Option<State>,
+}
+
 /// The daemon's state between events.
 struct Daemon {
     options: Options,
@@ -102,6 +110,8 @@ struct Daemon {
     script_state: HashMap<String, bool>,
     link_up: HashMap<String, bool>,
     status: watch::Sender<DaemonStatus>,
+    groups: Vec<GroupRuntime>,
+    notifies: Vec<JoinHandle<()>>,
     reloads: u64,
     reload_failures: u64,
 }
@@ -141,6 +151,8 @@ pub async fn run(
         script_state: HashMap::new(),
         link_up: HashMap::new(),
         status: status_tx,
+        groups: Vec::new(),
+        notifies: Vec::new(),
         reloads: 0,
         reload_failures: 0,
     };
@@ -264,6 +276,17 @@ impl Daemon {
             self.instances.push(Running { id, inst, reader });
         }
         self.sync_scripts(&config);
+        // The coordinators learn member states from the actions they are shown: rebuilt on
+        // every apply, before the new instances' start-up actions run.
+        self.groups = config
+            .sync_groups
+            .iter()
+            .map(|g| GroupRuntime {
+                config: g.clone(),
+                coordinator: fsm::SyncGroup::new(g.instances.len()),
+                notified: None,
+            })
+            .collect();
         self.config = config;
         self.run_all_actions().await;
         Ok(())
@@ -307,11 +330,16 @@ impl Daemon {
     async fn stop_instance(&mut self, mut running: Running) {
         let now = self.now();
         running.inst.router.handle(now, Event::Shutdown);
-        let mut notify = Vec::new();
-        running.inst.run_actions(&self.vips, &mut notify).await;
+        let actions = running.inst.run_actions(&self.vips).await;
         running.inst.remove_vips(&self.vips).await;
         running.reader.abort();
-        self.run_notify(notify);
+        let name = running.inst.name().to_string();
+        let prio = running.inst.router.priority();
+        for action in actions {
+            if let fsm::Action::Notify { state } = action {
+                self.run_notify(&name, state, prio);
+            }
+        }
         info!(instance = %running.inst.name(), "instance stopped");
     }
 
@@ -391,95 +419,128 @@ impl Daemon {
         self.run_all_actions().await;
     }
 
-    /// Drains every instance's actions; state changes of sync-group members are passed on
-    /// to the other members until nothing more happens.
+    /// Drains every instance's actions, shows them to the sync group coordinators, and
+    /// delivers the coordinators' commands, until nothing more happens.
     async fn run_all_actions(&mut self) {
+        // Each round can only follow commands of the one before, and the coordinator does not
+        // propagate command-caused transitions again: a few rounds always settle.
         for _round in 0..8 {
             let mut notify = Vec::new();
-            let mut transitions = Vec::new();
             for r in &mut self.instances {
-                let before = r.inst.router.state();
-                r.inst.run_actions(&self.vips, &mut notify).await;
-                let after = r.inst.router.state();
-                if before != after {
-                    transitions.push((r.inst.name().to_string(), before, after));
+                let actions = r.inst.run_actions(&self.vips).await;
+                let name = r.inst.name().to_string();
+                for action in &actions {
+                    if let fsm::Action::Notify { state } = action {
+                        notify.push((name.clone(), *state, r.inst.router.priority()));
+                    }
+                    for g in &mut self.groups {
+                        if let Some(member) = g.config.instances.iter().position(|m| *m == name) {
+                            g.coordinator.observe(member, action);
+                        }
+                    }
                 }
             }
-            self.run_notify(notify);
-            if !self.propagate_sync(&transitions) {
+            for (name, state, prio) in notify {
+                self.run_notify(&name, state, prio);
+            }
+            self.notify_groups();
+            if !self.deliver_sync_commands() {
                 return;
             }
         }
+        warn!("sync group commands did not settle after 8 rounds");
     }
 
-    /// keepalived's sync groups: a member entering Master, Backup or Fault takes the others
-    /// along. Returns whether any command was delivered.
-    fn propagate_sync(&mut self, transitions: &[(String, State, State)]) -> bool {
+    /// Hands every pending coordinator command to its member; returns whether any was.
+    fn deliver_sync_commands(&mut self) -> bool {
         let now = self.now();
         let mut delivered = false;
-        for (name, from, to) in transitions {
-            let Some(group) = self.config.sync_group_of(name) else {
-                continue;
-            };
-            let cmd = match (from, to) {
-                (_, State::Master) => SyncCommand::BecomeMaster,
-                (State::Master, State::Backup) => SyncCommand::BecomeBackup,
-                (_, State::Fault) => SyncCommand::Fault,
-                (State::Fault, _) => SyncCommand::FaultCleared,
-                _ => continue,
-            };
-            let members: Vec<String> = group.instances.clone();
-            let group_name = group.name.clone();
-            let group_notify = group.notify.clone();
-            for r in &mut self.instances {
-                if r.inst.name() != name && members.iter().any(|m| m == r.inst.name()) {
+        for g in &mut self.groups {
+            while let Some((member, cmd)) = g.coordinator.poll_command() {
+                let Some(name) = g.config.instances.get(member) else {
+                    continue;
+                };
+                if let Some(r) = self.instances.iter_mut().find(|r| r.inst.name() == name) {
+                    info!(group = %g.config.name, instance = %name, ?cmd, "sync group command");
                     r.inst.router.handle(now, Event::Sync(cmd));
                     delivered = true;
                 }
             }
-            run_group_notify(&group_name, &group_notify, *to, &self.policy);
         }
         delivered
     }
 
-    fn run_notify(&self, notify: Vec<(String, State)>) {
-        for (name, state) in notify {
-            let Some(inst) = self.config.instance(&name) else {
+    /// Runs a group's notify scripts when all its members agree on a new state.
+    fn notify_groups(&mut self) {
+        let mut due = Vec::new();
+        for g in &mut self.groups {
+            let states: Vec<Option<State>> = (0..g.config.instances.len())
+                .map(|m| g.coordinator.member_state(m))
+                .collect();
+            let Some(Some(first)) = states.first().copied() else {
                 continue;
             };
-            let prio = self
-                .instances
-                .iter()
-                .find(|r| r.inst.name() == name)
-                .map(|r| r.inst.router.priority())
-                .unwrap_or(0);
-            let specific = match state {
-                State::Master => &inst.notify.master,
-                State::Backup => &inst.notify.backup,
-                State::Fault => &inst.notify.fault,
-                State::Initialize => &inst.notify.stop,
-            };
-            if let Some(argv) = specific {
-                scripts::notify(
-                    argv.clone(),
-                    &self.policy,
-                    format!("{name} {}", state.keepalived_name()),
-                );
+            if states.iter().all(|s| *s == Some(first)) && g.notified != Some(first) {
+                g.notified = Some(first);
+                due.push((g.config.name.clone(), g.config.notify.clone(), first));
             }
-            if let Some(argv) = &inst.notify.any {
-                let mut argv = argv.clone();
-                argv.extend([
-                    "INSTANCE".to_string(),
-                    name.clone(),
-                    state.keepalived_name().to_string(),
-                    prio.to_string(),
-                ]);
-                scripts::notify(
-                    argv,
-                    &self.policy,
-                    format!("{name} {}", state.keepalived_name()),
-                );
-            }
+        }
+        for (name, notify, state) in due {
+            self.run_group_notify(&name, &notify, state);
+        }
+    }
+
+    fn spawn_notify(&mut self, argv: Vec<String>, what: String) {
+        self.notifies.retain(|h| !h.is_finished());
+        if let Some(handle) = scripts::notify(argv, &self.policy, what) {
+            self.notifies.push(handle);
+        }
+    }
+
+    fn run_notify(&mut self, name: &str, state: State, prio: u8) {
+        let Some(inst) = self.config.instance(name) else {
+            return;
+        };
+        let specific = match state {
+            State::Master => inst.notify.master.clone(),
+            State::Backup => inst.notify.backup.clone(),
+            State::Fault => inst.notify.fault.clone(),
+            State::Initialize => inst.notify.stop.clone(),
+        };
+        let any = inst.notify.any.clone();
+        let what = format!("{name} {}", state.keepalived_name());
+        if let Some(argv) = specific {
+            self.spawn_notify(argv, what.clone());
+        }
+        if let Some(mut argv) = any {
+            argv.extend([
+                "INSTANCE".to_string(),
+                name.to_string(),
+                state.keepalived_name().to_string(),
+                prio.to_string(),
+            ]);
+            self.spawn_notify(argv, what);
+        }
+    }
+
+    fn run_group_notify(&mut self, group: &str, notify: &config::Notify, state: State) {
+        let specific = match state {
+            State::Master => notify.master.clone(),
+            State::Backup => notify.backup.clone(),
+            State::Fault => notify.fault.clone(),
+            State::Initialize => notify.stop.clone(),
+        };
+        let what = format!("group {group} {}", state.keepalived_name());
+        if let Some(argv) = specific {
+            self.spawn_notify(argv, what.clone());
+        }
+        if let Some(mut argv) = notify.any.clone() {
+            argv.extend([
+                "GROUP".to_string(),
+                group.to_string(),
+                state.keepalived_name().to_string(),
+            ]);
+            self.spawn_notify(argv, what);
         }
     }
 
@@ -517,6 +578,15 @@ impl Daemon {
         for r in running {
             self.stop_instance(r).await;
         }
+        // Let the STOP notify scripts (and any still running) finish, within a bound.
+        let pending = std::mem::take(&mut self.notifies);
+        let wait = futures_util::future::join_all(pending);
+        if tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .is_err()
+        {
+            warn!("notify scripts still running after 10 s at shutdown; killing them");
+        }
     }
 
     fn publish(&self) {
@@ -534,31 +604,6 @@ impl Daemon {
                 true
             }
         });
-    }
-}
-
-fn run_group_notify(group: &str, notify: &config::Notify, state: State, policy: &ScriptPolicy) {
-    let specific = match state {
-        State::Master => &notify.master,
-        State::Backup => &notify.backup,
-        State::Fault => &notify.fault,
-        State::Initialize => &notify.stop,
-    };
-    if let Some(argv) = specific {
-        scripts::notify(
-            argv.clone(),
-            policy,
-            format!("group {group} {}", state.keepalived_name()),
-        );
-    }
-    if let Some(argv) = &notify.any {
-        let mut argv = argv.clone();
-        argv.extend([
-            "GROUP".to_string(),
-            group.to_string(),
-            state.keepalived_name().to_string(),
-        ]);
-        scripts::notify(argv, policy, format!("group {group}"));
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use health::{run_script, ScriptOutcome, Timing, Tracker};
 use nix::unistd::{Group, User};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{GlobalDefs, ScriptUser, VrrpScript};
@@ -210,17 +211,15 @@ pub async fn track_script(
 }
 
 /// Runs a notify command in the background, with the run-as user and a timeout so that a
-/// hung script is killed rather than left behind.
-pub fn notify(argv: Vec<String>, policy: &ScriptPolicy, what: String) {
-    let Some(program) = argv.first().cloned() else {
-        return;
-    };
+/// hung script is killed rather than left behind. Returns its task, for shutdown to await.
+pub fn notify(argv: Vec<String>, policy: &ScriptPolicy, what: String) -> Option<JoinHandle<()>> {
+    let program = argv.first().cloned()?;
     if let Err(why) = policy.check_secure(&program) {
         error!("SECURITY VIOLATION - refusing to run {what} notify script: {why}");
-        return;
+        return None;
     }
     let run_as = policy.default_user;
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         match run_script(
             &argv,
             Duration::from_secs(60),
@@ -233,5 +232,5 @@ pub fn notify(argv: Vec<String>, policy: &ScriptPolicy, what: String) {
             Ok(other) => warn!("{what} notify {program}: {other:?}"),
             Err(e) => warn!("{what} notify {program}: {e}"),
         }
-    });
+    }))
 }

@@ -1,0 +1,306 @@
+//! `vrrpd -t` on the keepalived.conf files of the documentation and tutorials (and on bad
+//! ones), SIGHUP reload, notify scripts, script security, sync groups, link down.
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{has_vip, within, Vrrpd};
+use testkit::Lab;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keepalived")
+}
+
+fn check(file: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vrrpd"))
+        .args(["-t", "-f"])
+        .arg(file)
+        .output()
+        .expect("vrrpd runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn documentation_and_tutorial_configs_pass_the_check() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata())
+        .expect("testdata")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.push(testdata().join("include/keepalived.conf"));
+    assert!(files.len() >= 10, "samples present: {files:?}");
+    for file in files {
+        let (ok, stderr) = check(&file);
+        assert!(ok, "{} should load: {stderr}", file.display());
+        assert!(stderr.contains("configuration OK"), "{stderr}");
+    }
+}
+
+#[test]
+fn bad_configs_fail_the_check_with_a_position() {
+    let dir = testdata().join("bad");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("bad dir") {
+        let file = entry.expect("entry").path();
+        if file.extension().is_none_or(|e| e != "conf") {
+            continue;
+        }
+        n += 1;
+        let (ok, stderr) = check(&file);
+        assert!(!ok, "{} must be rejected", file.display());
+        // file:line:col, as the parser reports it.
+        let name = file.file_name().and_then(|f| f.to_str()).expect("name");
+        let has_position = stderr.lines().any(|l| {
+            l.split(name).nth(1).is_some_and(|rest| {
+                let mut parts = rest.trim_start_matches(':').split(':');
+                parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+                    && parts
+                        .next()
+                        .is_some_and(|p| p.trim().parse::<u32>().is_ok())
+            })
+        });
+        assert!(has_position, "{name}: error names file:line:col: {stderr}");
+    }
+    assert!(n >= 10);
+    // A missing file is an error too, not a panic.
+    let (ok, stderr) = check(Path::new("/nonexistent/keepalived.conf"));
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent/keepalived.conf"), "{stderr}");
+}
+
+const VIP1: &str = "198.18.0.101";
+const VIP2: &str = "198.18.0.102";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("literal address")
+}
+
+fn instance(name: &str, vrid: u8, priority: u8, vip: &str, extra: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int 0.1
+    version 3
+    {extra}
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+}}
+"
+    )
+}
+
+#[test]
+fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
+    if !testkit::require_root("reload") {
+        return;
+    }
+    let lab = Lab::builder("vcfrl").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    let one = instance("VI_1", 81, 100, VIP1, "");
+    let mut d = Vrrpd::start(ns, &one).expect("vrrpd");
+    within(Duration::from_secs(3), || has_vip(ns, ip(VIP1))).expect("VI_1 master");
+
+    let two = format!("{one}{}", instance("VI_2", 82, 100, VIP2, ""));
+    d.reload(&two);
+    within(Duration::from_secs(3), || has_vip(ns, ip(VIP2)))
+        .unwrap_or_else(|| panic!("VI_2 added by reload\n{}", d.log()));
+    assert!(has_vip(ns, ip(VIP1)), "VI_1 untouched by the reload");
+    assert_eq!(d.status()["reloads"], 1);
+
+    d.reload("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n}\n");
+    within(Duration::from_secs(3), || {
+        d.status()["reload_failures"] == 1
+    })
+    .unwrap_or_else(|| panic!("bad reload counted\n{}", d.log()));
+    assert!(d.log().contains("reload rejected"), "{}", d.log());
+    assert!(
+        d.log().contains(":3:"),
+        "the error names the line\n{}",
+        d.log()
+    );
+    assert!(
+        has_vip(ns, ip(VIP1)) && has_vip(ns, ip(VIP2)),
+        "running config kept"
+    );
+    assert_eq!(d.status()["instances"].as_array().map(Vec::len), Some(2));
+
+    d.reload(&instance("VI_2", 82, 100, VIP2, ""));
+    within(Duration::from_secs(3), || !has_vip(ns, ip(VIP1)))
+        .unwrap_or_else(|| panic!("VI_1 removed by reload\n{}", d.log()));
+    assert!(has_vip(ns, ip(VIP2)));
+}
+
+fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script written");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
+
+#[test]
+fn notify_scripts_run_with_keepalived_arguments() {
+    if !testkit::require_root("notify") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("notify.out");
+    let notify = script(
+        dir.path(),
+        "notify.sh",
+        &format!("echo \"$@\" >> {}", out.display()),
+        0o755,
+    );
+    let master = script(
+        dir.path(),
+        "master.sh",
+        &format!("echo master-hook >> {}", out.display()),
+        0o755,
+    );
+    let lab = Lab::builder("vcfnt").node("a").build().expect("lab");
+    let conf = instance(
+        "VI_1",
+        83,
+        100,
+        VIP1,
+        &format!(
+            "notify {}\n notify_master \"{}\"",
+            notify.display(),
+            master.display()
+        ),
+    );
+    let mut d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    within(Duration::from_secs(3), || {
+        read().contains("INSTANCE VI_1 MASTER 100")
+    })
+    .unwrap_or_else(|| panic!("notify ran: {:?}\n{}", read(), d.log()));
+    within(Duration::from_secs(2), || read().contains("master-hook")).expect("notify_master ran");
+    assert!(
+        read().contains("INSTANCE VI_1 BACKUP 100"),
+        "the start as BACKUP notified too"
+    );
+    d.proc.signal(testkit::Signal::SIGTERM).expect("SIGTERM");
+    d.proc
+        .wait_timeout(Duration::from_secs(3))
+        .expect("wait")
+        .expect("exits");
+    within(Duration::from_secs(2), || {
+        read().contains("INSTANCE VI_1 STOP")
+    })
+    .unwrap_or_else(|| panic!("notify on stop: {:?}", read()));
+}
+
+#[test]
+fn script_security_refuses_a_world_writable_track_script() {
+    if !testkit::require_root("script_security") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let unsafe_script = script(dir.path(), "check.sh", "exit 0", 0o777);
+    let lab = Lab::builder("vcfsec").node("a").build().expect("lab");
+    let conf = format!(
+        "global_defs {{\n    enable_script_security\n    script_user root\n}}\n\
+         vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n{}",
+        unsafe_script.display(),
+        instance("VI_1", 84, 100, VIP1, "track_script {\n chk weight 0\n }")
+    );
+    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    within(Duration::from_secs(3), || {
+        d.log().contains("SECURITY VIOLATION")
+    })
+    .unwrap_or_else(|| panic!("refused\n{}", d.log()));
+    within(Duration::from_secs(3), || {
+        d.state("VI_1").as_deref() == Some("FAULT")
+    })
+    .unwrap_or_else(|| panic!("an insecure weight-0 script means FAULT\n{}", d.log()));
+    assert!(!has_vip(lab.node("a").ns(), ip(VIP1)));
+}
+
+#[test]
+fn sync_group_members_fail_over_together() {
+    if !testkit::require_root("sync_group") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let flag = dir.path().join("a-ok");
+    std::fs::write(&flag, "").expect("flag");
+    let lab = Lab::builder("vcfsg")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let group = "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+    let a_conf = format!(
+        "vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    fall 1\n}}\n{group}{}{}",
+        flag.display(),
+        instance("VI_1", 85, 110, VIP1, ""),
+        // Only VI_2 tracks the script; the group takes VI_1 along.
+        instance("VI_2", 86, 110, VIP2, "track_script {\n chk weight 0\n }"),
+    );
+    let b_conf = format!(
+        "{group}{}{}",
+        instance("VI_1", 85, 100, VIP1, ""),
+        instance("VI_2", 86, 100, VIP2, "")
+    );
+    let a = Vrrpd::start(lab.node("a").ns(), &a_conf).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &b_conf).expect("b");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1)) && has_vip(a_ns, ip(VIP2))
+    })
+    .unwrap_or_else(|| panic!("a holds both\n{}", a.log()));
+    std::fs::remove_file(&flag).expect("flag removed");
+    within(Duration::from_secs(4), || {
+        has_vip(b_ns, ip(VIP1)) && has_vip(b_ns, ip(VIP2)) && !has_vip(a_ns, ip(VIP1))
+    })
+    .unwrap_or_else(|| panic!("both move to b\na:\n{}\nb:\n{}", a.log(), b.log()));
+    assert_eq!(
+        a.state("VI_1").as_deref(),
+        Some("FAULT"),
+        "the group follows VI_2 into FAULT"
+    );
+}
+
+#[test]
+fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
+    if !testkit::require_root("link_down") {
+        return;
+    }
+    let lab = Lab::builder("vcfld")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let a = Vrrpd::start(a_ns, &instance("VI_1", 87, 110, VIP1, "")).expect("a");
+    let b = Vrrpd::start(b_ns, &instance("VI_1", 87, 100, VIP1, "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1)) && !has_vip(b_ns, ip(VIP1))
+    })
+    .expect("a master");
+    lab.set_port("a", false).expect("a's link down");
+    within(Duration::from_secs(2), || has_vip(b_ns, ip(VIP1)))
+        .unwrap_or_else(|| panic!("b takes over\n{}", b.log()));
+    within(Duration::from_secs(2), || {
+        a.state("VI_1").as_deref() == Some("FAULT")
+    })
+    .unwrap_or_else(|| panic!("a in FAULT\n{}", a.log()));
+    assert!(!has_vip(a_ns, ip(VIP1)), "FAULT releases the VIP");
+    lab.set_port("a", true).expect("a's link up");
+    // Back from FAULT as BACKUP, then preempts with its higher priority.
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1)) && !has_vip(b_ns, ip(VIP1))
+    })
+    .unwrap_or_else(|| panic!("a back as master\n{}", a.log()));
+}
