@@ -1,0 +1,129 @@
+//! The lab is fit for VRRP: two real keepalived (Debian's 2.2.7) in two namespaces elect a
+//! Master, the VIP is only there, and after a SIGKILL of the Master the Backup takes the VIP
+//! within Master_Down_Interval plus a margin. A GARP for the VIP is seen on the wire.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use testkit::{keepalived, wait_until, Capture, KeepalivedConf, Lab, Signal, VrrpInstance};
+
+const VIP: &str = "198.18.0.100";
+
+fn conf(version: u8, advert_int: &str, state: &str, priority: u8) -> String {
+    let mut i = VrrpInstance::new("VI_1", "eth0", 51, priority);
+    i.state = state.into();
+    i.advert_int = advert_int.into();
+    i.vips.push(format!("{VIP}/24"));
+    KeepalivedConf {
+        vrrp_version: Some(version),
+        instances: vec![i],
+        ..Default::default()
+    }
+    .render()
+}
+
+/// Master_Down_Interval of a Backup with `priority` (RFC 3768 / RFC 5798 skew).
+fn master_down(version: u8, advert: f64, priority: u8) -> Duration {
+    let skew = if version == 2 {
+        f64::from(256 - u32::from(priority)) / 256.0
+    } else {
+        f64::from(256 - u32::from(priority)) * advert / 256.0
+    };
+    Duration::from_secs_f64(3.0 * advert + skew)
+}
+
+fn pair(prefix: &str, version: u8, advert_int: &str) {
+    let advert: f64 = advert_int.parse().expect("advert_int");
+    let lab = Lab::builder(prefix)
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    let vip: IpAddr = VIP.parse().expect("vip");
+    let mut ka = keepalived(a.ns(), &conf(version, advert_int, "MASTER", 110)).expect("start a");
+    let mut kb = keepalived(b.ns(), &conf(version, advert_int, "BACKUP", 100)).expect("start b");
+
+    // A becomes Master (keepalived starts as Backup and waits Master_Down_Interval, or
+    // less with state MASTER).
+    let startup = master_down(version, advert, 110) + Duration::from_secs(3);
+    wait_until(startup, Duration::from_millis(10), || a.has_address(vip)).unwrap_or_else(|e| {
+        panic!(
+            "a never got the VIP ({e}); a log:\n{}\nb log:\n{}",
+            ka.log(),
+            kb.log()
+        )
+    });
+    // The VIP stays on A only, for several advert intervals.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs_f64((4.0 * advert).max(0.5)) {
+        assert!(
+            !b.has_address(vip),
+            "VIP on the Backup too; b log:\n{}",
+            kb.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(a.has_address(vip));
+    assert!(ka.is_running() && kb.is_running());
+
+    // Crash the Master (parent and VRRP child at once) and watch B's wire for the GARP.
+    let cap = Capture::start(b.ns(), "eth0", &["arp"]).expect("tcpdump");
+    ka.signal_group(Signal::SIGKILL).expect("SIGKILL a");
+    let bound = master_down(version, advert, 100) + Duration::from_millis(500);
+    let took = wait_until(bound, Duration::from_millis(5), || b.has_address(vip))
+        .unwrap_or_else(|e| panic!("b did not take over ({e}); b log:\n{}", kb.log()));
+    eprintln!(
+        "v{version} advert_int {advert_int}: Backup holds the VIP {:?} after SIGKILL (Master_Down_Interval {:?})",
+        took,
+        master_down(version, advert, 100)
+    );
+    // The Backup cannot have heard of the crash before the Master's silence: it takes at
+    // least Master_Down_Interval minus one advert interval (the last advert's age).
+    assert!(
+        took + Duration::from_secs_f64(advert)
+            >= master_down(version, advert, 100) - Duration::from_millis(50),
+        "took over too early: {took:?}"
+    );
+    let vip4 = match vip {
+        IpAddr::V4(v) => v,
+        IpAddr::V6(_) => unreachable!("IPv4 VIP"),
+    };
+    // keepalived sends its GARPs right on the transition (garp_master_delay is 5 s, for the
+    // second batch).
+    wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        cap.frames_so_far()
+            .map(|p| p.frames.iter().any(|f| f.gratuitous_arp_ip() == Some(vip4)))
+            .unwrap_or(false)
+    })
+    .expect("GARP for the VIP on the wire");
+    let pcap = cap.stop().expect("stop capture");
+    let garp = pcap
+        .frames
+        .iter()
+        .find(|f| f.gratuitous_arp_ip() == Some(vip4))
+        .expect("GARP");
+    let b_mac: Vec<u8> = b
+        .mac()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).expect("mac"))
+        .collect();
+    assert_eq!(garp.eth_src().map(|m| m.to_vec()), Some(b_mac));
+    assert!(kb.is_running());
+}
+
+#[test]
+fn keepalived_v2_pair_fails_over_on_sigkill() {
+    if !testkit::require_root("keepalived_v2_pair_fails_over_on_sigkill") {
+        return;
+    }
+    pair("kav2", 2, "1");
+}
+
+#[test]
+fn keepalived_v3_pair_fails_over_on_sigkill() {
+    if !testkit::require_root("keepalived_v3_pair_fails_over_on_sigkill") {
+        return;
+    }
+    pair("kav3", 3, "0.1");
+}
