@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::backend::{Backend, PickError, ServerSlot};
 use crate::config::{HttpConnMode, ProxySettings};
 use crate::errors::error_response;
-use crate::io::{copy_body, fill, within, CopyError, Framing, BUF};
+use crate::io::{copy_body, within, CopyError, Deadline, Framing, BUF};
 use crate::log::HttpLog;
 use crate::runtime::ConnCtx;
 
@@ -288,6 +288,7 @@ enum RespError {
 }
 
 async fn read_response(
+    dl: &mut Deadline,
     up: &mut TcpStream,
     buf: &mut BytesMut,
     rto: Option<Duration>,
@@ -317,9 +318,11 @@ async fn read_response(
                         close = false;
                     }
                     let mut head = Vec::with_capacity(n + 32);
-                    head.extend_from_slice(
-                        format!("HTTP/1.1 {} {}\r\n", status, resp.reason.unwrap_or("")).as_bytes(),
-                    );
+                    head.extend_from_slice(b"HTTP/1.1 ");
+                    push_status(&mut head, status);
+                    head.push(b' ');
+                    head.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+                    head.extend_from_slice(b"\r\n");
                     for h in resp.headers.iter() {
                         let name = h.name.as_bytes();
                         if is_hop(name, &extra) {
@@ -343,7 +346,7 @@ async fn read_response(
                         head.extend_from_slice(h.value);
                         head.extend_from_slice(b"\r\n");
                     }
-                    let _ = buf.split_to(n);
+                    buf.advance(n);
                     let no_body = head_request
                         || (100..200).contains(&status)
                         || status == 204
@@ -378,13 +381,22 @@ async fn read_response(
             }
         }
         let any = !buf.is_empty();
-        match fill(up, buf, rto).await {
+        match dl.fill(up, buf, rto).await {
             Ok(0) => return Err(RespError::Closed { any }),
             Ok(_) => {}
             Err(CopyError::ReadTimeout) => return Err(RespError::Timeout),
             Err(_) => return Err(RespError::Closed { any }),
         }
     }
+}
+
+fn push_status(out: &mut Vec<u8>, status: u16) {
+    let s = status.min(999);
+    out.extend_from_slice(&[
+        b'0' + (s / 100) as u8,
+        b'0' + ((s / 10) % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]);
 }
 
 fn strip_header(head: &[u8], name: &[u8]) -> Vec<u8> {
@@ -404,13 +416,20 @@ fn strip_header(head: &[u8], name: &[u8]) -> Vec<u8> {
 pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     let _ = client.set_nodelay(true);
     let mut cbuf = BytesMut::with_capacity(BUF);
+    let mut ubuf = BytesMut::new();
+    let mut dl = Deadline::default();
     let mut first = true;
     let mut stopping = ctx.shared.stopping.clone();
     loop {
-        let date = SystemTime::now();
-        let t0 = Instant::now();
         let fs = &ctx.fe.cfg.settings;
-        let head = read_head(&mut client, &mut cbuf, first, fs, &mut stopping).await;
+        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut stopping).await;
+        // Clock reads only when a log line will use them.
+        let date = if ctx.fe.log {
+            SystemTime::now()
+        } else {
+            SystemTime::UNIX_EPOCH
+        };
+        let t0 = Instant::now();
         first = false;
         let head = match head {
             Ok(h) => h,
@@ -421,7 +440,12 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
-        let keep = handle_request(&ctx, &mut client, &mut cbuf, head, peer, date, t0).await;
+        let mut bufs = Bufs {
+            cbuf: &mut cbuf,
+            ubuf: &mut ubuf,
+            dl: &mut dl,
+        };
+        let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
         if !keep || *stopping.borrow() {
             let _ = client.shutdown().await;
             return;
@@ -430,6 +454,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
 }
 
 async fn read_head(
+    dl: &mut Deadline,
     client: &mut TcpStream,
     cbuf: &mut BytesMut,
     first: bool,
@@ -463,7 +488,7 @@ async fn read_head(
         };
         let read = async {
             tokio::select! {
-                r = fill(client, cbuf, limit) => Some(r),
+                r = dl.fill(client, cbuf, limit) => Some(r),
                 _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
             }
         };
@@ -543,17 +568,28 @@ struct Trace {
     retries: usize,
 }
 
+/// Per-connection buffers and timer, reused across requests.
+struct Bufs<'a> {
+    cbuf: &'a mut BytesMut,
+    ubuf: &'a mut BytesMut,
+    dl: &'a mut Deadline,
+}
+
 /// Handles one request; returns whether the client connection stays open.
 async fn handle_request(
     ctx: &ConnCtx,
     client: &mut TcpStream,
-    cbuf: &mut BytesMut,
+    bufs: &mut Bufs<'_>,
     head: RequestHead,
     peer: SocketAddr,
     date: SystemTime,
     t0: Instant,
 ) -> bool {
-    let reqline = format!("{} {} HTTP/1.{}", head.method(), head.uri(), head.minor);
+    let reqline = if ctx.fe.log {
+        format!("{} {} HTTP/1.{}", head.method(), head.uri(), head.minor)
+    } else {
+        String::new()
+    };
     let info = match analyze(&head) {
         Ok(i) => i,
         Err(code) => {
@@ -574,7 +610,8 @@ async fn handle_request(
         t_resp: None,
         retries: 0,
     };
-    let outcome = forward(ctx, client, cbuf, &head, &info, peer, &backend, &mut trace).await;
+    let outcome = forward(ctx, client, bufs, &head, &info, peer, &backend, &mut trace).await;
+    bufs.ubuf.clear();
     let (status, bytes, term, server, keep) = match outcome {
         Outcome::Done {
             status,
@@ -654,7 +691,7 @@ enum Outcome {
 async fn forward(
     ctx: &ConnCtx,
     client: &mut TcpStream,
-    cbuf: &mut BytesMut,
+    bufs: &mut Bufs<'_>,
     head: &RequestHead,
     info: &RequestInfo,
     peer: SocketAddr,
@@ -685,7 +722,10 @@ async fn forward(
     let mut exclude: Vec<usize> = Vec::new();
     let mut retries_left = bs.retries;
     let mut sent_continue = false;
-    let mut ubuf = BytesMut::new();
+    let cbuf = &mut *bufs.cbuf;
+    let ubuf = &mut *bufs.ubuf;
+    let dl = &mut *bufs.dl;
+    ubuf.clear();
     let mut last_server = None;
 
     // Connect, send, and read the response head; retry while nothing is lost by retrying.
@@ -753,7 +793,7 @@ async fn forward(
         };
         trace.t_connect = Some(tc.elapsed());
         let tr = Instant::now();
-        let sent = within(sto, up.write_all(&req)).await;
+        let sent = dl.run(sto, up.write_all(&req)).await;
         let send_failed = !matches!(sent, Some(Ok(())));
         if !send_failed && info.framing != Framing::None {
             if info.expect_continue && !sent_continue {
@@ -799,7 +839,7 @@ async fn forward(
         let resp = if send_failed {
             Err(RespError::Closed { any: false })
         } else {
-            read_response(&mut up, &mut ubuf, sto, head_request).await
+            read_response(dl, &mut up, ubuf, sto, head_request).await
         };
         match resp {
             Ok(r) => {
@@ -867,7 +907,7 @@ async fn forward(
                 };
             }
         }
-        resp = match read_response(&mut up, &mut ubuf, sto, head_request).await {
+        resp = match read_response(dl, &mut up, ubuf, sto, head_request).await {
             Ok(r) => r,
             Err(RespError::Timeout) => {
                 return Outcome::Error {
@@ -966,7 +1006,8 @@ async fn forward(
         }
     }
     let body_inline = out.len() as u64 - head_len;
-    if within(cto, client.write_all(&out))
+    if dl
+        .run(cto, client.write_all(&out))
         .await
         .is_none_or(|r| r.is_err())
     {
@@ -976,7 +1017,7 @@ async fn forward(
             server,
         };
     }
-    let copied = copy_body(&mut up, &mut ubuf, client, framing, sto, cto).await;
+    let copied = copy_body(&mut up, ubuf, client, framing, sto, cto).await;
     let bytes = head_len + body_inline;
     match copied {
         Ok(n) => {

@@ -51,6 +51,54 @@ pub async fn within<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Out
     }
 }
 
+/// A reusable timer for the hot path: one timer entry per connection whose deadline is
+/// pushed forward, instead of a fresh entry (registration and removal in the timer wheel)
+/// for every read and write.
+#[derive(Debug)]
+pub struct Deadline {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Deadline {
+            sleep: Box::pin(tokio::time::sleep(Duration::from_secs(86400 * 365))),
+        }
+    }
+}
+
+impl Deadline {
+    /// Runs `fut` with an optional time limit (`None` = no limit), like [`within`].
+    pub async fn run<F: Future>(&mut self, limit: Option<Duration>, fut: F) -> Option<F::Output> {
+        let Some(d) = limit else {
+            return Some(fut.await);
+        };
+        self.sleep.as_mut().reset(tokio::time::Instant::now() + d);
+        tokio::select! {
+            biased;
+            r = fut => Some(r),
+            _ = self.sleep.as_mut() => None,
+        }
+    }
+
+    /// [`fill`] under this deadline.
+    pub async fn fill<R: AsyncRead + Unpin>(
+        &mut self,
+        src: &mut R,
+        buf: &mut BytesMut,
+        rto: Option<Duration>,
+    ) -> Result<usize, CopyError> {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(BUF);
+        }
+        match self.run(rto, src.read_buf(buf)).await {
+            None => Err(CopyError::ReadTimeout),
+            Some(Err(e)) => Err(CopyError::Read(e)),
+            Some(Ok(n)) => Ok(n),
+        }
+    }
+}
+
 /// Reads once into `buf` (growing it to at most [`BUF`] of spare room). `Ok(0)` is EOF.
 pub async fn fill<R: AsyncRead + Unpin>(
     src: &mut R,
@@ -265,18 +313,28 @@ where
         count.fetch_add(pending.len() as u64, Ordering::Relaxed);
     }
     let mut buf = vec![0u8; BUF];
+    // One timer per direction for the whole session, re-armed only when it fires: the
+    // shared `last` activity stamp decides whether the session is really idle.
+    let idle_d = idle.unwrap_or(Duration::from_secs(86400 * 365));
+    let sleep = tokio::time::sleep(idle_d);
+    tokio::pin!(sleep);
     loop {
         let n = loop {
-            match within(idle, src.read(&mut buf)).await {
-                Some(Ok(n)) => break n,
-                Some(Err(e)) => return Err(CopyError::Read(e)),
-                None => {
-                    // Idle this way; the session lives on while the other way is active.
+            tokio::select! {
+                biased;
+                r = src.read(&mut buf) => match r {
+                    Ok(n) => break n,
+                    Err(e) => return Err(CopyError::Read(e)),
+                },
+                _ = sleep.as_mut() => {
                     let now = start.elapsed().as_millis() as u64;
-                    let idle_ms = idle.map(|d| d.as_millis() as u64).unwrap_or(u64::MAX);
-                    if now.saturating_sub(last.load(Ordering::Relaxed)) >= idle_ms {
+                    let last_ms = last.load(Ordering::Relaxed);
+                    let idle_ms = idle_d.as_millis() as u64;
+                    if now.saturating_sub(last_ms) >= idle_ms {
                         return Err(CopyError::ReadTimeout);
                     }
+                    let at = start + Duration::from_millis(last_ms) + idle_d;
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
                 }
             }
         };
@@ -286,7 +344,31 @@ where
             return Ok(());
         }
         last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-        put(dst, &buf[..n], idle).await?;
+        // Writes are bounded by the same idle timer (a peer that stops reading); `write`
+        // (not `write_all`) so a timer wake-up never loses track of partial progress.
+        let mut pos = 0;
+        while pos < n {
+            tokio::select! {
+                biased;
+                r = dst.write(&buf[pos..n]) => {
+                    let w = r.map_err(CopyError::Write)?;
+                    if w == 0 {
+                        return Err(CopyError::Write(std::io::ErrorKind::WriteZero.into()));
+                    }
+                    pos += w;
+                    last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                }
+                _ = sleep.as_mut() => {
+                    let now = start.elapsed().as_millis() as u64;
+                    let last_ms = last.load(Ordering::Relaxed);
+                    if now.saturating_sub(last_ms) >= idle_d.as_millis() as u64 {
+                        return Err(CopyError::WriteTimeout);
+                    }
+                    let at = start + Duration::from_millis(last_ms) + idle_d;
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+            }
+        }
         count.fetch_add(n as u64, Ordering::Relaxed);
     }
 }

@@ -119,7 +119,17 @@ pub fn parse_str(name: &str, text: &str) -> Result<Loaded, ConfigError> {
 
 /// Parses several (name, text) sources as one configuration.
 pub fn parse_sources(sources: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
-    let mut p = parse::Parser::default();
+    parse_sources_with(sources, true)
+}
+
+/// Like [`parse_str`] but without DNS: server host names that are not IP literals get the
+/// unspecified address (for fuzzing and syntax-only checks).
+pub fn parse_str_offline(name: &str, text: &str) -> Result<Loaded, ConfigError> {
+    parse_sources_with(&[(name, text)], false)
+}
+
+fn parse_sources_with(sources: &[(&str, &str)], resolve: bool) -> Result<Loaded, ConfigError> {
+    let mut p = parse::Parser::new(resolve);
     for (name, text) in sources {
         p.parse_file(name, text);
     }

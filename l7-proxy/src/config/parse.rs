@@ -371,9 +371,17 @@ pub(super) struct Parser {
     proxies: Vec<ProxyBuild>,
     file: Arc<str>,
     line: usize,
+    offline: bool,
 }
 
 impl Parser {
+    pub(super) fn new(resolve: bool) -> Parser {
+        Parser {
+            offline: !resolve,
+            ..Parser::default()
+        }
+    }
+
     fn diag(&mut self, severity: Severity, col: usize, message: String) {
         self.diags.push(Diagnostic {
             severity,
@@ -1428,7 +1436,7 @@ impl Parser {
             if p.kind.has_back() {
                 let mut servers = Vec::new();
                 for s in p.servers {
-                    match resolve(&s.address) {
+                    match resolve(&s.address, self.offline) {
                         Ok(addr) => servers.push(Server {
                             name: s.name,
                             address: s.address,
@@ -1527,7 +1535,7 @@ pub(super) fn parse_bind_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// Resolves `host:port` now (as HAProxy does at start-up), preferring IPv4.
-fn resolve(address: &str) -> Result<SocketAddr, String> {
+fn resolve(address: &str, offline: bool) -> Result<SocketAddr, String> {
     if let Ok(a) = address.parse::<SocketAddr>() {
         return Ok(a);
     }
@@ -1540,6 +1548,9 @@ fn resolve(address: &str) -> Result<SocketAddr, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("address '{address}' has no host"));
+    }
+    if offline {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
     }
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()

@@ -1,0 +1,215 @@
+//! haproxy.cfg parsing: inheritance, diagnostics with positions, sample files, and no panic
+//! on garbage.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use l7_proxy::config::{
+    load_files, parse_str, parse_str_offline, parse_time, split_line, AclFetch, Balance,
+    ConfigError, HttpConnMode, Mode, Severity,
+};
+use proptest::prelude::*;
+
+fn errors(text: &str) -> Vec<String> {
+    match parse_str("t.cfg", text) {
+        Ok(_) => Vec::new(),
+        Err(ConfigError::Invalid { diagnostics }) => diagnostics
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.to_string())
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    }
+}
+
+#[test]
+fn defaults_are_inherited_and_overridden() {
+    let l = parse_str(
+        "t.cfg",
+        "global\n maxconn 100\n nbthread 2\ndefaults\n mode tcp\n timeout connect 2s\n retries 5\n option redispatch\n\
+         frontend f\n bind :8080\n default_backend b\n\
+         backend b\n timeout connect 300\n balance leastconn\n default-server inter 1s rise 4\n server s1 127.0.0.1:1 check weight 7\n server s2 127.0.0.2:2 fall 9 backup\n\
+         defaults\n mode http\n option http-server-close\n\
+         listen l\n bind 127.0.0.1:9000\n server x 127.0.0.1:3\n",
+    )
+    .unwrap();
+    let c = l.config;
+    assert_eq!(c.global.maxconn, Some(100));
+    assert_eq!(c.global.nbthread, Some(2));
+    let b = c.backend("b").unwrap();
+    assert_eq!(b.settings.mode, Mode::Tcp);
+    assert_eq!(
+        b.settings.timeouts.connect,
+        Some(Duration::from_millis(300))
+    );
+    assert_eq!(b.settings.retries, 5);
+    assert!(b.settings.redispatch);
+    assert_eq!(b.settings.balance, Balance::LeastConn);
+    assert_eq!(b.servers[0].params.inter, Duration::from_secs(1));
+    assert_eq!(b.servers[0].params.rise, 4);
+    assert_eq!(b.servers[0].params.weight, 7);
+    assert!(b.servers[0].params.check);
+    assert_eq!(b.servers[1].params.fall, 9);
+    assert!(b.servers[1].params.backup);
+    // The second defaults section starts afresh: the listen is http, no redispatch.
+    let l = c.backend("l").unwrap();
+    assert_eq!(l.settings.mode, Mode::Http);
+    assert!(!l.settings.redispatch);
+    assert_eq!(l.settings.conn_mode, HttpConnMode::ServerClose);
+    let fl = c.frontends.iter().find(|f| f.name == "l").unwrap();
+    assert_eq!(fl.default_backend.as_deref(), Some("l"));
+    assert_eq!(fl.binds[0].addr, "127.0.0.1:9000".parse().unwrap());
+    let ff = c.frontends.iter().find(|f| f.name == "f").unwrap();
+    assert_eq!(ff.binds[0].addr, "0.0.0.0:8080".parse().unwrap());
+}
+
+#[test]
+fn acls_conditions_and_binds() {
+    let l = parse_str(
+        "t.cfg",
+        "frontend f\n bind 127.0.0.1:1,127.0.0.1:2 ssl crt /x.pem alpn h2,http/1.1\n acl api path_beg /api\n acl h hdr(Host) -i a.test\n\
+         use_backend b if api !h or { path /x }\n use_backend b unless h\n default_backend b\nbackend b\n server s localhost:80\n",
+    )
+    .unwrap();
+    let f = &l.config.frontends[0];
+    assert_eq!(f.binds.len(), 2);
+    let tls = f.binds[1].tls.as_ref().unwrap();
+    assert_eq!(tls.alpn, vec!["h2", "http/1.1"]);
+    assert_eq!(f.acls["h"].fetch, AclFetch::Hdr("host".into()));
+    assert!(f.acls["h"].ignore_case);
+    let c = f.use_backends[0].cond.as_ref().unwrap();
+    assert_eq!(c.any_of.len(), 2);
+    assert!(c.any_of[0][1].negate);
+    assert!(f.use_backends[1].cond.as_ref().unwrap().unless);
+    // localhost resolved at load time.
+    assert!(l.config.backends[0].servers[0].addr.ip().is_loopback());
+    // TLS is parsed but not served yet: a warning says so.
+    assert!(l.warnings.iter().any(|w| w.message.contains("TLS")));
+}
+
+#[test]
+fn errors_have_file_line_and_column() {
+    let e = errors(
+        "defaults\n  timeout client 10q\nfrontend f\n bind :80\n use_backend nope\n frob x\n",
+    );
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("t.cfg:2:18: error: invalid time value '10q'")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("t.cfg:5:14: error:") && d.contains("unknown backend 'nope'")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("t.cfg:6:2: error: unknown keyword 'frob'")),
+        "{e:?}"
+    );
+    assert!(!errors("backend b\n server s 127.0.0.1:1 weight 300\n").is_empty());
+    assert!(!errors("backend b\n server s 127.0.0.1\n").is_empty());
+    assert!(!errors("backend b\n server s no-such-host.invalid:80\n").is_empty());
+    assert!(!errors("backend b\n server s 127.0.0.1:1\n server s 127.0.0.1:2\n").is_empty());
+    assert!(!errors(
+        "frontend f\n mode tcp\n bind :1\n default_backend b\nbackend b\n mode http\n"
+    )
+    .is_empty());
+    assert!(!errors("frontend f\n bind :1\n use_backend b if nosuchacl\nbackend b\n").is_empty());
+    assert!(!errors("option httplog\n").is_empty());
+    assert!(!errors("defaults\n option frobnicate\n").is_empty());
+    assert!(!errors("defaults\n balance rendezvous\n").is_empty());
+    assert!(!errors("frontend f\n bind :1\nfrontend g\n bind :1\n").is_empty());
+}
+
+#[test]
+fn unsupported_keywords_are_warnings() {
+    let l = parse_str(
+        "t.cfg",
+        "global\n chroot /x\n tune.bufsize 32768\n daemon\npeers p\n peer a 127.0.0.1:1\ndefaults\n option http-buffer-request\n\
+         http-request deny if TRUE\nfrontend f\n bind :1 accept-proxy\n acl s src 198.18.0.0/15\nbackend b\n balance uri\n server s 127.0.0.1:1 send-proxy cookie a\n",
+    )
+    .unwrap();
+    assert!(l.warnings.len() >= 9, "{:?}", l.warnings);
+    assert!(l.warnings.iter().all(|w| w.severity == Severity::Warning));
+    assert!(l
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("'send-proxy'") && w.line == 15));
+}
+
+#[test]
+fn time_values() {
+    assert_eq!(parse_time("10s"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_time("500"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_time("2m"), Some(Duration::from_secs(120)));
+    assert_eq!(parse_time("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_time("s"), None);
+    assert_eq!(parse_time("1y"), None);
+    assert_eq!(parse_time("99999999999999999999d"), None);
+}
+
+#[test]
+fn sample_files_load() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/haproxy");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "cfg") {
+            n += 1;
+            let r = load_files(&[&p]);
+            if p.file_name().is_some_and(|f| f == "invalid.cfg") {
+                let Err(ConfigError::Invalid { diagnostics }) = r else {
+                    panic!("invalid.cfg loaded")
+                };
+                assert!(
+                    diagnostics
+                        .iter()
+                        .filter(|d| d.severity == Severity::Error)
+                        .count()
+                        >= 5
+                );
+            } else {
+                r.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            }
+        }
+    }
+    assert!(n >= 5);
+    // Two files in one load, like `-f a -f b`.
+    let a = format!("{dir}/web-frontend-backend.cfg");
+    let b = format!("{dir}/tcp-kube-api.cfg");
+    let l = load_files(&[a, b]).unwrap();
+    assert!(l.config.backend("control-plane").is_some());
+    assert!(l.config.backend("web_servers").is_some());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parser_never_panics_on_garbage(s in "\\PC{0,400}") {
+        let _ = parse_str_offline("fuzz.cfg", &s);
+        let _ = split_line(&s);
+    }
+
+    #[test]
+    fn parser_never_panics_on_keyword_soup(
+        lines in proptest::collection::vec(
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("global"), Just("defaults"), Just("frontend"), Just("backend"), Just("listen"),
+                    Just("bind"), Just("server"), Just("acl"), Just("use_backend"), Just("if"), Just("{"),
+                    Just("}"), Just("!"), Just("option"), Just("timeout"), Just("balance"), Just("127.0.0.1:1"),
+                    Just(":80"), Just("check"), Just("inter"), Just("10s"), Just("x"), Just("\""), Just("path_beg"),
+                    Just("hdr(host)"), Just("default-server"), Just("http-check"), Just("expect"), Just("status"),
+                    Just("no"), Just("or"), Just("from"), Just("ssl"), Just("crt"),
+                ],
+                0..8,
+            ),
+            0..20,
+        )
+    ) {
+        let text: String = lines.iter().map(|l| l.join(" ") + "\n").collect();
+        let _ = parse_str_offline("soup.cfg", &text);
+    }
+}

@@ -1,0 +1,52 @@
+//! The request-head path never panics on arbitrary bytes.
+#![allow(clippy::unwrap_used)]
+
+use bytes::BytesMut;
+use l7_proxy::http::{analyze, parse_request};
+use l7_proxy::io::chunk_size;
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut b = BytesMut::from(&data[..]);
+        if let Ok(Some(h)) = parse_request(&mut b) {
+            let _ = analyze(&h);
+            let _ = h.path();
+        }
+        let _ = chunk_size(&data);
+    }
+
+    #[test]
+    fn plausible_heads(
+        method in "[A-Z]{1,8}",
+        path in "/[ -~]{0,40}",
+        headers in proptest::collection::vec(
+            (prop_oneof![Just("Content-Length".to_string()), Just("Transfer-Encoding".to_string()),
+                         Just("Connection".to_string()), Just("Host".to_string()), Just("Expect".to_string()),
+                         Just("Upgrade".to_string()), "[a-zA-Z-]{1,12}"],
+             "[ -~]{0,30}"),
+            0..8)
+    ) {
+        let mut s = format!("{method} {path} HTTP/1.1\r\n");
+        for (n, v) in &headers {
+            s.push_str(&format!("{n}: {v}\r\n"));
+        }
+        s.push_str("\r\n");
+        let mut b = BytesMut::from(s.as_bytes());
+        if let Ok(Some(h)) = parse_request(&mut b) {
+            match analyze(&h) {
+                Ok(info) => {
+                    // Accepted heads never carry ambiguous framing.
+                    let cl = h.header_values("content-length");
+                    let te = h.header_values("transfer-encoding");
+                    prop_assert!(cl.is_empty() || te.is_empty());
+                    let _ = info;
+                }
+                Err(code) => prop_assert!([400u16, 413, 501].contains(&code)),
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmark lbproxy against Debian's HAProxy with the same haproxy.cfg, on loopback only.
+#
+# nginx serves a 100-byte body on two ports (the backend servers); wrk drives the proxy
+# (-t1 -c64 --latency). The proxy is pinned with taskset: 1 thread on CPU 1 (wrk and nginx
+# on CPU 0), 2 threads on CPUs 0-1. Reported per run: req/s, requests per proxy CPU-second
+# (utime+stime of the proxy process from /proc), p50/p99 latency, peak RSS (VmHWM).
+#
+# Usage: scripts/bench-proxy.sh [DURATION_SECONDS]   (needs haproxy, nginx, wrk, taskset)
+# LBPROXY=path overrides the lbproxy binary (default: target-proxy/release/lbproxy).
+set -euo pipefail
+
+DUR=${1:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LBPROXY=${LBPROXY:-$ROOT/target-proxy/release/lbproxy}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+NGINX=${NGINX:-/usr/sbin/nginx}
+FE_PORT=18900
+TCP_PORT=18910
+BE1=18901
+BE2=18902
+TICKS=$(getconf CLK_TCK)
+
+for t in "$LBPROXY" "$HAPROXY" "$NGINX" wrk taskset; do
+    command -v "$t" >/dev/null 2>&1 || { echo "missing: $t" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/bench-proxy.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+BODY=$(head -c 100 /dev/zero | tr '\0' 'x')
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes 1;
+daemon on;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server {
+        listen 127.0.0.1:$BE1;
+        listen 127.0.0.1:$BE2;
+        location / { default_type text/plain; return 200 "$BODY"; }
+    }
+}
+NGX
+taskset -c 0 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null
+
+write_cfg() { # threads
+    cat > "$WORK/haproxy-$1.cfg" <<CFG
+global
+    nbthread $1
+    maxconn 4000
+
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 30s
+
+frontend bench_http
+    bind 127.0.0.1:$FE_PORT
+    default_backend nginx_http
+
+backend nginx_http
+    balance roundrobin
+    server n1 127.0.0.1:$BE1
+    server n2 127.0.0.1:$BE2
+
+frontend bench_tcp
+    mode tcp
+    bind 127.0.0.1:$TCP_PORT
+    default_backend nginx_tcp
+
+backend nginx_tcp
+    mode tcp
+    balance roundrobin
+    server n1 127.0.0.1:$BE1
+    server n2 127.0.0.1:$BE2
+CFG
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+to_ms() { # wrk latency value like 1.23ms / 456.00us / 1.01s
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else print v }'
+}
+
+printf "%-8s %-3s %-10s %10s %12s %9s %9s %9s\n" proxy thr test "req/s" "req/cpu-s" "p50 ms" "p99 ms" "RSS MiB"
+
+run() { # name threads
+    local name=$1 thr=$2 cpus pid
+    if [ "$thr" = 1 ]; then cpus=1; else cpus=0,1; fi
+    write_cfg "$thr"
+    if [ "$name" = haproxy ]; then
+        taskset -c "$cpus" "$HAPROXY" -db -f "$WORK/haproxy-$thr.cfg" 2>"$WORK/$name.log" &
+    else
+        RUST_LOG=warn taskset -c "$cpus" "$LBPROXY" -f "$WORK/haproxy-$thr.cfg" 2>"$WORK/$name.log" &
+    fi
+    pid=$!
+    sleep 0.3
+    if ! kill -0 "$pid" 2>/dev/null; then echo "$name failed to start:" >&2; cat "$WORK/$name.log" >&2; exit 1; fi
+    PIDS+=("$pid")
+    for _ in $(seq 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/$FE_PORT) 2>/dev/null && break
+        sleep 0.1
+    done
+    # Warm-up (pool, page cache, CPU frequency).
+    taskset -c 0 wrk -t1 -c64 -d2s "http://127.0.0.1:$FE_PORT/" >/dev/null
+    local tests=(keepalive close)
+    [ "$thr" = 1 ] && tests+=(tcp)
+    for t in "${tests[@]}"; do
+        local url="http://127.0.0.1:$FE_PORT/" hdr=()
+        [ "$t" = tcp ] && url="http://127.0.0.1:$TCP_PORT/"
+        [ "$t" = close ] && hdr=(-H "Connection: close")
+        local c0 c1 out rps reqs p50 p99 cpu
+        c0=$(cpu_ticks "$pid")
+        out=$(taskset -c 0 wrk -t1 -c64 -d"${DUR}s" --latency "${hdr[@]}" "$url")
+        c1=$(cpu_ticks "$pid")
+        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+        cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TICKS" 'BEGIN {printf "%.2f", (b - a) / t}')
+        local per_cpu
+        per_cpu=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "n/a" }')
+        local errs
+        errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+        local rss
+        rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+        printf "%-8s %-3s %-10s %10.0f %12s %9s %9s %9s %s\n" "$name" "$thr" "$t" "$rps" "$per_cpu" "$p50" "$p99" "$rss" "$errs"
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    sleep 0.5
+}
+
+for thr in 1 2; do
+    run haproxy "$thr"
+    run lbproxy "$thr"
+done
