@@ -1,0 +1,180 @@
+//! `vip-poller --target ADDR:PORT [--interval-ms 10] [--timeout-ms 20] --duration-ms N`
+//!
+//! Polls an HTTP service (e.g. on a VIP) at a fixed rate: each poll connects with a short
+//! timeout, sends `GET / HTTP/1.0` and reads the answer. When the duration is over it prints
+//! one JSON line: counts, the longest gap between two successful responses (the outage a
+//! client saw), when it began and ended (ms since start), which responder answered before
+//! and after it, the time from the last success to the end (`tail_gap_ms`: large when the
+//! service never came back), and every gap longer than 3 intervals.
+//!
+//! Bounded: exactly `duration-ms` of polling, each attempt at most 2 × timeout.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: vip-poller --target ADDR:PORT --duration-ms N [--interval-ms 10] [--timeout-ms 20]"
+    );
+    std::process::exit(2)
+}
+
+fn num(v: Option<String>) -> u64 {
+    v.and_then(|s| s.parse().ok()).unwrap_or_else(|| usage())
+}
+
+/// One request; the body's first line (the responder's name) on success.
+fn poll(target: &SocketAddr, timeout: Duration) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(target, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    s.set_nodelay(true).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n").ok()?;
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 64 * 1024 {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    if !text.starts_with("HTTP/1.") || !text.contains(" 200 ") {
+        return None;
+    }
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Some(body.lines().next().unwrap_or("").trim().to_owned())
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn main() {
+    let mut target = None;
+    let mut interval = 10u64;
+    let mut timeout = 20u64;
+    let mut duration = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--target" => target = args.next().and_then(|s| s.parse::<SocketAddr>().ok()),
+            "--interval-ms" => interval = num(args.next()),
+            "--timeout-ms" => timeout = num(args.next()),
+            "--duration-ms" => duration = Some(num(args.next())),
+            _ => usage(),
+        }
+    }
+    let (Some(target), Some(duration)) = (target, duration) else {
+        usage()
+    };
+    if interval == 0 || timeout == 0 {
+        usage()
+    }
+    let interval = Duration::from_millis(interval);
+    let timeout = Duration::from_millis(timeout);
+    let duration = Duration::from_millis(duration);
+    let start_wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let start = Instant::now();
+
+    let (mut ok, mut fail) = (0u64, 0u64);
+    // (time of success, responder)
+    let mut last_ok: Option<(Duration, String)> = None;
+    let mut first_ok: Option<Duration> = None;
+    let mut longest: Option<(Duration, Duration, String, String)> = None;
+    let mut gaps: Vec<(Duration, Duration)> = Vec::new();
+    let mut responders: Vec<(String, u64)> = Vec::new();
+    let mut k: u32 = 0;
+    while start.elapsed() < duration {
+        match poll(&target, timeout) {
+            Some(name) => {
+                ok += 1;
+                let t = start.elapsed();
+                match responders.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c += 1,
+                    None => responders.push((name.clone(), 1)),
+                }
+                if first_ok.is_none() {
+                    first_ok = Some(t);
+                }
+                if let Some((prev, prev_name)) = &last_ok {
+                    let gap = t.saturating_sub(*prev);
+                    if gap > interval * 3 {
+                        gaps.push((*prev, t));
+                    }
+                    let longer = match &longest {
+                        None => true,
+                        Some((a, b, _, _)) => gap > b.saturating_sub(*a),
+                    };
+                    if longer {
+                        longest = Some((*prev, t, prev_name.clone(), name.clone()));
+                    }
+                }
+                last_ok = Some((t, name));
+            }
+            None => fail += 1,
+        }
+        // Fixed rate: the next poll at start + k × interval (at once if behind).
+        k = k.saturating_add(1);
+        let next = interval * k;
+        let now = start.elapsed();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            k = u32::try_from(now.as_nanos() / interval.as_nanos().max(1)).unwrap_or(u32::MAX);
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // Time from the last success to the end: a long one means the service never came back.
+    let tail = match &last_ok {
+        Some((t, _)) => start.elapsed().saturating_sub(*t),
+        None => start.elapsed(),
+    };
+    let (gap_ms, gap_from, gap_to, before, after) = match &longest {
+        Some((a, b, n1, n2)) => (
+            ms(b.saturating_sub(*a)),
+            ms(*a),
+            ms(*b),
+            n1.clone(),
+            n2.clone(),
+        ),
+        None => (-1.0, -1.0, -1.0, String::new(), String::new()),
+    };
+    let resp: Vec<String> = responders
+        .iter()
+        .map(|(n, c)| format!("{}:{c}", json_str(n)))
+        .collect();
+    let gl: Vec<String> = gaps
+        .iter()
+        .map(|(a, b)| format!("[{:.1},{:.1}]", ms(*a), ms(*b)))
+        .collect();
+    println!(
+        "{{\"start_unix\":{start_wall:.3},\"ok\":{ok},\"fail\":{fail},\"longest_gap_ms\":{gap_ms:.1},\"gap_from_ms\":{gap_from:.1},\"gap_to_ms\":{gap_to:.1},\"before\":{},\"after\":{},\"first_ok_ms\":{:.1},\"tail_gap_ms\":{:.1},\"responders\":{{{}}},\"gaps\":[{}]}}",
+        json_str(&before),
+        json_str(&after),
+        first_ok.map(ms).unwrap_or(-1.0),
+        ms(tail),
+        resp.join(","),
+        gl.join(",")
+    );
+}
