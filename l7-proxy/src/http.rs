@@ -555,7 +555,7 @@ async fn reply_error(
             request,
         }
         .format();
-        tracing::info!(target: "lbproxy::access", "{line}");
+        ctx.fe.access_log.emit(&line);
     }
 }
 
@@ -661,7 +661,7 @@ async fn handle_request(
             request: &reqline,
         }
         .format();
-        tracing::info!(target: "lbproxy::access", "{line}");
+        ctx.fe.access_log.emit(&line);
     }
     keep
 }

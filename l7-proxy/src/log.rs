@@ -4,6 +4,98 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Where access log lines go: stderr (through `tracing`, target `lbproxy::access`) and the
+/// syslog servers of the `global` `log` lines (UDP or a unix datagram socket such as
+/// `/dev/log`), in RFC 3164 format with HAProxy's tag.
+#[derive(Debug, Default)]
+pub struct AccessLog {
+    stderr: bool,
+    syslog: Vec<(SyslogTarget, u8)>,
+}
+
+#[derive(Debug)]
+enum SyslogTarget {
+    Udp(std::net::UdpSocket, SocketAddr),
+    Unix(std::os::unix::net::UnixDatagram, std::path::PathBuf),
+}
+
+impl AccessLog {
+    /// Builds the sinks for the `global` `log` lines (none: stderr).
+    pub fn new(logs: &[crate::config::LogConfig]) -> AccessLog {
+        use crate::config::LogTarget;
+        let mut out = AccessLog {
+            stderr: logs.is_empty(),
+            syslog: Vec::new(),
+        };
+        for l in logs {
+            match &l.target {
+                LogTarget::Stderr | LogTarget::Stdout => out.stderr = true,
+                LogTarget::Udp(addr) => {
+                    let bind: SocketAddr = if addr.is_ipv4() {
+                        ([0, 0, 0, 0], 0).into()
+                    } else {
+                        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                    };
+                    match std::net::UdpSocket::bind(bind) {
+                        Ok(s) => {
+                            let _ = s.set_nonblocking(true);
+                            out.syslog.push((SyslogTarget::Udp(s, *addr), l.facility));
+                        }
+                        Err(e) => tracing::warn!("log {addr}: {e}; using stderr"),
+                    }
+                }
+                LogTarget::Unix(path) => match std::os::unix::net::UnixDatagram::unbound() {
+                    Ok(s) => {
+                        let _ = s.set_nonblocking(true);
+                        out.syslog
+                            .push((SyslogTarget::Unix(s, path.clone()), l.facility));
+                    }
+                    Err(e) => tracing::warn!("log {}: {e}; using stderr", path.display()),
+                },
+            }
+        }
+        if out.syslog.is_empty() {
+            out.stderr = true;
+        }
+        out
+    }
+
+    /// Emits one access log line.
+    pub fn emit(&self, line: &str) {
+        if self.stderr {
+            tracing::info!(target: "lbproxy::access", "{line}");
+        }
+        if self.syslog.is_empty() {
+            return;
+        }
+        let now = SystemTime::now();
+        for (t, facility) in &self.syslog {
+            // <PRI> = facility * 8 + severity (6 = info).
+            let msg = format!(
+                "<{}>{} haproxy[{}]: {line}",
+                u32::from(*facility) * 8 + 6,
+                syslog_date(now),
+                std::process::id()
+            );
+            // Datagrams, non-blocking: a slow syslog drops lines instead of stalling traffic.
+            let _ = match t {
+                SyslogTarget::Udp(s, a) => s.send_to(msg.as_bytes(), a).map(|_| ()),
+                SyslogTarget::Unix(s, p) => s.send_to(msg.as_bytes(), p).map(|_| ()),
+            };
+        }
+    }
+}
+
+/// RFC 3164 timestamp: `Nov 22 03:22:49`.
+fn syslog_date(t: SystemTime) -> String {
+    let d = accept_date(t);
+    // `22/Nov/2026:03:22:49.123` -> `Nov 22 03:22:49`
+    let day = d.get(0..2).unwrap_or("01");
+    let mon = d.get(3..6).unwrap_or("Jan");
+    let time = d.get(12..20).unwrap_or("00:00:00");
+    format!("{mon} {:>2} {time}", day.trim_start_matches('0'))
+}
+
 /// HAProxy's accept date: `22/Nov/2026:03:22:49.123` (UTC).
 pub fn accept_date(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -149,6 +241,27 @@ pub fn tcp_log(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_udp_receives_lines() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        rx.set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap_or_default();
+        let cfg = crate::config::LogConfig {
+            target: crate::config::LogTarget::Udp(
+                rx.local_addr().unwrap_or_else(|e| panic!("{e}")),
+            ),
+            facility: 16,
+        };
+        let log = AccessLog::new(&[cfg]);
+        log.emit("hello line");
+        let mut b = [0u8; 512];
+        let n = rx.recv(&mut b).unwrap_or_else(|e| panic!("{e}"));
+        let got = String::from_utf8_lossy(&b[..n]).to_string();
+        assert!(got.starts_with("<134>"), "{got}");
+        assert!(got.ends_with("]: hello line"), "{got}");
+        assert_eq!(syslog_date(UNIX_EPOCH), "Jan  1 00:00:00");
+    }
 
     #[test]
     fn date_format() {

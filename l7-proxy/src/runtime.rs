@@ -47,6 +47,8 @@ pub struct FrontendRt {
     pub active: AtomicUsize,
     /// Whether access logs are emitted.
     pub log: bool,
+    /// Where they go.
+    pub access_log: Arc<crate::log::AccessLog>,
     maxconn: Option<Arc<Semaphore>>,
 }
 
@@ -200,6 +202,7 @@ impl Proxy {
             .iter()
             .map(|b| (b.name.clone(), Arc::new(Backend::new(b))))
             .collect();
+        let access_log = Arc::new(crate::log::AccessLog::new(&cfg.global.logs));
         let mut frontends = Vec::new();
         for f in &cfg.frontends {
             let get = |n: &str| backends.get(n).cloned();
@@ -215,6 +218,7 @@ impl Proxy {
                 default: f.default_backend.as_deref().and_then(get),
                 active: AtomicUsize::new(0),
                 log: f.settings.log || f.settings.httplog || f.settings.tcplog,
+                access_log: access_log.clone(),
                 maxconn: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
             }));
         }

@@ -183,5 +183,5 @@ fn log(
             retries,
         ],
     );
-    tracing::info!(target: "lbproxy::access", "{line}");
+    ctx.fe.access_log.emit(&line);
 }

@@ -69,14 +69,6 @@ fn main() -> ExitCode {
             "'user'/'group' are not applied: start lbproxy as the target user (systemd User=)"
         );
     }
-    if g.logs.iter().any(|l| {
-        !matches!(
-            l.target,
-            config::LogTarget::Stderr | config::LogTarget::Stdout
-        )
-    }) {
-        tracing::warn!("syslog log targets are not implemented yet: logging to stderr");
-    }
     let threads = g.nbthread.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
