@@ -79,19 +79,18 @@ pub fn start(backends: &HashMap<String, Arc<Backend>>, _cfg: &Config) -> Vec<Ser
                     server.set_up(state.up);
                     let reason = state.reason.map(|r| r.describe()).unwrap_or_default();
                     let (a, b) = be2.up_counts();
-                    if state.up {
-                        tracing::warn!(
-                            "Server {}/{} is UP, reason: {}. {} active and {} backup servers online. 0 sessions requeued, 0 total in queue.",
-                            be2.name, server.name, reason, a, b
-                        );
-                    } else {
-                        tracing::warn!(
-                            "Server {}/{} is DOWN, reason: {}. {} active and {} backup servers left. {} sessions active, 0 requeued, {} remaining in queue.",
-                            be2.name, server.name, reason, a, b, server.active(), server.queued()
-                        );
-                        if a + b == 0 {
-                            tracing::error!("backend {} has no server available!", be2.name);
-                        }
+                    let msg = transition_message(
+                        &be2.name,
+                        &server.name,
+                        state.up,
+                        &reason,
+                        (a, b),
+                        server.active(),
+                        server.queued(),
+                    );
+                    tracing::warn!("{msg}");
+                    if !state.up && a + b == 0 {
+                        tracing::error!("backend {} has no server available!", be2.name);
                     }
                 }
             });
@@ -102,4 +101,53 @@ pub fn start(backends: &HashMap<String, Arc<Backend>>, _cfg: &Config) -> Vec<Ser
         }
     }
     out
+}
+
+/// HAProxy's wording of a server state change.
+pub fn transition_message(
+    backend: &str,
+    server: &str,
+    up: bool,
+    reason: &str,
+    (active, backup): (usize, usize),
+    sessions: usize,
+    queued: usize,
+) -> String {
+    if up {
+        format!(
+            "Server {backend}/{server} is UP, reason: {reason}. {active} active and {backup} backup servers online. 0 sessions requeued, 0 total in queue."
+        )
+    } else {
+        format!(
+            "Server {backend}/{server} is DOWN, reason: {reason}. {active} active and {backup} backup servers left. {sessions} sessions active, 0 requeued, {queued} remaining in queue."
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use health::{CheckResult, CheckStatus};
+
+    #[test]
+    fn haproxy_wording() {
+        let r = CheckResult {
+            status: CheckStatus::L4Con,
+            code: None,
+            info: "Connection refused".into(),
+            duration: Duration::from_millis(0),
+        };
+        assert_eq!(
+            transition_message("be", "web1", false, &r.describe(), (2, 0), 0, 0),
+            "Server be/web1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: 0ms. 2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+        );
+        let ok = CheckResult {
+            status: CheckStatus::L7Ok,
+            code: Some(200),
+            info: "OK".into(),
+            duration: Duration::from_millis(1),
+        };
+        assert!(transition_message("be", "web1", true, &ok.describe(), (3, 1), 0, 0)
+            .starts_with("Server be/web1 is UP, reason: Layer7 check passed, code: 200, info: \"OK\", check duration: 1ms. 3 active and 1 backup servers online."));
+    }
 }

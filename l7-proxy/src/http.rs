@@ -420,9 +420,19 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     let mut dl = Deadline::default();
     let mut first = true;
     let mut stopping = ctx.shared.stopping.clone();
+    let mut retired = ctx.fe.retired.subscribe();
     loop {
         let fs = &ctx.fe.cfg.settings;
-        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut stopping).await;
+        let head = read_head(
+            &mut dl,
+            &mut client,
+            &mut cbuf,
+            first,
+            fs,
+            &mut stopping,
+            &mut retired,
+        )
+        .await;
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
             SystemTime::now()
@@ -446,7 +456,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             dl: &mut dl,
         };
         let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
-        if !keep || *stopping.borrow() {
+        if !keep || *stopping.borrow() || *retired.borrow() {
             let _ = client.shutdown().await;
             return;
         }
@@ -460,6 +470,7 @@ async fn read_head(
     first: bool,
     fs: &ProxySettings,
     stopping: &mut tokio::sync::watch::Receiver<bool>,
+    retired: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<RequestHead, HeadError> {
     let t = &fs.timeouts;
     let head_deadline = t.http_request.or(t.client);
@@ -490,6 +501,7 @@ async fn read_head(
             tokio::select! {
                 r = dl.fill(client, cbuf, limit) => Some(r),
                 _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
+                _ = retired.wait_for(|s| *s), if started.is_none() && !first => None,
             }
         };
         match read.await {
@@ -980,7 +992,7 @@ async fn forward(
             },
         };
     }
-    let stopping = *ctx.shared.stopping.borrow();
+    let stopping = *ctx.shared.stopping.borrow() || *ctx.fe.retired.borrow();
     let client_close = info.close
         || mode == HttpConnMode::Close
         || resp.framing == Framing::UntilClose

@@ -49,6 +49,9 @@ pub struct FrontendRt {
     pub log: bool,
     /// Where they go.
     pub access_log: Arc<crate::log::AccessLog>,
+    /// Set when a reload replaced this frontend: its keep-alive connections close after
+    /// their current request (in-flight work finishes on the old configuration).
+    pub retired: watch::Sender<bool>,
     maxconn: Option<Arc<Semaphore>>,
 }
 
@@ -173,6 +176,7 @@ struct State {
     listeners: HashMap<String, ListenerSlot>,
     generation: Option<Generation>,
     backends: HashMap<String, Arc<Backend>>,
+    frontends: Vec<Arc<FrontendRt>>,
 }
 
 impl Proxy {
@@ -219,6 +223,7 @@ impl Proxy {
                 active: AtomicUsize::new(0),
                 log: f.settings.log || f.settings.httplog || f.settings.tcplog,
                 access_log: access_log.clone(),
+                retired: watch::Sender::new(false),
                 maxconn: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
             }));
         }
@@ -282,6 +287,9 @@ impl Proxy {
             old.tx.send_replace(None);
         }
         st.listeners = keep;
+        for old in std::mem::replace(&mut st.frontends, frontends) {
+            old.retired.send_replace(true);
+        }
         st.generation = Some(Generation { _checks: checks });
         st.backends = backends;
         if let Ok(mut a) = self.addrs.lock() {

@@ -45,3 +45,29 @@ async fn tcp_mode_streams_and_half_closes() {
         assert_eq!(got, b"ping");
     }
 }
+
+/// `timeout client`/`timeout server` close an idle tunnel; an active one stays open.
+#[tokio::test]
+async fn tcp_idle_timeout_closes_silent_sessions() {
+    let e = TestServer::start("e", Behaviour::Echo).await;
+    let p = proxy(&format!(
+        "defaults\n mode tcp\n timeout connect 1s\n timeout client 300ms\n timeout server 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {}\n",
+        e.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+    // Active for 600 ms (twice the timeout) in 100 ms steps: stays open.
+    for _ in 0..6 {
+        s.write_all(b"x").await.unwrap();
+        let mut b = [0u8; 1];
+        bounded(s.read_exact(&mut b)).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Then silent: closed by the proxy after about 300 ms.
+    let t0 = std::time::Instant::now();
+    let mut b = [0u8; 8];
+    let n = bounded(s.read(&mut b)).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(150));
+}
