@@ -86,9 +86,15 @@ impl Auth {
 }
 
 /// What the checksum of an encoded advertisement covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The default is [`ChecksumScope::Message`], RFC 9568's form for v3 over IPv4 (and the
+/// only form for v2). Linux peers (keepalived, FRR) want [`ChecksumScope::Ipv4PseudoHeader`]
+/// instead, which is what `vrrpd` sends unless `v3_checksum_as_v2` is set; v3 over IPv6
+/// always needs [`ChecksumScope::Ipv6PseudoHeader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChecksumScope {
     /// The message alone: v2, and v3 over IPv4 per RFC 9568 (`v3_checksum_as_v2`).
+    #[default]
     Message,
     /// v3 over IPv4 with an IPv4 pseudo-header, as keepalived sends by default.
     Ipv4PseudoHeader {
