@@ -1,0 +1,303 @@
+//! Random scenarios from a seed, with the election invariants checked after each phase.
+//!
+//! A scenario draws from its seed: the version (v2/v3) and interval, 2 to 5 routers with
+//! random (often equal) priorities, sometimes an address owner, `nopreempt`,
+//! `preempt_delay`, `state MASTER`, `lower_prio_no_advert`, tracked checks with weights; a
+//! lossy, duplicating, reordering link; and a chaos phase of crashes, restarts, graceful
+//! shutdowns, partitions, heals, flapping checks and interfaces. Then:
+//!
+//! 1. the link turns calm (no loss or duplicates, in order, delays still random up to the
+//!    bound), some down hosts restart, some partitions heal; from here on two connected
+//!    nodes may hold the VIPs together for at most one advert interval plus the delay bound;
+//! 2. after a settling time each connected group has exactly one Master, no preempting
+//!    Backup above it, and nothing changes state during the next few intervals;
+//! 3. the Master of one group crashes (a Backup must be Master within Master_Down_Interval
+//!    plus the delay bound) or shuts down (within Skew_Time plus the delay bound), or
+//!    nothing happens; then phase 2's checks again.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::fmt::Write as _;
+
+use vrrp_proto::Version;
+
+use super::{LinkConfig, Rng, Sim};
+use crate::fsm::{Duration, InitialState, Instant, RouterConfig, State, TrackConfig, TrackId};
+
+/// Trace lines a report shows at most (the last ones).
+const TRACE_TAIL: usize = 400;
+
+/// What one seed's run found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario in a few lines.
+    pub summary: String,
+    /// Invariant violations; empty when the run passed.
+    pub violations: Vec<String>,
+    /// The full trace, when tracing was asked for.
+    pub trace: Vec<String>,
+    /// Simulation steps (deliveries and timer firings).
+    pub steps: u64,
+}
+
+impl Outcome {
+    /// Whether no invariant was violated.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Seed, summary, violations and trace, for a failure message.
+    pub fn report(&self) -> String {
+        let mut s = format!(
+            "seed {} (rerun with VRRP_SIM_SEED={})\n",
+            self.seed, self.seed
+        );
+        s.push_str(&self.summary);
+        s.push_str("violations:\n");
+        for v in &self.violations {
+            let _ = writeln!(s, "  {v}");
+        }
+        if !self.trace.is_empty() {
+            // The end of the trace is where things went wrong; keep reports readable.
+            let skip = self.trace.len().saturating_sub(TRACE_TAIL);
+            if skip > 0 {
+                let _ = writeln!(s, "trace (first {skip} lines omitted):");
+            } else {
+                s.push_str("trace:\n");
+            }
+            for l in self.trace.iter().skip(skip) {
+                let _ = writeln!(s, "  {l}");
+            }
+        }
+        s
+    }
+}
+
+fn address(v6: bool, i: usize) -> IpAddr {
+    // Benchmarking ranges only (198.18.0.0/15, fd00:198:18::/64).
+    let host = u8::try_from(10 + i).unwrap_or(u8::MAX);
+    if v6 {
+        IpAddr::V6(Ipv6Addr::new(
+            0xfd00,
+            0x198,
+            0x18,
+            0,
+            0,
+            0,
+            0,
+            u16::from(host),
+        ))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(198, 18, 0, host))
+    }
+}
+
+/// Builds the routers of a scenario.
+fn configs(rng: &mut Rng, summary: &mut String) -> Vec<RouterConfig> {
+    let version = if rng.chance(500) {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let interval_cs: u16 = match version {
+        Version::V2 => 100,
+        Version::V3 => [20u16, 50, 100][usize::try_from(rng.below(3)).unwrap_or(0)],
+    };
+    let v6 = version == Version::V3 && rng.chance(300);
+    let n = usize::try_from(rng.range(2, 5)).unwrap_or(2);
+    let owner = if rng.chance(100) {
+        Some(usize::try_from(rng.below(n as u64)).unwrap_or(0))
+    } else {
+        None
+    };
+    let _ = writeln!(
+        summary,
+        "{version:?} interval {interval_cs} cs, {n} routers"
+    );
+    (0..n)
+        .map(|i| {
+            // A small set of values makes equal priorities (the address tie-break) common.
+            let prio = if owner == Some(i) {
+                255
+            } else if rng.chance(600) {
+                [50u8, 100, 100, 150, 200][usize::try_from(rng.below(5)).unwrap_or(0)]
+            } else {
+                u8::try_from(rng.range(1, 254)).unwrap_or(100)
+            };
+            let mut c = RouterConfig::new(42, version, prio, address(v6, i));
+            c.advert_interval_cs = interval_cs;
+            c.preempt = !rng.chance(200);
+            if c.preempt && rng.chance(100) {
+                c.preempt_delay = Duration::from_centis(rng.range(1, 3 * u64::from(interval_cs)));
+            }
+            if rng.chance(100) {
+                c.initial_state = InitialState::Master;
+            }
+            c.lower_prio_no_advert = rng.chance(100);
+            if rng.chance(400) {
+                let w = [-60i16, -20, 0, 20, 60][usize::try_from(rng.below(5)).unwrap_or(0)];
+                c.tracks.push(TrackConfig::new(w));
+            }
+            let _ = writeln!(
+                summary,
+                "  n{i} {} prio {} preempt {} delay {} init {:?} lpna {} tracks {:?}",
+                c.primary_address,
+                c.priority,
+                c.preempt,
+                c.preempt_delay,
+                c.initial_state,
+                c.lower_prio_no_advert,
+                c.tracks.iter().map(|t| t.weight).collect::<Vec<_>>()
+            );
+            c
+        })
+        .collect()
+}
+
+/// Runs the scenario of `seed`; with `trace`, the outcome carries a full event trace.
+pub fn run(seed: u64, trace: bool) -> Outcome {
+    let mut rng = Rng::new(seed);
+    let mut summary = String::new();
+    let cfgs = configs(&mut rng, &mut summary);
+    let n = cfgs.len();
+    let adv = Duration::from_centis(u64::from(
+        cfgs.first().map_or(100, |c| c.advert_interval_cs),
+    ));
+    let max_preempt_delay = cfgs
+        .iter()
+        .map(|c| c.preempt_delay)
+        .max()
+        .unwrap_or(Duration::ZERO);
+    let has_tracks = cfgs.iter().any(|c| !c.tracks.is_empty());
+
+    // Delays stay below a quarter of the interval, as on a real LAN.
+    let delay_max = Duration::from_micros(rng.below(adv.as_micros() / 4 + 1));
+    let delay_min = Duration::from_micros(rng.below(delay_max.as_micros() + 1));
+    let chaos = LinkConfig {
+        delay_min,
+        delay_max,
+        loss_per_mille: u16::try_from(rng.below(300)).unwrap_or(0),
+        dup_per_mille: u16::try_from(rng.below(200)).unwrap_or(0),
+        fifo: false,
+    };
+    let _ = writeln!(summary, "  chaos link {chaos:?}");
+    let mut sim = match Sim::new(rng.next_u64(), chaos, cfgs, trace) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome {
+                seed,
+                summary,
+                violations: vec![format!("scenario config rejected: {e}")],
+                trace: Vec::new(),
+                steps: 0,
+            }
+        }
+    };
+
+    // Staggered boots.
+    let mut boots: Vec<(u64, usize)> = (0..n)
+        .map(|i| (rng.below(2 * adv.as_micros()), i))
+        .collect();
+    boots.sort_unstable();
+    for (at, i) in boots {
+        sim.run_until(Instant::from_micros(at));
+        sim.start(i);
+    }
+
+    // Chaos.
+    let chaos_len = adv.saturating_mul(rng.range(3, 20));
+    let chaos_end = sim.now() + chaos_len;
+    let mut t = sim.now();
+    for _ in 0..rng.below(16) {
+        t += Duration::from_micros(rng.below(chaos_len.as_micros() / 6 + 1));
+        if t > chaos_end {
+            break;
+        }
+        sim.run_until(t);
+        let i = usize::try_from(rng.below(n as u64)).unwrap_or(0);
+        match rng.below(8) {
+            0 => sim.crash(i),
+            1 => sim.start(i),
+            2 => sim.shutdown(i),
+            3 => {
+                let groups: Vec<u8> = (0..n).map(|_| u8::from(rng.chance(500))).collect();
+                sim.set_groups(&groups);
+            }
+            4 => sim.heal(),
+            5 | 6 if has_tracks => {
+                let up = rng.chance(500);
+                sim.track(i, TrackId(0), up);
+            }
+            _ => {
+                let up = rng.chance(500);
+                sim.interface(i, up);
+            }
+        }
+    }
+    sim.run_until(chaos_end);
+
+    // Calm.
+    sim.set_link(LinkConfig::calm(delay_min, delay_max));
+    for i in 0..n {
+        let down = sim.nodes().get(i).is_some_and(|x| !x.running());
+        if down && rng.chance(500) {
+            sim.start(i);
+        }
+    }
+    if rng.chance(500) {
+        sim.heal();
+    }
+    let mdi_max = Duration::from_centis(4 * adv.as_micros() / 10_000);
+    let settle = mdi_max.saturating_mul(2) + max_preempt_delay + adv.saturating_mul(2) + delay_max;
+    settle_and_check(&mut sim, settle, adv, "after chaos");
+
+    // One more disruption under calm conditions, with its timing bound.
+    let masters: Vec<usize> = (0..n)
+        .filter(|&i| {
+            sim.nodes()
+                .get(i)
+                .is_some_and(|x| x.running() && x.router().state() == State::Master)
+        })
+        .collect();
+    let pick = usize::try_from(sim.rng().below(masters.len() as u64)).unwrap_or(0);
+    let down: Vec<usize> = (0..n)
+        .filter(|&i| sim.nodes().get(i).is_some_and(|x| !x.running()))
+        .collect();
+    let pick_down = usize::try_from(sim.rng().below(down.len() as u64)).unwrap_or(0);
+    match (sim.rng().below(5), masters.get(pick), down.get(pick_down)) {
+        (0, Some(&m), _) => sim.crash(m),
+        (1, Some(&m), _) => sim.shutdown(m),
+        // Merging partitions: two Masters meet.
+        (2, _, _) => sim.heal(),
+        // A returning node (an owner or a higher one preempts).
+        (3, _, Some(&d)) => sim.start(d),
+        _ => sim.note(|| "no disruption".to_string()),
+    }
+    settle_and_check(&mut sim, settle, adv, "after handover");
+
+    Outcome {
+        seed,
+        summary,
+        violations: sim.violations().to_vec(),
+        trace: sim.trace().map(<[String]>::to_vec).unwrap_or_default(),
+        steps: sim.steps(),
+    }
+}
+
+/// Runs for `settle`, checks one Master per group, then checks nothing changes for three
+/// intervals.
+fn settle_and_check(sim: &mut Sim, settle: Duration, adv: Duration, when: &str) {
+    let t = sim.now() + settle;
+    sim.run_until(t);
+    let state = sim.describe();
+    sim.note(|| format!("check ({when}):\n{state}"));
+    if sim.check_single_master(when) {
+        let before = sim.total_transitions();
+        let t = sim.now() + adv.saturating_mul(3);
+        sim.run_until(t);
+        if sim.total_transitions() != before {
+            sim.violation(format!("{when}: state changed after settling"));
+        }
+    }
+}
