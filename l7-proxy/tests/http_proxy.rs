@@ -548,3 +548,69 @@ async fn soft_stop_drains_in_flight_requests() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn chunked_and_until_close_responses() {
+    let ch = TestServer::start("ch", Behaviour::Chunked(3000)).await;
+    let uc = TestServer::start("uc", Behaviour::UntilClose).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\nfrontend fe2\n bind 127.0.0.1:0\n default_backend be2\nbackend be2\n server s {}\n",
+        ch.addr, uc.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    for _ in 0..3 {
+        let r = bounded(c.response_to(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        // Decoded length: 3000 chunks of 1000 bytes, over one kept-alive connection.
+        assert_eq!(r.text(), "3000000");
+    }
+    assert_eq!(ch.connections.load(Ordering::SeqCst), 1);
+    // A body delimited by the server's close: forwarded, then the client side closes too.
+    let mut c = Client::connect(addr(&p, "fe2")).await;
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert_eq!(r.text(), "uc");
+}
+
+#[tokio::test]
+async fn pipelined_and_http10_requests() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let mut c = Client::connect(fe).await;
+    c.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+    for path in ["/1", "/2", "/3"] {
+        let r = bounded(c.response(false)).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-path"), Some(path));
+    }
+    assert!(c.closed().await, "closed after Connection: close");
+    // HTTP/1.0 without keep-alive: one response, then close.
+    let mut c = Client::connect(fe).await;
+    c.send(b"GET /old HTTP/1.0\r\n\r\n").await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(c.closed().await);
+    // HTTP/1.0 with keep-alive: kept open, and told so.
+    let mut c = Client::connect(fe).await;
+    c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    let r = bounded(c.response(false)).await.unwrap();
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    c.send(b"GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    assert_eq!(
+        bounded(c.response(false)).await.unwrap().header("x-path"),
+        Some("/b")
+    );
+}

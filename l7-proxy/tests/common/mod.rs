@@ -30,6 +30,10 @@ pub enum Behaviour {
     Count,
     /// 200 with a `n`-byte body, streamed in 64 KiB writes; counts bytes written.
     Big(u64),
+    /// 200 with a chunked body of `n` chunks of 1000 bytes.
+    Chunked(u32),
+    /// HTTP/1.0-style response: no length, body until close.
+    UntilClose,
     /// Sleeps, then answers like `Name`.
     Slow(Duration),
     /// Accepts and reads but never answers.
@@ -159,6 +163,23 @@ async fn serve_conn(
                     left -= k as u64;
                 }
             }
+            Behaviour::Chunked(n) => {
+                s.write_all(
+                    format!("HTTP/1.1 200 OK\r\n{extra}transfer-encoding: chunked\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await?;
+                let chunk = format!("3e8\r\n{}\r\n", "c".repeat(1000));
+                for _ in 0..n {
+                    s.write_all(chunk.as_bytes()).await?;
+                }
+                s.write_all(b"0\r\nx-trailer: t\r\n\r\n").await?;
+            }
+            Behaviour::UntilClose => {
+                s.write_all(format!("HTTP/1.0 200 OK\r\n{extra}\r\n{name}").as_bytes())
+                    .await?;
+                return Ok(());
+            }
             Behaviour::Silent => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
@@ -260,11 +281,19 @@ async fn read_body<R: AsyncRead + Unpin>(
                     .map_err(|_| std::io::Error::other("bad chunk"))?;
             buf.drain(..line_end + 2);
             if size == 0 {
-                while buf.len() < 2 {
-                    more(s, buf).await?;
+                // Trailer lines, then the empty line.
+                loop {
+                    let end = loop {
+                        if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
+                            break p;
+                        }
+                        more(s, buf).await?;
+                    };
+                    buf.drain(..end + 2);
+                    if end == 0 {
+                        return Ok(total);
+                    }
                 }
-                buf.drain(..2);
-                return Ok(total);
             }
             let mut left = size;
             while left > 0 {
@@ -411,6 +440,12 @@ impl Client {
         }
         r.body = body;
         Ok(r)
+    }
+
+    /// Sends a raw request and reads the response, counting (not keeping) the body.
+    pub async fn response_to(&mut self, raw: &[u8]) -> std::io::Result<Response> {
+        self.stream.write_all(raw).await?;
+        self.response(true).await
     }
 
     /// True if the proxy closed the connection (EOF within the bound).
