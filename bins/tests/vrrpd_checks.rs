@@ -232,3 +232,37 @@ fn failing_track_script_with_weight_zero_puts_the_instance_in_fault() {
     // a left Master with a priority-0 advert, so b did not wait for Master_Down_Interval.
     assert!(b.counter("VI_1", "pri_zero_rcvd") >= 1);
 }
+
+#[test]
+fn address_list_mismatch_is_counted_and_dropped_only_under_vrrp_strict() {
+    if !testkit::require_root("addr_list") {
+        return;
+    }
+    let lab = Lab::builder("vchaddr")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    // a is strict and lists one VIP; b lists two and has the higher priority.
+    let a_conf = format!("global_defs {{\n    vrrp_strict\n}}\n{}", instance(110, ""));
+    let b_conf = instance(120, "").replace(
+        &format!("{VIP}/24\n"),
+        &format!("{VIP}/24\n        198.18.0.101/24\n"),
+    );
+    let a = Vrrpd::start(lab.node("a").ns(), &a_conf).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &b_conf).expect("b");
+    // b's adverts never count for a, so a ends up master beside b.
+    within(Duration::from_secs(3), || {
+        has_vip(lab.node("a").ns(), vip()) && has_vip(lab.node("b").ns(), vip())
+    })
+    .unwrap_or_else(|| panic!("both master\na:\n{}\nb:\n{}", a.log(), b.log()));
+    within(Duration::from_secs(2), || {
+        a.counter("VI_1", "drops.addr_list_err") > 2 && b.counter("VI_1", "drops.addr_list_err") > 2
+    })
+    .expect("both count the mismatch");
+    assert_eq!(a.counter("VI_1", "advert_rcvd"), 0, "strict a drops them");
+    assert!(
+        b.counter("VI_1", "advert_rcvd") > 2,
+        "non-strict b still takes them"
+    );
+}

@@ -324,6 +324,15 @@ impl Instance {
             self.count_drop(rx.src, &e);
             return;
         }
+        if !self.same_addresses(rx.advert.addresses()) {
+            // keepalived counts every mismatch but drops only under vrrp_strict (RFC 3768
+            // §7.1: "MAY" log, not discard, unless configured to).
+            *self.counters.drops.entry("addr_list_err".to_string()).or_insert(0) += 1;
+            if self.plan.source.strict {
+                debug!(instance = %self.plan.name, src = %rx.src, "advert dropped: address list differs (vrrp_strict)");
+                return;
+            }
+        }
         self.counters.advert_rcvd += 1;
         if rx.advert.priority() == 0 {
             self.counters.pri_zero_rcvd += 1;
@@ -336,6 +345,17 @@ impl Instance {
             max_advert_interval: rx.advert.interval(),
         };
         self.router.handle(now, Event::Advert(advert));
+    }
+
+    /// Whether an advert lists exactly our advertised addresses (in any order).
+    fn same_addresses(&self, addrs: vrrp_proto::advert::AddressIter<'_>) -> bool {
+        let n = addrs.len();
+        let ours = self.advert_v4.len() + self.advert_v6.len();
+        n == ours
+            && addrs.into_iter().all(|a| match a {
+                IpAddr::V4(v4) => self.advert_v4.contains(&v4),
+                IpAddr::V6(v6) => self.advert_v6.contains(&v6),
+            })
     }
 
     fn count_drop(&mut self, src: IpAddr, e: &DecodeError) {
