@@ -204,3 +204,48 @@ fn mac_string(mac: [u8; 6]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+#[test]
+fn garp_repeat_delay_and_refresh_as_configured() {
+    if !testkit::require_root("garp_timing") {
+        return;
+    }
+    let lab = Lab::builder("vfogarp").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    let capture = Capture::start(ns, "eth0", &["arp"]).expect("tcpdump");
+    let extra = "garp_master_repeat 2\n garp_master_delay 1\n garp_master_refresh 1\n garp_master_refresh_repeat 3";
+    let a = Vrrpd::start(ns, &conf(100, "0.1", 3, extra)).expect("vrrpd");
+    within(Duration::from_secs(3), || has_vip(ns, vip())).expect("master");
+    std::thread::sleep(Duration::from_millis(2600));
+    let frames: Vec<Duration> = capture
+        .stop()
+        .expect("capture")
+        .frames
+        .iter()
+        .filter(|f| f.gratuitous_arp_ip() == Some("198.18.0.100".parse().expect("literal")))
+        .map(|f| f.ts)
+        .collect();
+    let Some(&t0) = frames.first() else {
+        panic!("no gratuitous ARP\n{}", a.log());
+    };
+    let at = |from_ms: u64, to_ms: u64| {
+        frames
+            .iter()
+            .filter(|t| {
+                let d = t.saturating_sub(t0);
+                d >= Duration::from_millis(from_ms) && d < Duration::from_millis(to_ms)
+            })
+            .count()
+    };
+    // The transition burst: garp_master_repeat.
+    assert_eq!(at(0, 100), 2, "transition burst of 2: {frames:?}");
+    // One second later, the delayed burst (2) and the first refresh (3), give or take
+    // which comes first.
+    assert_eq!(
+        at(900, 1200),
+        2 + 3,
+        "delayed burst + refresh at 1 s: {frames:?}"
+    );
+    // Then refreshes only.
+    assert_eq!(at(1900, 2200), 3, "refresh at 2 s: {frames:?}");
+}
