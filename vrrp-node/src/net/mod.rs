@@ -213,7 +213,10 @@ fn recv_socket_v4(config: &SocketConfig) -> io::Result<Socket> {
         let IpAddr::V4(group) = config.group else {
             return Err(invalid("IPv4 instance with an IPv6 group"));
         };
-        socket.join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(config.ifindex))?;
+        socket.join_multicast_v4_n(
+            &group,
+            &socket2::InterfaceIndexOrAddress::Index(config.ifindex),
+        )?;
     }
     Ok(socket)
 }

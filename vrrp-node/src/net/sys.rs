@@ -29,7 +29,9 @@ pub fn bind_packet_socket(socket: &impl AsRawFd, ifindex: u32, protocol: u16) ->
 }
 
 /// Registers `socket` with the tokio reactor.
-pub fn register_async(socket: socket2::Socket) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
+pub fn register_async(
+    socket: socket2::Socket,
+) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
     // SAFETY: `Socket` owns its file descriptor, and the AsyncFd takes ownership of the
     // Socket: the fd is neither replaced nor closed while registered.
     unsafe { tokio::io::unix::AsyncFd::register(socket) }.map_err(|e| e.into_parts().1)
