@@ -260,6 +260,7 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
                 .is_some_and(|x| x.running() && x.router().state() == State::Master)
         })
         .collect();
+    let mut incumbent = None;
     let pick = usize::try_from(sim.rng().below(masters.len() as u64)).unwrap_or(0);
     let down: Vec<usize> = (0..n)
         .filter(|&i| sim.nodes().get(i).is_some_and(|x| !x.running()))
@@ -271,10 +272,24 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
         // Merging partitions: two Masters meet.
         (2, _, _) => sim.heal(),
         // A returning node (an owner or a higher one preempts).
-        (3, _, Some(&d)) => sim.start(d),
+        (3, _, Some(&d)) => {
+            incumbent = nopreempt_incumbent(&sim, d);
+            sim.start(d);
+        }
         _ => sim.note(|| "no disruption".to_string()),
     }
     settle_and_check(&mut sim, settle, adv, "after handover");
+    if let Some((m, d)) = incumbent {
+        let still = sim
+            .nodes()
+            .get(m)
+            .is_some_and(|x| x.running() && x.router().state() == State::Master);
+        if !still {
+            sim.violation(format!(
+                "nopreempt n{d} returned and Master n{m} lost its place"
+            ));
+        }
+    }
 
     Outcome {
         seed,
@@ -283,6 +298,25 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
         trace: sim.trace().map(<[String]>::to_vec).unwrap_or_default(),
         steps: sim.steps(),
     }
+}
+
+/// When `d` would return as a `nopreempt` Backup (not owner, not `state MASTER`) into a
+/// group that has a Master: that Master, which must stay Master.
+fn nopreempt_incumbent(sim: &Sim, d: usize) -> Option<(usize, usize)> {
+    let node = sim.nodes().get(d)?;
+    let cfg = node.router().config();
+    if cfg.preempt || cfg.priority == 255 || cfg.initial_state == InitialState::Master {
+        return None;
+    }
+    let m = (0..sim.nodes().len()).find(|&m| {
+        m != d
+            && sim.connected(m, d)
+            && sim
+                .nodes()
+                .get(m)
+                .is_some_and(|x| x.running() && x.router().state() == State::Master)
+    })?;
+    Some((m, d))
 }
 
 /// Runs for `settle`, checks one Master per group, then checks nothing changes for three
