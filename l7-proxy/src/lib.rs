@@ -9,6 +9,7 @@ pub mod errors;
 pub mod http;
 pub mod io;
 pub mod log;
+pub mod privileges;
 pub mod runtime;
 pub mod tcp;
 

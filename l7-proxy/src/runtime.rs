@@ -111,6 +111,8 @@ pub struct Shared {
     /// Becomes `true` on soft stop: keep-alive connections close after their response.
     pub stopping: watch::Receiver<bool>,
     drained: Notify,
+    /// `global` `maxconn`: process-wide limit of client connections (fixed at start).
+    slots: Option<Arc<Semaphore>>,
 }
 
 /// Counts a client connection for the drain logic.
@@ -188,6 +190,10 @@ impl Proxy {
                 active: AtomicUsize::new(0),
                 stopping,
                 drained: Notify::new(),
+                slots: cfg
+                    .global
+                    .maxconn
+                    .map(|m| Arc::new(Semaphore::new(m as usize))),
             }),
             stop_tx,
             state: tokio::sync::Mutex::new(State::default()),
@@ -215,7 +221,7 @@ impl Proxy {
                 .iter()
                 .filter_map(|u| get(&u.backend).map(|b| (u.cond.clone(), b)))
                 .collect();
-            let maxconn = f.settings.maxconn.or(cfg.global.maxconn);
+            let maxconn = f.settings.maxconn;
             frontends.push(Arc::new(FrontendRt {
                 cfg: f.clone(),
                 rules,
@@ -366,6 +372,14 @@ async fn accept_loop(
         let Some(fe) = rx.borrow_and_update().clone() else {
             return;
         };
+        // At the limit we stop accepting (the kernel backlog holds new clients), as HAProxy.
+        let global_permit = match &shared.slots {
+            Some(sem) => tokio::select! {
+                p = sem.clone().acquire_owned() => p.ok(),
+                _ = rx.changed() => continue,
+            },
+            None => None,
+        };
         let permit = match &fe.maxconn {
             Some(sem) => tokio::select! {
                 p = sem.clone().acquire_owned() => p.ok(),
@@ -392,7 +406,7 @@ async fn accept_loop(
         };
         tokio::spawn(async move {
             let _guard = ConnGuard::new(ctx.shared.clone(), ctx.fe.clone());
-            let _permit = permit;
+            let _permit = (permit, global_permit);
             handle(ctx, stream, peer).await;
         });
     }

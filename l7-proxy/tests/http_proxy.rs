@@ -614,3 +614,31 @@ async fn pipelined_and_http10_requests() {
         Some("/b")
     );
 }
+
+/// `global` `maxconn 1`: a second client is not served until the first leaves.
+#[tokio::test]
+async fn global_maxconn_limits_concurrent_clients() {
+    let s = TestServer::start("s", Behaviour::Slow(Duration::from_millis(200))).await;
+    let p = proxy(&format!(
+        "global\n maxconn 1\n{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let t0 = Instant::now();
+    let (r1, r2) = tokio::join!(get_once(fe, "/"), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        get_once(fe, "/").await
+    });
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(r2.unwrap().status, 200);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "the second waited for the first"
+    );
+    assert_eq!(
+        s.connections.load(Ordering::SeqCst),
+        1,
+        "one upstream connection, reused"
+    );
+}

@@ -64,11 +64,13 @@ fn main() -> ExitCode {
         tracing::warn!("-D/-W are ignored: lbproxy stays in the foreground (run it under systemd)");
     }
     let g = &loaded.config.global;
-    if g.user.is_some() || g.group.is_some() {
-        tracing::warn!(
-            "'user'/'group' are not applied: start lbproxy as the target user (systemd User=)"
-        );
-    }
+    let identity = match l7_proxy::privileges::resolve(g.user.as_deref(), g.group.as_deref()) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("[ALERT] {e}");
+            return ExitCode::from(1);
+        }
+    };
     let threads = g.nbthread.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -98,7 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let code = rt.block_on(run(args.files, loaded));
+    let code = rt.block_on(run(args.files, loaded, identity));
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
@@ -123,7 +125,7 @@ fn report_error(e: &ConfigError) {
     }
 }
 
-async fn run(files: Vec<PathBuf>, loaded: Loaded) -> ExitCode {
+async fn run(files: Vec<PathBuf>, loaded: Loaded, identity: Option<(u32, u32)>) -> ExitCode {
     let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -142,6 +144,19 @@ async fn run(files: Vec<PathBuf>, loaded: Loaded) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Listeners are bound: now drop root if `user`/`group` ask for it.
+    if let Some((uid, gid)) = identity {
+        match l7_proxy::privileges::switch_to(uid, gid) {
+            Ok(()) => tracing::info!(uid, gid, "running as uid {uid} gid {gid}"),
+            Err(e @ l7_proxy::privileges::PrivError::NotRoot { .. }) => {
+                tracing::warn!("'user'/'group' not applied: {e}")
+            }
+            Err(e) => {
+                eprintln!("[ALERT] {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     tracing::info!(
         frontends = loaded.config.frontends.len(),
         backends = loaded.config.backends.len(),
