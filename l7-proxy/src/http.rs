@@ -419,20 +419,10 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     let mut ubuf = BytesMut::new();
     let mut dl = Deadline::default();
     let mut first = true;
-    let mut stopping = ctx.shared.stopping.clone();
     let mut retired = ctx.fe.retired.subscribe();
     loop {
         let fs = &ctx.fe.cfg.settings;
-        let head = read_head(
-            &mut dl,
-            &mut client,
-            &mut cbuf,
-            first,
-            fs,
-            &mut stopping,
-            &mut retired,
-        )
-        .await;
+        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut retired).await;
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
             SystemTime::now()
@@ -456,7 +446,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             dl: &mut dl,
         };
         let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
-        if !keep || *stopping.borrow() || *retired.borrow() {
+        if !keep || *retired.borrow() {
             let _ = client.shutdown().await;
             return;
         }
@@ -469,7 +459,6 @@ async fn read_head(
     cbuf: &mut BytesMut,
     first: bool,
     fs: &ProxySettings,
-    stopping: &mut tokio::sync::watch::Receiver<bool>,
     retired: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<RequestHead, HeadError> {
     let t = &fs.timeouts;
@@ -498,9 +487,10 @@ async fn read_head(
             Some(s) => head_deadline.map(|d| d.saturating_sub(s.elapsed())),
         };
         let read = async {
+            // Soft stop retires every frontend too, so one signal covers both.
             tokio::select! {
+                biased;
                 r = dl.fill(client, cbuf, limit) => Some(r),
-                _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
                 _ = retired.wait_for(|s| *s), if started.is_none() && !first => None,
             }
         };
@@ -992,7 +982,8 @@ async fn forward(
             },
         };
     }
-    let stopping = *ctx.shared.stopping.borrow() || *ctx.fe.retired.borrow();
+    // Retired by a reload or a soft stop: finish this response, then close.
+    let stopping = *ctx.fe.retired.borrow();
     let client_close = info.close
         || mode == HttpConnMode::Close
         || resp.framing == Framing::UntilClose

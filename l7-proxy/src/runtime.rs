@@ -335,6 +335,10 @@ impl Proxy {
                 let _ = l.task.await;
             }
             st.generation = None;
+            // Idle keep-alive connections wait on their frontend's retire signal only.
+            for fe in &st.frontends {
+                fe.retired.send_replace(true);
+            }
         }
         let wait = async {
             loop {
@@ -388,6 +392,7 @@ async fn accept_loop(
             None => None,
         };
         let accepted = tokio::select! {
+            biased;
             a = l.accept() => a,
             _ = rx.changed() => continue,
         };
