@@ -14,7 +14,7 @@
 #   VIP 198.18.0.100/24. lb1 and lb2 run `tk-http` on 0.0.0.0:8080 answering their name; the
 #   client runs `vip-poller` against VIP:8080 every 10 ms (connect/read timeout 20 ms).
 #
-# Cases (the fault hits lb1 1 s after the poller starts):
+# Cases (the fault hits lb1 1 s + a random fraction of advert_int after the poller starts):
 #   sigkill   lb1's VRRP daemon (whole process group) and its service are SIGKILLed at once:
 #             the Master node dies. Theory: 3 x advert_int + Skew_Time.
 #   sigterm   lb1's VRRP daemon gets SIGTERM (graceful: priority 0 advert, VIP removed);
@@ -203,12 +203,14 @@ run_one() { # IMPL VERSION ADVERT CASE RUN_ID
         echo "warning: client cannot reach the VIP before the fault" >&2
 
     local duration
-    duration=$(awk -v d="$down" 'BEGIN { printf "%d", 1000 + d * 1000 + 2000 }')
+    duration=$(awk -v d="$down" -v a="$adv" 'BEGIN { printf "%d", 1000 + a * 1000 + d * 1000 + 2000 }')
     ip netns exec "$CL" "$TARGET/release/vip-poller" --target "$VIP:$PORT" \
         --interval-ms "$POLL_MS" --timeout-ms "$POLL_TIMEOUT_MS" --duration-ms "$duration" \
         >"$dir/poller.json" 2>"$dir/poller.err" &
     local poller=$!; PIDS+=("$poller")
-    sleep 1
+    # 1 s of steady state, then the fault at a random phase of the advert cycle (without it
+    # the fault would always come just after an advert, the worst case).
+    sleep "$(awk -v a="$adv" -v r="$RANDOM" 'BEGIN { print 1 + a * r / 32768 }')"
     local fault_at
     fault_at=$(date +%s.%N)
     case $case in

@@ -1,17 +1,23 @@
-//! `tk-http --listen ADDR:PORT --name NAME`: a tiny HTTP/1.0 responder for labs, benchmarks
-//! and the demo. Every request gets `200 OK` with the body `NAME\n`, then the connection is
-//! closed. One thread per connection; runs until killed.
+//! `tk-http --listen ADDR:PORT --name NAME [--say-peer]`: a tiny HTTP/1.0 responder for labs,
+//! benchmarks and the demo. Every request gets `200 OK` with the body `NAME\n` (with
+//! `--say-peer`: `NAME <- PEER_IP\n`, e.g. to show which proxy node connected), then the
+//! connection is closed. One thread per connection; runs until killed.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 fn usage() -> ! {
-    eprintln!("usage: tk-http --listen ADDR:PORT --name NAME");
+    eprintln!("usage: tk-http --listen ADDR:PORT --name NAME [--say-peer]");
     std::process::exit(2)
 }
 
-fn serve(mut s: TcpStream, body: &[u8]) {
+fn serve(mut s: TcpStream, name: &str, say_peer: bool) {
+    let body = match (say_peer, s.peer_addr()) {
+        (true, Ok(p)) => format!("{name} <- {}\n", p.ip()),
+        _ => format!("{name}\n"),
+    };
+    let body = body.as_bytes();
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_nodelay(true);
     // Read the request head (up to the blank line, at most 8 KiB).
@@ -41,11 +47,13 @@ fn serve(mut s: TcpStream, body: &[u8]) {
 fn main() {
     let mut listen = None;
     let mut name = None;
+    let mut say_peer = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--listen" => listen = args.next(),
             "--name" => name = args.next(),
+            "--say-peer" => say_peer = true,
             _ => usage(),
         }
     }
@@ -60,8 +68,8 @@ fn main() {
         }
     };
     eprintln!("tk-http: {name} listening on {listen}");
-    let body: &'static [u8] = format!("{name}\n").into_bytes().leak();
+    let name: &'static str = name.leak();
     for s in l.incoming().flatten() {
-        std::thread::spawn(move || serve(s, body));
+        std::thread::spawn(move || serve(s, name, say_peer));
     }
 }
