@@ -390,6 +390,10 @@ async fn read_response(
     }
 }
 
+fn stamp(on: bool) -> Option<Instant> {
+    on.then(Instant::now)
+}
+
 fn push_status(out: &mut Vec<u8>, status: u16) {
     let s = status.min(999);
     out.extend_from_slice(&[
@@ -721,6 +725,8 @@ async fn forward(
         .or(bs.timeouts.connect)
         .unwrap_or(Duration::from_secs(5));
     let head_request = head.method() == "HEAD";
+    // Clock reads for the log line only when there is one.
+    let timing = ctx.fe.log;
     let mut exclude: Vec<usize> = Vec::new();
     let mut retries_left = bs.retries;
     let mut sent_continue = false;
@@ -739,7 +745,7 @@ async fn forward(
                 server: last_server,
             };
         };
-        let tq = Instant::now();
+        let tq = stamp(timing);
         let slot = match backend.acquire(idx, queue_to).await {
             Ok(s) => s,
             Err(e) => {
@@ -755,9 +761,9 @@ async fn forward(
                 };
             }
         };
-        trace.t_queue = Some(tq.elapsed());
+        trace.t_queue = tq.map(|t| t.elapsed());
         last_server = Some(slot.server.clone());
-        let tc = Instant::now();
+        let tc = stamp(timing);
         let pooled = if reuse { slot.server.take_idle() } else { None };
         let reused = pooled.is_some();
         let mut up = match pooled {
@@ -793,8 +799,8 @@ async fn forward(
                 }
             },
         };
-        trace.t_connect = Some(tc.elapsed());
-        let tr = Instant::now();
+        trace.t_connect = tc.map(|t| t.elapsed());
+        let tr = stamp(timing);
         let sent = dl.run(sto, up.write_all(&req)).await;
         let send_failed = !matches!(sent, Some(Ok(())));
         if !send_failed && info.framing != Framing::None {
@@ -845,7 +851,7 @@ async fn forward(
         };
         match resp {
             Ok(r) => {
-                trace.t_resp = Some(tr.elapsed());
+                trace.t_resp = tr.map(|t| t.elapsed());
                 break (slot, up, r);
             }
             Err(RespError::Timeout) => {

@@ -73,10 +73,17 @@ impl Deadline {
         let Some(d) = limit else {
             return Some(fut.await);
         };
+        // Most writes (and some reads) complete at once: only arm the timer (a clock read
+        // and a timer-wheel update) when the operation has to wait.
+        let mut fut = std::pin::pin!(fut);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(r) = first {
+            return Some(r);
+        }
         self.sleep.as_mut().reset(tokio::time::Instant::now() + d);
         tokio::select! {
             biased;
-            r = fut => Some(r),
+            r = &mut fut => Some(r),
             _ = self.sleep.as_mut() => None,
         }
     }
