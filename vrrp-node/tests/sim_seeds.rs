@@ -78,3 +78,23 @@ fn one_seed_from_env() {
         assert!(o.passed(), "seed {seed} failed");
     }
 }
+
+/// The scenarios do real work: enough steps, state changes and handovers to mean something.
+#[test]
+fn scenarios_exercise_the_protocol() {
+    let mut steps = 0u64;
+    let mut failovers = 0u64;
+    for seed in 0..200u64 {
+        let o = scenario::run(seed, true);
+        assert!(o.passed(), "{}", o.report());
+        steps += o.steps;
+        failovers += o
+            .trace
+            .iter()
+            .filter(|l| l.contains("Backup -> Master"))
+            .count() as u64;
+    }
+    println!("200 seeds: {steps} steps, {failovers} Backup->Master transitions");
+    assert!(steps > 200 * 50, "only {steps} steps");
+    assert!(failovers > 200, "only {failovers} failovers");
+}

@@ -131,8 +131,12 @@ impl SimNode {
 
 /// Skew_Time (or Master_Down_Interval when `down`) per RFC 9568 6.1 / RFC 3768 6.1, written
 /// out independently of the state machine so the simulator checks it.
-fn rfc_bound(cfg: &RouterConfig, priority: u8, down: bool) -> Duration {
-    let adv_cs = u64::from(cfg.advert_interval_cs);
+/// `master_cs` is the leaving Master's interval, which a v3 Backup has learned.
+fn rfc_bound(cfg: &RouterConfig, priority: u8, down: bool, master_cs: u16) -> Duration {
+    let adv_cs = u64::from(match cfg.version {
+        vrrp_proto::Version::V3 => master_cs,
+        vrrp_proto::Version::V2 => cfg.advert_interval_cs,
+    });
     let skew_us = match cfg.version {
         vrrp_proto::Version::V3 => (256 - u64::from(priority)) * adv_cs / 256 * 10_000,
         vrrp_proto::Version::V2 => (256 - u64::from(priority)) * 1_000_000 / 256,
@@ -392,10 +396,11 @@ impl Sim {
     fn expect_handover(&mut self, from: usize, what: &'static str, down: bool) {
         let mut candidates = Vec::new();
         let mut best: Option<Duration> = None;
+        let master_cs = self.nodes.get(from).map_or(0, |n| n.cfg.advert_interval_cs);
         for (j, n) in self.nodes.iter().enumerate() {
             if j != from && n.running && n.vr.state() == State::Backup && self.connected(from, j) {
                 candidates.push(j);
-                let b = rfc_bound(&n.cfg, n.vr.priority(), down);
+                let b = rfc_bound(&n.cfg, n.vr.priority(), down, master_cs);
                 best = Some(best.map_or(b, |x| x.min(b)));
             }
         }
