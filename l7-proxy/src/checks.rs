@@ -25,11 +25,11 @@ impl Drop for ServerCheck {
 }
 
 /// Starts the checks of every server with `check`.
-pub fn start(backends: &HashMap<String, Arc<Backend>>, _cfg: &Config) -> Vec<ServerCheck> {
+pub fn start(backends: &HashMap<String, Arc<Backend>>, cfg: &Config) -> Vec<ServerCheck> {
     let mut out = Vec::new();
     for be in backends.values() {
         for (i, s) in be.servers.iter().enumerate() {
-            let Some(params) = _cfg
+            let Some(params) = cfg
                 .backend(&be.name)
                 .and_then(|b| b.servers.get(i))
                 .map(|c| c.params.clone())

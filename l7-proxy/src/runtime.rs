@@ -380,21 +380,33 @@ async fn accept_loop(
         let global_permit = match &shared.slots {
             Some(sem) => tokio::select! {
                 p = sem.clone().acquire_owned() => p.ok(),
-                _ = rx.changed() => continue,
+                r = rx.changed() => {
+                    // The proxy is gone (sender dropped): stop accepting.
+                    if r.is_err() { return; }
+                    continue;
+                }
             },
             None => None,
         };
         let permit = match &fe.maxconn {
             Some(sem) => tokio::select! {
                 p = sem.clone().acquire_owned() => p.ok(),
-                _ = rx.changed() => continue,
+                r = rx.changed() => {
+                    // The proxy is gone (sender dropped): stop accepting.
+                    if r.is_err() { return; }
+                    continue;
+                }
             },
             None => None,
         };
         let accepted = tokio::select! {
             biased;
             a = l.accept() => a,
-            _ = rx.changed() => continue,
+            r = rx.changed() => {
+                    // The proxy is gone (sender dropped): stop accepting.
+                    if r.is_err() { return; }
+                    continue;
+                }
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,

@@ -642,3 +642,22 @@ async fn global_maxconn_limits_concurrent_clients() {
         "one upstream connection, reused"
     );
 }
+
+/// Dropping the proxy closes its listeners.
+#[tokio::test]
+async fn dropping_the_proxy_closes_listeners() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    assert_eq!(get_once(fe, "/").await.unwrap().status, 200);
+    drop(p);
+    let t0 = Instant::now();
+    while tokio::net::TcpStream::connect(fe).await.is_ok() {
+        assert!(t0.elapsed() < T, "listener still open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
