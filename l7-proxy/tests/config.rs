@@ -214,3 +214,17 @@ proptest! {
         let _ = parse_str_offline("soup.cfg", &text);
     }
 }
+
+#[test]
+fn httpchk_host_header_form() {
+    let l = load_files(&[concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/haproxy/tcp-kube-api.cfg"
+    )])
+    .unwrap();
+    let b = l.config.backend("control-plane").unwrap();
+    let h = b.settings.httpchk.as_ref().unwrap();
+    assert_eq!((h.method.as_str(), h.uri.as_str()), ("GET", "/readyz"));
+    assert_eq!(h.host.as_deref(), Some("kubernetes"));
+    assert_eq!(b.settings.expect_status, Some(200));
+}

@@ -38,14 +38,14 @@ pub fn split_line(line: &str) -> Result<Vec<Word>, (String, usize)> {
                 }
                 match c {
                     '\\' => match chars.next() {
-                        Some((_, n)) => cur.push(n),
+                        Some((_, n)) => cur.push(unescape(n)),
                         None => cur.push('\\'),
                     },
                     '"' => loop {
                         match chars.next() {
                             Some((_, '"')) => break,
                             Some((_, '\\')) => match chars.next() {
-                                Some((_, n)) => cur.push(n),
+                                Some((_, n)) => cur.push(unescape(n)),
                                 None => return Err(("unterminated double quote".into(), col)),
                             },
                             Some((_, ch)) => cur.push(ch),
@@ -73,6 +73,16 @@ pub fn split_line(line: &str) -> Result<Vec<Word>, (String, usize)> {
     Ok(words)
 }
 
+/// HAProxy's escapes: `\r`, `\n`, `\t`; any other character stands for itself.
+fn unescape(c: char) -> char {
+    match c {
+        'r' => '\r',
+        'n' => '\n',
+        't' => '\t',
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +106,9 @@ mod tests {
         assert_eq!(w[0].col, 2);
         assert_eq!(w[2].col, 11);
         assert!(split_line("acl a \"open").is_err());
+        assert_eq!(
+            texts(r"option httpchk GET / HTTP/1.1\r\nHost:\ k8s"),
+            vec!["option", "httpchk", "GET", "/", "HTTP/1.1\r\nHost: k8s"]
+        );
     }
 }
