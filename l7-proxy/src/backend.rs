@@ -83,6 +83,11 @@ impl Server {
         self.active.load(Ordering::Relaxed)
     }
 
+    /// Whether a request would be served now (below `maxconn`).
+    pub fn has_slot(&self) -> bool {
+        self.maxconn == 0 || self.active() < self.maxconn as usize
+    }
+
     /// Requests waiting in this server's queue.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
@@ -232,9 +237,12 @@ impl Backend {
                         &self.rr_active
                     };
                     let start = self.counter.fetch_add(1, Ordering::Relaxed);
-                    (0..seq.len())
-                        .map(|k| seq[(start.wrapping_add(k)) % seq.len()])
-                        .find(|&i| eligible(i, backup))
+                    let order = || (0..seq.len()).map(|k| seq[(start.wrapping_add(k)) % seq.len()]);
+                    // A server with a free slot first; queue on the turn's server only when
+                    // all are full.
+                    order()
+                        .find(|&i| eligible(i, backup) && self.servers[i].has_slot())
+                        .or_else(|| order().find(|&i| eligible(i, backup)))
                 }
                 Balance::LeastConn => {
                     let n = self.servers.len();
@@ -414,6 +422,20 @@ mod tests {
         assert_eq!(f.pick(ip, &[]), Some(0));
         f.servers[0].active.store(1, Ordering::Relaxed);
         assert_eq!(f.pick(ip, &[]), Some(1));
+    }
+
+    #[test]
+    fn roundrobin_skips_full_servers() {
+        let b = backend(
+            "backend b\n server a 127.0.0.1:1 maxconn 1\n server b 127.0.0.1:2 maxconn 1\n",
+        );
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        b.servers[0].active.store(1, Ordering::Relaxed);
+        for _ in 0..4 {
+            assert_eq!(b.pick(ip, &[]), Some(1));
+        }
+        b.servers[1].active.store(1, Ordering::Relaxed);
+        assert!(b.pick(ip, &[]).is_some(), "all full: queue on one");
     }
 
     #[test]
