@@ -178,6 +178,8 @@ pub struct Sim {
     handovers: Vec<Handover>,
     violations: Vec<String>,
     steps: u64,
+    /// Actions per node kept for [`Sim::take_actions`], when asked for.
+    recorded: Option<Vec<Vec<Action>>>,
 }
 
 impl Sim {
@@ -216,6 +218,7 @@ impl Sim {
             handovers: Vec::new(),
             violations: Vec::new(),
             steps: 0,
+            recorded: None,
         })
     }
 
@@ -383,6 +386,43 @@ impl Sim {
         );
     }
 
+    /// Keeps every action of every node from now on, for [`Sim::take_actions`] (a sync group
+    /// coordinator outside the simulator needs them).
+    pub fn record_actions(&mut self) {
+        self.recorded = Some(vec![Vec::new(); self.nodes.len()]);
+    }
+
+    /// The actions node `i` emitted since the last call (empty unless
+    /// [`Sim::record_actions`] was called).
+    pub fn take_actions(&mut self, i: usize) -> Vec<Action> {
+        self.recorded
+            .as_mut()
+            .and_then(|r| r.get_mut(i))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Hands `ev` to node `i` now, if it is running (e.g. a [`SyncCommand`](crate::fsm::SyncCommand)).
+    pub fn inject(&mut self, i: usize, ev: Event) {
+        self.note(|| format!("n{i} inject {ev:?}"));
+        self.input(i, ev);
+    }
+
+    /// When the next delivery or timer is due, if any.
+    pub fn next_event_time(&self) -> Option<Instant> {
+        let pkt = self.queue.peek().map(|Reverse(p)| p.at);
+        let timer = self
+            .nodes
+            .iter()
+            .filter(|n| n.running)
+            .filter_map(|n| n.vr.next_deadline())
+            .min();
+        match (pkt, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn input(&mut self, i: usize, ev: Event) {
         if self.nodes.get(i).is_some_and(|n| n.running) {
             self.handle(i, ev);
@@ -514,6 +554,9 @@ impl Sim {
     }
 
     fn apply(&mut self, i: usize, a: Action) {
+        if let Some(r) = self.recorded.as_mut().and_then(|r| r.get_mut(i)) {
+            r.push(a);
+        }
         match a {
             Action::SendAdvert {
                 priority,
