@@ -1,0 +1,165 @@
+//! Random event sequences against one router: no panic, and the state machine's own
+//! invariants hold after every event (VIPs iff Master, timers per state, no timer left in the
+//! past after `handle_timeout`, adverts carry the effective priority or 0 when leaving).
+
+use core::net::{IpAddr, Ipv4Addr};
+
+use vrrp_node::fsm::*;
+use vrrp_node::sim::Rng;
+use vrrp_proto::Version;
+
+fn pick<T: Copy>(rng: &mut Rng, xs: &[T]) -> T {
+    xs[usize::try_from(rng.below(xs.len() as u64)).unwrap_or(0)]
+}
+
+fn config(rng: &mut Rng) -> RouterConfig {
+    let version = pick(rng, &[Version::V2, Version::V3]);
+    let prio = pick(rng, &[1u8, 50, 100, 200, 254, 255]);
+    let mut c = RouterConfig::new(7, version, prio, IpAddr::V4(Ipv4Addr::new(198, 18, 0, 10)));
+    c.advert_interval_cs = match version {
+        Version::V2 => pick(rng, &[100u16, 300]),
+        Version::V3 => pick(rng, &[1u16, 20, 100, 4095]),
+    };
+    c.preempt = rng.chance(700);
+    c.preempt_delay = Duration::from_millis(pick(rng, &[0u64, 0, 1500]));
+    c.initial_state = pick(rng, &[InitialState::Backup, InitialState::Master]);
+    c.lower_prio_no_advert = rng.chance(200);
+    c.garp.master_delay = Duration::from_millis(pick(rng, &[0u64, 5000]));
+    c.garp.master_refresh = Duration::from_millis(pick(rng, &[0u64, 0, 2000]));
+    c.garp.lower_prio_repeat = pick(rng, &[0u8, 1]);
+    for _ in 0..rng.below(3) {
+        c.tracks.push(TrackConfig {
+            weight: pick(rng, &[-254i16, -50, 0, 10, 254]),
+            initially_up: rng.chance(800),
+        });
+    }
+    c
+}
+
+fn event(rng: &mut Rng, version: Version) -> Event {
+    match rng.below(12) {
+        0 => Event::Startup,
+        1 => Event::Shutdown,
+        2 => Event::Track {
+            id: TrackId(u16::try_from(rng.below(4)).unwrap_or(0)),
+            up: rng.chance(500),
+        },
+        3 => pick(rng, &[Event::InterfaceDown, Event::InterfaceUp]),
+        4 => pick(rng, &[Event::FaultSet, Event::FaultCleared]),
+        5 => Event::Sync(pick(
+            rng,
+            &[
+                SyncCommand::BecomeMaster,
+                SyncCommand::BecomeBackup,
+                SyncCommand::Fault,
+                SyncCommand::FaultCleared,
+            ],
+        )),
+        6 => Event::Timeout,
+        _ => Event::Advert(Advert {
+            source: IpAddr::V4(Ipv4Addr::new(198, 18, 0, pick(rng, &[9u8, 10, 11]))),
+            version: if rng.chance(950) {
+                version
+            } else {
+                Version::V2
+            },
+            vrid: if rng.chance(950) { 7 } else { 8 },
+            priority: pick(rng, &[0u8, 1, 50, 100, 200, 254, 255]),
+            max_advert_interval: pick(rng, &[0u16, 1, 3, 20, 100, 4095, 65535]),
+        }),
+    }
+}
+
+fn check_sequence(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let cfg = config(&mut rng);
+    let version = cfg.version;
+    let base = cfg.priority;
+    let adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
+    let mut vr = VirtualRouter::new(cfg.clone()).expect("generated configs are valid");
+    let mut vips = false;
+    let mut now = Instant::ZERO;
+    for step in 0..60 {
+        // Sometimes jump to the next deadline, sometimes somewhere before it.
+        let ev = if rng.chance(400) {
+            match vr.next_deadline() {
+                Some(d) => {
+                    now = now.max(d);
+                    Event::Timeout
+                }
+                None => event(&mut rng, version),
+            }
+        } else {
+            now += Duration::from_micros(rng.below(2_000_000));
+            event(&mut rng, version)
+        };
+        let before = vr.state();
+        vr.handle(now, ev);
+        let ctx = |vr: &VirtualRouter| {
+            format!(
+                "seed {seed} step {step} {ev:?} {before} -> {} cfg {cfg:?}",
+                vr.state()
+            )
+        };
+        let mut last_notify = None;
+        while let Some(a) = vr.poll_action() {
+            match a {
+                Action::InstallVips => {
+                    assert!(!vips, "installed twice: {}", ctx(&vr));
+                    vips = true;
+                }
+                Action::RemoveVips => {
+                    assert!(vips, "removed while not installed: {}", ctx(&vr));
+                    vips = false;
+                }
+                Action::SendAdvert { priority, .. } => {
+                    if priority == 0 {
+                        assert_eq!(before, State::Master, "{}", ctx(&vr));
+                        assert!(
+                            matches!(vr.state(), State::Fault | State::Initialize),
+                            "{}",
+                            ctx(&vr)
+                        );
+                    } else {
+                        assert_eq!(priority, vr.priority(), "{}", ctx(&vr));
+                    }
+                }
+                Action::Notify { state } => last_notify = Some(state),
+                _ => {}
+            }
+        }
+        if let Some(s) = last_notify {
+            assert_eq!(s, vr.state(), "{}", ctx(&vr));
+        }
+        assert_eq!(vips, vr.state() == State::Master, "{}", ctx(&vr));
+        let p = vr.priority();
+        assert!(p >= 1 && (p == 255) == (base == 255), "{}", ctx(&vr));
+        let deadline = vr.next_deadline();
+        match vr.state() {
+            State::Initialize | State::Fault => assert_eq!(deadline, None, "{}", ctx(&vr)),
+            State::Master => {
+                let d = deadline.expect("Master has an Adver_Timer");
+                assert!(d <= now + adv, "{}", ctx(&vr));
+            }
+            State::Backup => {
+                let d = deadline.expect("Backup has a Master_Down_Timer");
+                // At most 3 intervals plus a skew below one interval, of the largest interval.
+                assert!(d <= now + Duration::from_centis(4 * 4095), "{}", ctx(&vr));
+            }
+        }
+        if ev == Event::Timeout {
+            assert!(
+                deadline.is_none_or(|d| d > now),
+                "timer left in the past: {}",
+                ctx(&vr)
+            );
+        }
+    }
+}
+
+#[test]
+fn random_event_sequences_keep_the_invariants() {
+    for seed in 0..20_000 {
+        check_sequence(seed);
+    }
+}
