@@ -659,3 +659,21 @@ fn sync_group_members_fault_and_fail_over_together() {
     assert_eq!((a.state(), b.state()), (State::Backup, State::Backup));
     assert_eq!(group.member_state(1), Some(State::Backup));
 }
+
+/// From the simulator: v3 routers whose intervals differ threefold or more flap, because a
+/// Backup starts with its own interval (RFC 9568 6.4.1) and can time out before a slower
+/// Master's next advert. Once it hears that Master it must learn the slower interval and hold.
+#[test]
+fn backup_with_short_interval_learns_a_slow_masters_interval() {
+    let mut c = cfg(Version::V3, 100);
+    c.advert_interval_cs = 20;
+    let mut vr = started(c);
+    // Own interval: 3 * 20 + 156 * 20 / 256 = 60 + 12 cs.
+    assert_eq!(vr.next_deadline(), Some(t(720)));
+    vr.handle(t(500), adv(20, 200, 100, Version::V3));
+    assert_eq!(vr.master_adver_interval_cs(), 100);
+    // Learned: 300 + 60 cs.
+    assert_eq!(vr.next_deadline(), Some(t(500 + 3600)));
+    vr.handle_timeout(t(1720));
+    assert_eq!(vr.state(), State::Backup);
+}
