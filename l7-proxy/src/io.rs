@@ -3,8 +3,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -51,18 +50,25 @@ pub async fn within<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Out
     }
 }
 
-/// A reusable timer for the hot path: one timer entry per connection whose deadline is
-/// pushed forward, instead of a fresh entry (registration and removal in the timer wheel)
-/// for every read and write.
+/// A reusable, lazily re-armed timer for the hot path.
+///
+/// Each operation only records its own deadline (one clock read). The timer entry is moved
+/// in the timer wheel only when it fires before the current operation's deadline (at most
+/// once per timeout period) or when it is armed later than needed; a fresh timer per read
+/// and write would cost a wheel insertion and removal every time.
 #[derive(Debug)]
 pub struct Deadline {
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The deadline of the operation in progress.
+    due: tokio::time::Instant,
 }
 
 impl Default for Deadline {
     fn default() -> Self {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
         Deadline {
-            sleep: Box::pin(tokio::time::sleep(Duration::from_secs(86400 * 365))),
+            sleep: Box::pin(tokio::time::sleep_until(far)),
+            due: far,
         }
     }
 }
@@ -73,18 +79,29 @@ impl Deadline {
         let Some(d) = limit else {
             return Some(fut.await);
         };
-        // Most writes (and some reads) complete at once: only arm the timer (a clock read
-        // and a timer-wheel update) when the operation has to wait.
+        // Most writes (and some reads) complete at once: no clock read at all for them.
         let mut fut = std::pin::pin!(fut);
         let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
         if let std::task::Poll::Ready(r) = first {
             return Some(r);
         }
-        self.sleep.as_mut().reset(tokio::time::Instant::now() + d);
-        tokio::select! {
-            biased;
-            r = &mut fut => Some(r),
-            _ = self.sleep.as_mut() => None,
+        self.due = tokio::time::Instant::now() + d;
+        if self.sleep.deadline() > self.due {
+            // Armed too late for this operation: pull it in.
+            self.sleep.as_mut().reset(self.due);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut fut => return Some(r),
+                _ = self.sleep.as_mut() => {
+                    if tokio::time::Instant::now() >= self.due {
+                        return None;
+                    }
+                    // Fired for an earlier operation's deadline: move on to ours.
+                    self.sleep.as_mut().reset(self.due);
+                }
+            }
         }
     }
 
@@ -285,15 +302,14 @@ pub async fn tunnel(
     a_timeout: Option<Duration>,
     b_timeout: Option<Duration>,
 ) -> (u64, u64, Result<(), CopyError>) {
-    let start = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
+    let activity = AtomicU64::new(0);
     let (mut ar, mut aw) = a.into_split();
     let (mut br, mut bw) = b.into_split();
-    let up = Arc::new(AtomicU64::new(0));
-    let down = Arc::new(AtomicU64::new(0));
+    let up = AtomicU64::new(0);
+    let down = AtomicU64::new(0);
     let r = tokio::try_join!(
-        one_way(&mut ar, a_pending, &mut bw, a_timeout, &last, start, &up),
-        one_way(&mut br, b_pending, &mut aw, b_timeout, &last, start, &down),
+        one_way(&mut ar, a_pending, &mut bw, a_timeout, &activity, &up),
+        one_way(&mut br, b_pending, &mut aw, b_timeout, &activity, &down),
     );
     (
         up.load(Ordering::Relaxed),
@@ -302,13 +318,17 @@ pub async fn tunnel(
     )
 }
 
+/// One direction of a tunnel. Idleness is judged without reading the clock on the data
+/// path: each transfer bumps a shared counter, and a timer firing every `idle` ends the
+/// session only if neither direction moved since its previous firing (so a silent session
+/// ends between one and two idle periods after its last byte, like HAProxy's coarse
+/// timeouts).
 async fn one_way<R, W>(
     src: &mut R,
     pending: &[u8],
     dst: &mut W,
     idle: Option<Duration>,
-    last: &AtomicU64,
-    start: Instant,
+    activity: &AtomicU64,
     count: &AtomicU64,
 ) -> Result<(), CopyError>
 where
@@ -320,11 +340,20 @@ where
         count.fetch_add(pending.len() as u64, Ordering::Relaxed);
     }
     let mut buf = vec![0u8; BUF];
-    // One timer per direction for the whole session, re-armed only when it fires: the
-    // shared `last` activity stamp decides whether the session is really idle.
-    let idle_d = idle.unwrap_or(Duration::from_secs(86400 * 365));
-    let sleep = tokio::time::sleep(idle_d);
+    let period = idle.unwrap_or(Duration::from_secs(86400 * 365));
+    let sleep = tokio::time::sleep(period);
     tokio::pin!(sleep);
+    let mut seen = activity.load(Ordering::Relaxed);
+    // Returns Err when idle; otherwise re-arms for another period.
+    let mut tick = |sleep: std::pin::Pin<&mut tokio::time::Sleep>, err: fn() -> CopyError| {
+        let now = activity.load(Ordering::Relaxed);
+        if now == seen {
+            return Err(err());
+        }
+        seen = now;
+        sleep.reset(tokio::time::Instant::now() + period);
+        Ok(())
+    };
     loop {
         let n = loop {
             tokio::select! {
@@ -333,16 +362,7 @@ where
                     Ok(n) => break n,
                     Err(e) => return Err(CopyError::Read(e)),
                 },
-                _ = sleep.as_mut() => {
-                    let now = start.elapsed().as_millis() as u64;
-                    let last_ms = last.load(Ordering::Relaxed);
-                    let idle_ms = idle_d.as_millis() as u64;
-                    if now.saturating_sub(last_ms) >= idle_ms {
-                        return Err(CopyError::ReadTimeout);
-                    }
-                    let at = start + Duration::from_millis(last_ms) + idle_d;
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                }
+                _ = sleep.as_mut() => tick(sleep.as_mut(), || CopyError::ReadTimeout)?,
             }
         };
         if n == 0 {
@@ -350,9 +370,8 @@ where
             let _ = dst.shutdown().await;
             return Ok(());
         }
-        last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-        // Writes are bounded by the same idle timer (a peer that stops reading); `write`
-        // (not `write_all`) so a timer wake-up never loses track of partial progress.
+        activity.fetch_add(1, Ordering::Relaxed);
+        // `write` (not `write_all`) so a timer wake-up never loses track of partial progress.
         let mut pos = 0;
         while pos < n {
             tokio::select! {
@@ -363,17 +382,9 @@ where
                         return Err(CopyError::Write(std::io::ErrorKind::WriteZero.into()));
                     }
                     pos += w;
-                    last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    activity.fetch_add(1, Ordering::Relaxed);
                 }
-                _ = sleep.as_mut() => {
-                    let now = start.elapsed().as_millis() as u64;
-                    let last_ms = last.load(Ordering::Relaxed);
-                    if now.saturating_sub(last_ms) >= idle_d.as_millis() as u64 {
-                        return Err(CopyError::WriteTimeout);
-                    }
-                    let at = start + Duration::from_millis(last_ms) + idle_d;
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                }
+                _ = sleep.as_mut() => tick(sleep.as_mut(), || CopyError::WriteTimeout)?,
             }
         }
         count.fetch_add(n as u64, Ordering::Relaxed);
@@ -383,6 +394,41 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lazy_deadline_is_exact_enough() {
+        let mut dl = Deadline::default();
+        let ms = Duration::from_millis;
+        // Completes in time.
+        assert_eq!(dl.run(Some(ms(200)), async { 1 }).await, Some(1));
+        assert_eq!(
+            dl.run(Some(ms(200)), tokio::time::sleep(ms(50))).await,
+            Some(())
+        );
+        // A later operation is not cut short by the earlier deadline still armed...
+        let t0 = std::time::Instant::now();
+        assert_eq!(
+            dl.run(Some(ms(300)), tokio::time::sleep(ms(250))).await,
+            Some(())
+        );
+        assert!(t0.elapsed() >= ms(250));
+        // ...and times out at its own deadline, not later.
+        let t0 = std::time::Instant::now();
+        assert_eq!(
+            dl.run(Some(ms(100)), tokio::time::sleep(ms(5000))).await,
+            None
+        );
+        let e = t0.elapsed();
+        assert!(e >= ms(100) && e < ms(2000), "{e:?}");
+        // A shorter limit after a longer one pulls the timer in.
+        let _ = dl.run(Some(ms(10_000)), tokio::time::sleep(ms(10))).await;
+        let t0 = std::time::Instant::now();
+        assert_eq!(
+            dl.run(Some(ms(50)), tokio::time::sleep(ms(5000))).await,
+            None
+        );
+        assert!(t0.elapsed() < ms(2000));
+    }
 
     #[test]
     fn chunk_sizes() {
