@@ -44,7 +44,32 @@ pub fn keepalived(ns: &str, conf: &str) -> io::Result<ProcessGuard> {
     spawn_in_dir(ns, &argv, dir)
 }
 
-/// Where [`keepalived`] put the config of the instance behind `guard`.
+/// Starts a VRRP daemon that takes keepalived's flags (our `vrrpd`) in namespace `ns`:
+/// `BINARY -n -l -D -f DIR/keepalived.conf EXTRA...`, with `conf` written to that file in
+/// the guard's [`ProcessGuard::work_dir`] (so [`keepalived_conf_path`] finds it for a
+/// SIGHUP reload). Its log is in [`ProcessGuard::log`].
+pub fn vrrpd(
+    ns: &str,
+    binary: &std::path::Path,
+    conf: &str,
+    extra: &[&str],
+) -> io::Result<ProcessGuard> {
+    let dir = tempfile::Builder::new().prefix("testkit-vrrpd").tempdir()?;
+    let conf_path = dir.path().join("keepalived.conf");
+    std::fs::write(&conf_path, conf)?;
+    let mut argv: Vec<std::ffi::OsString> = vec![
+        binary.into(),
+        "-n".into(),
+        "-l".into(),
+        "-D".into(),
+        "-f".into(),
+        conf_path.into(),
+    ];
+    argv.extend(extra.iter().map(|e| e.into()));
+    spawn_in_dir(ns, &argv, dir)
+}
+
+/// Where [`keepalived`] (or [`vrrpd`]) put the config of the instance behind `guard`.
 pub fn keepalived_conf_path(guard: &ProcessGuard) -> PathBuf {
     guard.work_dir().join("keepalived.conf")
 }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 pub use capture::{read_pcap, Capture, Frame, Pcap};
 pub use keepalived::{
-    keepalived, keepalived_conf_path, keepalived_vrrp_pid, KeepalivedConf, VrrpInstance,
+    keepalived, keepalived_conf_path, keepalived_vrrp_pid, vrrpd, KeepalivedConf, VrrpInstance,
 };
 pub use lab::{
     addresses, default_ipv4, default_ipv6, default_mac, in_test_range, parse_addr_json,

@@ -127,3 +127,112 @@ fn keepalived_v3_pair_fails_over_on_sigkill() {
     }
     pair("kav3", 3, "0.1");
 }
+
+#[test]
+fn keepalived_v3_ipv6_pair_fails_over() {
+    if !testkit::require_root("keepalived_v3_ipv6_pair_fails_over") {
+        return;
+    }
+    let lab = Lab::builder("kav6")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    let vip: IpAddr = "fd00:198:18::100".parse().expect("vip");
+    let conf = |state: &str, prio| {
+        let mut i = VrrpInstance::new("VI_6", "eth0", 52, prio);
+        i.state = state.into();
+        i.advert_int = "0.1".into();
+        i.version = Some(3);
+        i.vips.push(format!("{vip}/64"));
+        KeepalivedConf {
+            instances: vec![i],
+            ..Default::default()
+        }
+        .render()
+    };
+    let mut ka = keepalived(a.ns(), &conf("MASTER", 110)).expect("start a");
+    let kb = keepalived(b.ns(), &conf("BACKUP", 100)).expect("start b");
+    wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+        a.has_address(vip)
+    })
+    .unwrap_or_else(|e| panic!("a never got the VIP ({e}):\n{}", ka.log()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!b.has_address(vip), "VIP on both: {}", kb.log());
+    ka.signal_group(Signal::SIGKILL).expect("SIGKILL a");
+    let took = wait_until(
+        master_down(3, 0.1, 100) + Duration::from_millis(500),
+        Duration::from_millis(5),
+        || b.has_address(vip),
+    )
+    .unwrap_or_else(|e| panic!("b did not take over ({e}):\n{}", kb.log()));
+    eprintln!("v3 IPv6 advert_int 0.1: Backup holds the VIP {took:?} after SIGKILL");
+}
+
+/// With multicast blocked, two keepalived that advertise by multicast no longer hear each
+/// other and both become Master (the block works for VRRP); configured with unicast peers
+/// they elect one Master again (unicast still passes).
+#[test]
+fn multicast_block_splits_a_multicast_pair_but_not_a_unicast_one() {
+    if !testkit::require_root("multicast_block_splits_a_multicast_pair_but_not_a_unicast_one") {
+        return;
+    }
+    let lab = Lab::builder("kablock")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    let vip: IpAddr = VIP.parse().expect("vip");
+    lab.block_multicast().expect("block");
+    let conf = |prio, unicast: Option<(&testkit::Node, &testkit::Node)>| {
+        let mut i = VrrpInstance::new("VI_1", "eth0", 53, prio);
+        i.advert_int = "0.1".into();
+        i.version = Some(3);
+        i.vips.push(format!("{VIP}/24"));
+        if let Some((me, peer)) = unicast {
+            i.unicast_src_ip = Some(me.ipv4().to_string());
+            i.unicast_peers.push(peer.ipv4().to_string());
+        }
+        KeepalivedConf {
+            instances: vec![i],
+            ..Default::default()
+        }
+        .render()
+    };
+    {
+        let ka = keepalived(a.ns(), &conf(110, None)).expect("start a");
+        let kb = keepalived(b.ns(), &conf(100, None)).expect("start b");
+        wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            a.has_address(vip) && b.has_address(vip)
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "multicast block did not split the pair ({e}):\na:\n{}\nb:\n{}",
+                ka.log(),
+                kb.log()
+            )
+        });
+    }
+    // Both stopped (SIGKILL leaves the VIPs behind): clear them, then go unicast.
+    for n in [a, b] {
+        n.exec_ok(["ip", "addr", "del", &format!("{VIP}/24"), "dev", "eth0"])
+            .expect("del vip");
+    }
+    let ka = keepalived(a.ns(), &conf(110, Some((a, b)))).expect("start a");
+    let kb = keepalived(b.ns(), &conf(100, Some((b, a)))).expect("start b");
+    wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+        a.has_address(vip)
+    })
+    .unwrap_or_else(|e| panic!("a never Master ({e}):\n{}", ka.log()));
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(800) {
+        assert!(
+            !b.has_address(vip),
+            "unicast pair split too:\nb:\n{}",
+            kb.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -370,3 +370,34 @@ fn process_guard_signals_waits_and_kills() {
     drop(p);
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+#[test]
+fn stale_namespaces_of_dead_processes_are_swept() {
+    if !testkit::require_root("stale_namespaces_of_dead_processes_are_swept") {
+        return;
+    }
+    // A pid that is surely gone: a child we started and reaped.
+    let mut child = std::process::Command::new("true").spawn().expect("true");
+    let dead = child.id();
+    child.wait().expect("wait");
+    assert!(!std::path::Path::new(&format!("/proc/{dead}")).exists());
+    let stale = format!("tk-sweep-{dead}-0-a");
+    let alive = format!("tk-sweep-{}-999-a", std::process::id());
+    for n in [&stale, &alive] {
+        let st = std::process::Command::new("ip")
+            .args(["netns", "add", n])
+            .status()
+            .expect("ip netns add");
+        assert!(st.success());
+    }
+    testkit::sweep_stale();
+    let list = ns_list();
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &alive])
+        .status();
+    assert!(!list.contains(&stale), "{stale} not swept: {list}");
+    assert!(
+        list.contains(&alive),
+        "{alive} of a live process swept: {list}"
+    );
+}
