@@ -210,7 +210,9 @@ run_one() { # IMPL VERSION ADVERT CASE RUN_ID
     local poller=$!; PIDS+=("$poller")
     # 1 s of steady state, then the fault at a random phase of the advert cycle (without it
     # the fault would always come just after an advert, the worst case).
-    sleep "$(awk -v a="$adv" -v r="$RANDOM" 'BEGIN { print 1 + a * r / 32768 }')"
+    # ($RANDOM read here, not inside $(...): a subshell would not advance the generator.)
+    local r=$RANDOM
+    sleep "$(awk -v a="$adv" -v r="$r" 'BEGIN { print 1 + a * r / 32768 }')"
     local fault_at
     fault_at=$(date +%s.%N)
     case $case in
