@@ -317,7 +317,8 @@ async fn read_response(
                     if minor == 0 && extra.iter().any(|t| t == "keep-alive") {
                         close = false;
                     }
-                    let mut head = Vec::with_capacity(n + 32);
+                    // Room for the connection header and a small body sent along in one write.
+                    let mut head = Vec::with_capacity(buf.len() + 64);
                     head.extend_from_slice(b"HTTP/1.1 ");
                     push_status(&mut head, status);
                     head.push(b' ');
