@@ -870,8 +870,9 @@ async fn forward(
                 }
             }
             Err(RespError::Closed { any: false }) => {
-                // The request can be replayed only if it had no body (it was not consumed).
-                if info.framing != Framing::None {
+                // The request can be replayed only if its body was not consumed: it had none,
+                // or sending the head already failed.
+                if info.framing != Framing::None && !send_failed {
                     return Outcome::Error {
                         code: 502,
                         term: *b"SH",

@@ -661,3 +661,25 @@ async fn dropping_the_proxy_closes_listeners() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A server that closes its idle connections: the pool notices, and bodies (which cannot be
+/// replayed) never go to a dead pooled connection.
+#[tokio::test]
+async fn closed_pooled_connections_are_not_reused() {
+    let s = TestServer::start("s", Behaviour::CloseAfter).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    for i in 0..20 {
+        // Give the server's FIN time to arrive, as an idle period would.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        c.send(b"POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody")
+            .await;
+        let r = bounded(c.response(false)).await.unwrap();
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    assert_eq!(s.connections.load(Ordering::SeqCst), 20);
+}

@@ -34,6 +34,8 @@ pub enum Behaviour {
     Chunked(u32),
     /// HTTP/1.0-style response: no length, body until close.
     UntilClose,
+    /// Answers like `Name`, then closes without warning (an idle-timeout server).
+    CloseAfter,
     /// Sleeps, then answers like `Name`.
     Slow(Duration),
     /// Accepts and reads but never answers.
@@ -139,7 +141,7 @@ async fn serve_conn(
             head.path
         );
         match b {
-            Behaviour::Name | Behaviour::Count | Behaviour::Slow(_) => {
+            Behaviour::Name | Behaviour::Count | Behaviour::Slow(_) | Behaviour::CloseAfter => {
                 if let Behaviour::Slow(d) = b {
                     tokio::time::sleep(d).await;
                 }
@@ -196,7 +198,7 @@ async fn serve_conn(
             }
             Behaviour::Echo => unreachable!(),
         }
-        if close {
+        if close || b == Behaviour::CloseAfter {
             return Ok(());
         }
     }
