@@ -191,9 +191,13 @@ proptest! {
         let _ = parse_str_offline("fuzz.cfg", &s);
         let _ = split_line(&s);
     }
+}
+
+proptest! {
+    // Fewer cases here: in debug builds proptest's generator, not the parser, dominates.
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    // 128 cases: in debug builds proptest's generator, not the parser, dominates the time.
     fn parser_never_panics_on_keyword_soup(
         lines in proptest::collection::vec(
             proptest::collection::vec(
