@@ -24,6 +24,7 @@ fn config(rng: &mut Rng) -> RouterConfig {
     c.preempt_delay = Duration::from_millis(pick(rng, &[0u64, 0, 1500]));
     c.initial_state = pick(rng, &[InitialState::Backup, InitialState::Master]);
     c.lower_prio_no_advert = rng.chance(200);
+    c.sync_group_member = rng.chance(200);
     c.garp.master_delay = Duration::from_millis(pick(rng, &[0u64, 5000]));
     c.garp.master_refresh = Duration::from_millis(pick(rng, &[0u64, 0, 2000]));
     c.garp.lower_prio_repeat = pick(rng, &[0u8, 1]);
@@ -140,6 +141,14 @@ fn check_sequence(seed: u64) {
             State::Master => {
                 let d = deadline.expect("Master has an Adver_Timer");
                 assert!(d <= now + adv, "{}", ctx(&vr));
+            }
+            State::Backup if vr.is_ready_for_master() => {
+                assert_eq!(
+                    deadline,
+                    None,
+                    "ready members wait without a timer: {}",
+                    ctx(&vr)
+                );
             }
             State::Backup => {
                 let d = deadline.expect("Backup has a Master_Down_Timer");

@@ -677,3 +677,59 @@ fn backup_with_short_interval_learns_a_slow_masters_interval() {
     vr.handle_timeout(t(1720));
     assert_eq!(vr.state(), State::Backup);
 }
+
+#[test]
+fn sync_group_members_wait_for_each_other_before_going_master() {
+    let member = |vrid: u8| {
+        let mut c = RouterConfig::new(vrid, Version::V3, 100, ip(10));
+        c.sync_group_member = true;
+        started(c)
+    };
+    let (mut a, mut b) = (member(1), member(2));
+    let mut group = SyncGroup::new(2);
+    let startup = Action::Observe(Observation::StateChanged {
+        from: State::Initialize,
+        to: State::Backup,
+        reason: TransitionReason::Startup,
+    });
+    group.observe(0, &startup);
+    group.observe(1, &startup);
+    // b still hears its Master; a's timer expires: a only reports ready.
+    b.handle(
+        t(3000),
+        Event::Advert(Advert {
+            source: ip(20),
+            version: Version::V3,
+            vrid: 2,
+            priority: 200,
+            max_advert_interval: 100,
+        }),
+    );
+    a.handle_timeout(t(3600));
+    assert_eq!(a.state(), State::Backup);
+    assert!(a.is_ready_for_master());
+    assert_eq!(a.next_deadline(), None);
+    for act in drain(&mut a) {
+        group.observe(0, &act);
+    }
+    assert_eq!(group.poll_command(), None, "b is not ready");
+    // b's Master goes silent too: both ready, both become Master.
+    b.handle_timeout(t(6600));
+    for act in drain(&mut b) {
+        group.observe(1, &act);
+    }
+    let mut cmds = Vec::new();
+    while let Some(c) = group.poll_command() {
+        cmds.push(c);
+    }
+    assert_eq!(
+        cmds,
+        vec![
+            (0, SyncCommand::BecomeMaster),
+            (1, SyncCommand::BecomeMaster)
+        ]
+    );
+    a.handle(t(6600), Event::Sync(SyncCommand::BecomeMaster));
+    b.handle(t(6600), Event::Sync(SyncCommand::BecomeMaster));
+    assert_eq!((a.state(), b.state()), (State::Master, State::Master));
+}

@@ -119,6 +119,8 @@ fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
     } else {
         Version::V2
     };
+    // Half the seeds with keepalived's wait-for-every-member, half without.
+    let sync_wait = rng.chance(500);
     let prios: Vec<u8> = (0..hosts)
         .map(|_| [100u8, 100, 150, 200][usize::try_from(rng.below(4)).unwrap_or(0)])
         .collect();
@@ -134,7 +136,9 @@ fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
         let cfgs = (0..hosts)
             .map(|h| {
                 let ip = IpAddr::V4(Ipv4Addr::new(198, 18, vrid, 10 + h as u8));
-                RouterConfig::new(vrid, version, prios[h], ip)
+                let mut c = RouterConfig::new(vrid, version, prios[h], ip);
+                c.sync_group_member = sync_wait;
+                c
             })
             .collect();
         let mut s = Sim::new(seed, chaos, cfgs, trace).expect("valid configs");
@@ -146,7 +150,8 @@ fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
         sims: [mk(1, s1), mk(2, s2)],
         groups: (0..hosts).map(|_| SyncGroup::new(2)).collect(),
     };
-    let summary = format!("seed {seed}: {version:?}, priorities {prios:?}, link {chaos:?}");
+    let summary =
+        format!("seed {seed}: {version:?}, priorities {prios:?}, wait {sync_wait}, link {chaos:?}");
     for h in 0..hosts {
         let t = p.now() + Duration::from_micros(rng.below(1_000_000));
         p.run_until(t);

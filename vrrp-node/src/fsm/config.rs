@@ -100,6 +100,13 @@ pub struct RouterConfig {
     /// keepalived's `lower_prio_no_advert`: when true, a Master that hears a lower-priority
     /// advert only drops it (RFC 5798/3768) instead of answering at once (RFC 9568).
     pub lower_prio_no_advert: bool,
+    /// Set for instances of a `vrrp_sync_group` coordinated by a
+    /// [`SyncGroup`](super::SyncGroup): when Master_Down_Timer expires the instance does not
+    /// go Master by itself but reports [`Observation::MasterDownReady`](super::Observation::MasterDownReady)
+    /// and waits in Backup for the group's [`SyncCommand::BecomeMaster`](super::SyncCommand::BecomeMaster),
+    /// which comes once every Backup member is ready (keepalived prefers Backup over a group
+    /// split between states). Default false.
+    pub sync_group_member: bool,
     /// Gratuitous ARP / NA timing.
     pub garp: GarpConfig,
     /// Tracked checks and their weights.
@@ -121,6 +128,7 @@ impl RouterConfig {
             preempt: true,
             preempt_delay: Duration::ZERO,
             lower_prio_no_advert: false,
+            sync_group_member: false,
             garp: GarpConfig::default(),
             tracks: Vec::new(),
         }

@@ -128,6 +128,8 @@ pub struct VirtualRouter {
     garp_refresh_at: Option<Instant>,
     /// End of the preempt_delay window once it has started.
     preempt_until: Option<Instant>,
+    /// A sync-group member whose Master_Down_Timer expired, waiting for its group.
+    ready_for_master: bool,
     actions: VecDeque<Action>,
 }
 
@@ -161,6 +163,7 @@ impl VirtualRouter {
             garp_delay_at: None,
             garp_refresh_at: None,
             preempt_until: None,
+            ready_for_master: false,
             actions: VecDeque::with_capacity(16),
         })
     }
@@ -237,7 +240,11 @@ impl VirtualRouter {
         if self.master_down_timer.is_some_and(|t| t <= now) {
             self.master_down_timer = None;
             if self.state == State::Backup {
-                self.become_master(now, TransitionReason::MasterDown);
+                if self.cfg.sync_group_member {
+                    self.set_ready(true);
+                } else {
+                    self.become_master(now, TransitionReason::MasterDown);
+                }
             }
         }
         if self.state != State::Master {
@@ -302,9 +309,23 @@ impl VirtualRouter {
         self.adver_timer = Some(now + self.advert_interval());
     }
 
+    fn set_ready(&mut self, ready: bool) {
+        if self.ready_for_master != ready {
+            self.ready_for_master = ready;
+            self.observe(Observation::MasterDownReady { ready });
+        }
+    }
+
+    /// Whether this sync-group member's Master_Down_Timer expired and it waits for its group.
+    pub fn is_ready_for_master(&self) -> bool {
+        self.ready_for_master
+    }
+
     fn set_state(&mut self, to: State, reason: TransitionReason) {
         let from = self.state;
         self.state = to;
+        // Readiness only means something while waiting in Backup.
+        self.ready_for_master = false;
         self.observe(Observation::StateChanged { from, to, reason });
     }
 
@@ -479,7 +500,10 @@ impl VirtualRouter {
     fn advert_in_backup(&mut self, now: Instant, adv: Advert) {
         if adv.priority == 0 {
             self.observe(Observation::MasterLeaving { source: adv.source });
-            self.master_down_timer = Some(now + self.skew_time());
+            // A member already waiting for its group has nothing left to time.
+            if !self.ready_for_master {
+                self.master_down_timer = Some(now + self.skew_time());
+            }
             return;
         }
         let accept = if !self.cfg.preempt || adv.priority >= self.priority {
@@ -495,6 +519,7 @@ impl VirtualRouter {
         };
         if accept {
             self.learn_interval(&adv);
+            self.set_ready(false);
             self.master_down_timer = Some(now + self.master_down_interval());
         } else {
             self.drop_advert(&adv, DropReason::LowerPriority);

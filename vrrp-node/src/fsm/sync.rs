@@ -12,18 +12,21 @@ use super::types::{Action, FaultSource, Observation, State, SyncCommand, Transit
 /// command is left. Rules (keepalived's):
 ///
 /// - a member with a fault of its own puts every member in Fault until no member has one;
+/// - members with [`RouterConfig::sync_group_member`](super::RouterConfig::sync_group_member)
+///   wait when their Master_Down_Timer expires; once no Backup member is still hearing a
+///   Master, every Backup member becomes Master;
 /// - a member that becomes Master by itself makes every Backup member Master;
 /// - a Master member that falls back to Backup by itself makes every Master member Backup.
 ///
 /// Transitions a member makes because of a [`SyncCommand`] are not propagated again, so the
 /// exchange always ends.
 ///
-/// Limitation: unlike keepalived it does not wait for every member's Master_Down_Timer before
-/// the group goes Master; a group whose members face different peers can flap until the peers
-/// agree.
+/// Without `sync_group_member` set on the members, a member whose timer expires goes Master
+/// at once and drags the others along, even if their own Masters are still alive.
 #[derive(Debug, Clone)]
 pub struct SyncGroup {
     states: Vec<State>,
+    ready: Vec<bool>,
     /// Own (not sync-group) fault sources active per member.
     own_faults: Vec<u32>,
     group_fault: bool,
@@ -35,6 +38,7 @@ impl SyncGroup {
     pub fn new(members: usize) -> Self {
         SyncGroup {
             states: vec![State::Initialize; members],
+            ready: vec![false; members],
             own_faults: vec![0; members],
             group_fault: false,
             pending: VecDeque::new(),
@@ -81,9 +85,18 @@ impl SyncGroup {
                     }
                 }
             }
+            Observation::MasterDownReady { ready } => {
+                if let Some(r) = self.ready.get_mut(member) {
+                    *r = ready;
+                }
+                self.maybe_all_ready();
+            }
             Observation::StateChanged { from, to, reason } => {
                 if let Some(s) = self.states.get_mut(member) {
                     *s = to;
+                }
+                if let Some(r) = self.ready.get_mut(member) {
+                    *r = false;
                 }
                 if reason == TransitionReason::SyncGroup {
                     return;
@@ -100,6 +113,27 @@ impl SyncGroup {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Every Backup member ready (and at least one): all of them become Master.
+    fn maybe_all_ready(&mut self) {
+        let mut any = false;
+        for (s, r) in self.states.iter().zip(&self.ready) {
+            if *s == State::Backup {
+                if !*r {
+                    return;
+                }
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        for (m, s) in self.states.iter().enumerate() {
+            if *s == State::Backup {
+                self.pending.push_back((m, SyncCommand::BecomeMaster));
+            }
         }
     }
 

@@ -228,6 +228,12 @@ pub enum Observation {
         /// True when it began.
         active: bool,
     },
+    /// A sync-group member's Master_Down_Timer expired (`ready`) and it waits for its group,
+    /// or it heard a Master again and is no longer ready.
+    MasterDownReady {
+        /// True when the member is ready to become Master.
+        ready: bool,
+    },
     /// An event that means nothing in the current state (e.g. a second Startup, an unknown
     /// track id).
     EventIgnored {
