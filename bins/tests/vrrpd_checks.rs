@@ -159,25 +159,52 @@ fn tracked(priority: u8, flag: &Path, weight: i32) -> String {
     )
 }
 
-#[test]
-fn failing_track_script_with_negative_weight_moves_the_vip_and_back() {
-    if !testkit::require_root("track_weight") {
-        return;
-    }
+/// a (110) tracks a script that passes while `flag` exists, with `weight`; b (100) tracks
+/// nothing. Returns once a is master.
+struct TrackedPair {
+    lab: Lab,
+    a: Vrrpd,
+    b: Vrrpd,
+    flag: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn tracked_pair(prefix: &str, weight: i32) -> TrackedPair {
     let dir = tempfile::tempdir().expect("dir");
     let flag = dir.path().join("a-healthy");
     std::fs::write(&flag, "").expect("flag");
-    let lab = Lab::builder("vchtrk")
+    let lab = Lab::builder(prefix)
         .node("a")
         .node("b")
         .build()
         .expect("lab");
-    let a = Vrrpd::start(lab.node("a").ns(), &tracked(110, &flag, -20)).expect("a");
+    let a = Vrrpd::start(lab.node("a").ns(), &tracked(110, &flag, weight)).expect("a");
     let b = Vrrpd::start(lab.node("b").ns(), &instance(100, "")).expect("b");
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip())
     })
     .unwrap_or_else(|| panic!("a master\na:\n{}", a.log()));
+    TrackedPair {
+        lab,
+        a,
+        b,
+        flag,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn failing_track_script_with_negative_weight_moves_the_vip_and_back() {
+    if !testkit::require_root("track_weight") {
+        return;
+    }
+    let TrackedPair {
+        lab,
+        a,
+        b,
+        flag,
+        _dir,
+    } = tracked_pair("vchtrk", -20);
 
     std::fs::remove_file(&flag).expect("flag removed");
     // One script interval, then a advertises 90 < 100 and b preempts.
@@ -202,20 +229,13 @@ fn failing_track_script_with_weight_zero_puts_the_instance_in_fault() {
     if !testkit::require_root("track_fault") {
         return;
     }
-    let dir = tempfile::tempdir().expect("dir");
-    let flag = dir.path().join("a-healthy");
-    std::fs::write(&flag, "").expect("flag");
-    let lab = Lab::builder("vchflt")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
-    let a = Vrrpd::start(lab.node("a").ns(), &tracked(110, &flag, 0)).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &instance(100, "")).expect("b");
-    within(Duration::from_secs(3), || {
-        has_vip(lab.node("a").ns(), vip())
-    })
-    .unwrap_or_else(|| panic!("a master\na:\n{}", a.log()));
+    let TrackedPair {
+        lab,
+        a,
+        b,
+        flag,
+        _dir,
+    } = tracked_pair("vchflt", 0);
     std::fs::remove_file(&flag).expect("flag removed");
     within(Duration::from_secs(4), || {
         a.state("VI_1").as_deref() == Some("FAULT")
