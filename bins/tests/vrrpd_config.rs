@@ -304,3 +304,46 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
     })
     .unwrap_or_else(|| panic!("a back as master\n{}", a.log()));
 }
+
+#[test]
+fn scripts_run_as_script_user() {
+    if !testkit::require_root("script_user") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    // nobody must be able to write its answer here.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = dir.path().join("uid");
+    let notify = script(
+        dir.path(),
+        "whoami.sh",
+        &format!("id -u > {}", out.display()),
+        0o755,
+    );
+    let lab = Lab::builder("vcfusr").node("a").build().expect("lab");
+    let conf = format!(
+        "global_defs {{\n    script_user nobody\n}}\n{}",
+        instance(
+            "VI_1",
+            88,
+            100,
+            VIP1,
+            &format!("notify_master {}", notify.display())
+        )
+    );
+    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let uid = within(Duration::from_secs(3), || out.exists())
+        .and_then(|_| {
+            within(Duration::from_secs(1), || {
+                std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
+            })
+        })
+        .map(|_| std::fs::read_to_string(&out).expect("uid file"))
+        .unwrap_or_else(|| panic!("notify_master ran\n{}", d.log()));
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id");
+    assert_eq!(uid.trim(), String::from_utf8_lossy(&nobody.stdout).trim());
+    assert_ne!(uid.trim(), "0", "not as root");
+}
