@@ -232,6 +232,7 @@ fn is_hop(name: &[u8], extra: &[String]) -> bool {
 }
 
 /// Builds the head sent upstream.
+#[cfg(test)]
 fn upstream_head(
     h: &RequestHead,
     info: &RequestInfo,
@@ -239,7 +240,22 @@ fn upstream_head(
     s: &ProxySettings,
     server_close: bool,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(h.raw.len() + 64);
+    let mut out = Vec::new();
+    upstream_head_into(h, info, peer, s, server_close, &mut out);
+    out
+}
+
+/// Writes the head sent upstream into `out` (cleared first; reused across requests).
+fn upstream_head_into(
+    h: &RequestHead,
+    info: &RequestInfo,
+    peer: SocketAddr,
+    s: &ProxySettings,
+    server_close: bool,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.reserve(h.raw.len() + 64);
     out.extend_from_slice(h.method().as_bytes());
     out.push(b' ');
     out.extend_from_slice(h.uri().as_bytes());
@@ -264,7 +280,6 @@ fn upstream_head(
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// A parsed response head.
@@ -293,6 +308,7 @@ async fn read_response(
     buf: &mut BytesMut,
     rto: Option<Duration>,
     head_request: bool,
+    spare: &mut Vec<u8>,
 ) -> Result<ResponseHead, RespError> {
     loop {
         {
@@ -318,7 +334,9 @@ async fn read_response(
                         close = false;
                     }
                     // Room for the connection header and a small body sent along in one write.
-                    let mut head = Vec::with_capacity(buf.len() + 64);
+                    let mut head = std::mem::take(spare);
+                    head.clear();
+                    head.reserve(buf.len() + 64);
                     head.extend_from_slice(b"HTTP/1.1 ");
                     push_status(&mut head, status);
                     head.push(b' ');
@@ -423,6 +441,8 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     let mut cbuf = BytesMut::with_capacity(BUF);
     let mut ubuf = BytesMut::new();
     let mut dl = Deadline::default();
+    let mut qbuf = Vec::new();
+    let mut rbuf = Vec::new();
     let mut first = true;
     let mut retired = ctx.fe.retired.subscribe();
     loop {
@@ -449,6 +469,8 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             cbuf: &mut cbuf,
             ubuf: &mut ubuf,
             dl: &mut dl,
+            qbuf: &mut qbuf,
+            rbuf: &mut rbuf,
         };
         let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
         if !keep || *retired.borrow() {
@@ -580,6 +602,10 @@ struct Bufs<'a> {
     cbuf: &'a mut BytesMut,
     ubuf: &'a mut BytesMut,
     dl: &'a mut Deadline,
+    /// The upstream request head being sent.
+    qbuf: &'a mut Vec<u8>,
+    /// The response head being sent (taken and given back).
+    rbuf: &'a mut Vec<u8>,
 }
 
 /// Handles one request; returns whether the client connection stays open.
@@ -716,7 +742,9 @@ async fn forward(
         _ => HttpConnMode::KeepAlive,
     };
     let reuse = mode == HttpConnMode::KeepAlive && info.upgrade.is_none();
-    let req = upstream_head(head, info, peer, bs, !reuse && info.upgrade.is_none());
+    let req = &mut *bufs.qbuf;
+    upstream_head_into(head, info, peer, bs, !reuse && info.upgrade.is_none(), req);
+    let req = &*req;
     let cto = fs.timeouts.client;
     let sto = bs.timeouts.server;
     let connect_to = bs.timeouts.connect;
@@ -734,6 +762,7 @@ async fn forward(
     let cbuf = &mut *bufs.cbuf;
     let ubuf = &mut *bufs.ubuf;
     let dl = &mut *bufs.dl;
+    let rbuf = &mut *bufs.rbuf;
     ubuf.clear();
     let mut last_server = None;
 
@@ -802,7 +831,7 @@ async fn forward(
         };
         trace.t_connect = tc.map(|t| t.elapsed());
         let tr = stamp(timing);
-        let sent = dl.run(sto, up.write_all(&req)).await;
+        let sent = dl.run(sto, up.write_all(req)).await;
         let send_failed = !matches!(sent, Some(Ok(())));
         if !send_failed && info.framing != Framing::None {
             if info.expect_continue && !sent_continue {
@@ -848,7 +877,7 @@ async fn forward(
         let resp = if send_failed {
             Err(RespError::Closed { any: false })
         } else {
-            read_response(dl, &mut up, ubuf, sto, head_request).await
+            read_response(dl, &mut up, ubuf, sto, head_request, rbuf).await
         };
         match resp {
             Ok(r) => {
@@ -917,7 +946,7 @@ async fn forward(
                 };
             }
         }
-        resp = match read_response(dl, &mut up, ubuf, sto, head_request).await {
+        resp = match read_response(dl, &mut up, ubuf, sto, head_request, rbuf).await {
             Ok(r) => r,
             Err(RespError::Timeout) => {
                 return Outcome::Error {
@@ -1012,16 +1041,15 @@ async fn forward(
         if (ubuf.len() as u64) >= n && n <= BUF as u64 {
             let n = n as usize;
             out.extend_from_slice(&ubuf[..n]);
-            let _ = ubuf.split_to(n);
+            ubuf.advance(n);
             framing = Framing::None;
         }
     }
     let body_inline = out.len() as u64 - head_len;
-    if dl
-        .run(cto, client.write_all(&out))
-        .await
-        .is_none_or(|r| r.is_err())
-    {
+    let written = dl.run(cto, client.write_all(&out)).await;
+    // Give the buffer back for the next response.
+    *rbuf = out;
+    if written.is_none_or(|r| r.is_err()) {
         return Outcome::Aborted {
             status: resp.status,
             term: *b"CD",
