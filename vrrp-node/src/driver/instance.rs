@@ -64,11 +64,8 @@ pub struct InstancePlan {
 
 impl InstancePlan {
     /// Builds the plan for `inst`, looking interfaces up now.
-    pub fn build(
-        inst: &VrrpInstance,
-        global: &config::GlobalDefs,
-        scripts: &[config::VrrpScript],
-    ) -> Result<InstancePlan, DriverError> {
+    pub fn build(inst: &VrrpInstance, all: &config::Config) -> Result<InstancePlan, DriverError> {
+        let scripts = &all.scripts;
         let fail = |what: String| DriverError::Instance {
             instance: inst.name.clone(),
             what,
@@ -120,6 +117,8 @@ impl InstancePlan {
             config::InitialState::Backup => fsm::InitialState::Backup,
         };
         router.preempt = inst.preempt;
+        // keepalived: a group goes Master only once every member's timer has run out.
+        router.sync_group_member = all.sync_group_of(&inst.name).is_some();
         router.preempt_delay = to_fsm_duration(inst.preempt_delay);
         router.garp.master_delay = to_fsm_duration(inst.garp_master_delay);
         router.garp.master_repeat = inst.garp_master_repeat.min(255) as u8;
@@ -189,7 +188,6 @@ impl InstancePlan {
             .collect();
         vips.extend(excluded);
 
-        let _ = global;
         Ok(InstancePlan {
             name: inst.name.clone(),
             source: inst.clone(),
@@ -327,7 +325,11 @@ impl Instance {
         if !self.same_addresses(rx.advert.addresses()) {
             // keepalived counts every mismatch but drops only under vrrp_strict (RFC 3768
             // §7.1: "MAY" log, not discard, unless configured to).
-            *self.counters.drops.entry("addr_list_err".to_string()).or_insert(0) += 1;
+            *self
+                .counters
+                .drops
+                .entry("addr_list_err".to_string())
+                .or_insert(0) += 1;
             if self.plan.source.strict {
                 debug!(instance = %self.plan.name, src = %rx.src, "advert dropped: address list differs (vrrp_strict)");
                 return;

@@ -216,7 +216,7 @@ impl Daemon {
                 .iter()
                 .any(|r| r.inst.plan.name == inst.name && r.inst.plan.source.same_settings(inst));
             if !unchanged {
-                plans.push(InstancePlan::build(inst, &config.global, &config.scripts)?);
+                plans.push(InstancePlan::build(inst, &config)?);
             }
         }
         // Stop what is gone or changed.
