@@ -759,6 +759,8 @@ async fn forward(
     let mut exclude: Vec<usize> = Vec::new();
     let mut retries_left = bs.retries;
     let mut sent_continue = false;
+    // The request body was not fully read from the client (the server cut it short).
+    let mut body_cut = false;
     let cbuf = &mut *bufs.cbuf;
     let ubuf = &mut *bufs.ubuf;
     let dl = &mut *bufs.dl;
@@ -866,11 +868,23 @@ async fn forward(
                     }
                 }
                 Err(_) => {
+                    // The server stopped reading the body: it may have answered early
+                    // (401, 413...). Forward that answer if it is there.
+                    body_cut = true;
+                    let grace = Some(
+                        sto.unwrap_or(Duration::from_secs(1))
+                            .min(Duration::from_secs(1)),
+                    );
+                    if let Ok(r) = read_response(dl, &mut up, ubuf, grace, head_request, rbuf).await
+                    {
+                        trace.t_resp = tr.map(|t| t.elapsed());
+                        break (slot, up, r);
+                    }
                     return Outcome::Error {
                         code: 502,
                         term: *b"SD",
                         server: last_server,
-                    }
+                    };
                 }
             }
         }
@@ -1022,11 +1036,12 @@ async fn forward(
     // Retired by a reload or a soft stop: finish this response, then close.
     let stopping = *ctx.fe.retired.borrow();
     let client_close = info.close
+        || body_cut
         || mode == HttpConnMode::Close
         || resp.framing == Framing::UntilClose
         || stopping;
     let server_keep =
-        reuse && !resp.close && resp.minor == 1 && resp.framing != Framing::UntilClose;
+        !body_cut && reuse && !resp.close && resp.minor == 1 && resp.framing != Framing::UntilClose;
     let mut out = resp.head;
     if client_close {
         out.extend_from_slice(b"connection: close\r\n");

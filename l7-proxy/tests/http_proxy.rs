@@ -683,3 +683,34 @@ async fn closed_pooled_connections_are_not_reused() {
     }
     assert_eq!(s.connections.load(Ordering::SeqCst), 20);
 }
+
+/// A server that answers before reading the body (and closes): its answer reaches the
+/// client instead of a 502, and the client connection is closed.
+#[tokio::test]
+async fn early_server_answer_is_forwarded() {
+    let s = TestServer::start("s", Behaviour::EarlyReject).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 67108864\r\n\r\n")
+        .await;
+    let (mut r, mut w) = c.stream.into_split();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'z'; 1 << 20];
+        for _ in 0..64 {
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    let _ = bounded(r.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert!(text.contains("connection: close"));
+    assert!(text.ends_with("too big!"));
+    let _ = bounded(writer).await;
+}

@@ -36,6 +36,8 @@ pub enum Behaviour {
     UntilClose,
     /// Answers like `Name`, then closes without warning (an idle-timeout server).
     CloseAfter,
+    /// Answers 413 right after the head, without reading the body, and closes.
+    EarlyReject,
     /// Sleeps, then answers like `Name`.
     Slow(Duration),
     /// Accepts and reads but never answers.
@@ -131,6 +133,12 @@ async fn serve_conn(
             return Ok(());
         };
         reqs.fetch_add(1, Ordering::SeqCst);
+        if b == Behaviour::EarlyReject {
+            s.write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo big!")
+                .await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Ok(());
+        }
         let body_len = read_body(&mut s, &mut buf, &head).await?;
         let close = head
             .header("connection")
@@ -196,7 +204,7 @@ async fn serve_conn(
                 w.shutdown().await?;
                 return Ok(());
             }
-            Behaviour::Echo => unreachable!(),
+            Behaviour::Echo | Behaviour::EarlyReject => unreachable!(),
         }
         if close || b == Behaviour::CloseAfter {
             return Ok(());
