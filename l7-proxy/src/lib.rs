@@ -21,8 +21,9 @@
 //! - `option redispatch` moves every retry to another server (HAProxy: the last one).
 //! - `Expect: 100-continue` is answered by the proxy (the header is not forwarded).
 //! - `maxconn` queues are per server (HAProxy also has a backend-wide queue).
-//! - The request body is sent before the response is read: a server answering early and
-//!   closing without reading a large body yields 502, not its early answer.
+//! - The request body is sent before the response is read (no full-duplex exchange); a
+//!   server that answers early and stops reading gets its answer forwarded, then the client
+//!   connection closes.
 //! - TLS (`bind ... ssl`) is parsed and reported, not served yet.
 
 pub mod backend;

@@ -714,3 +714,23 @@ async fn early_server_answer_is_forwarded() {
     assert!(text.ends_with("too big!"));
     let _ = bounded(writer).await;
 }
+
+/// `timeout http-keep-alive` closes an idle client connection between requests.
+#[tokio::test]
+async fn keep_alive_timeout_closes_idle_clients() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} timeout http-keep-alive 200ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    assert_eq!(bounded(c.get("/")).await.unwrap().status, 200);
+    let t0 = Instant::now();
+    assert!(c.closed().await);
+    let e = t0.elapsed();
+    assert!(
+        e >= Duration::from_millis(150) && e < Duration::from_secs(3),
+        "{e:?}"
+    );
+}
