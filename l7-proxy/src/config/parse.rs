@@ -697,6 +697,13 @@ impl Parser {
                     i += 1;
                 }
                 if let Some(mut t) = tls {
+                    self.warn(
+                        w[1].col,
+                        format!(
+                            "bind {} 'ssl': TLS termination is not implemented yet; this address will not be served",
+                            w[1].text
+                        ),
+                    );
                     t.crt = crt;
                     t.alpn = alpn;
                     for b in &mut p.binds[first..] {
@@ -1425,9 +1432,6 @@ impl Parser {
                                 ),
                             );
                         }
-                    }
-                    if b.tls.is_some() {
-                        push(&mut diags, Severity::Warning, &p.pos, format!("bind {} 'ssl': TLS termination is not implemented yet; this address will not be served", b.addr));
                     }
                 }
             }
