@@ -273,8 +273,8 @@ done
 } | tee "${OUT:-/dev/null}"
 if ((REPEAT > 1)); then
     echo
-    echo "over $REPEAT runs (outage_ms):"
-    cut -f1-4,7 "$RESULTS" | sort -u | while IFS=$'\t' read -r impl ver adv case theory; do
+    echo "over $REPEAT runs (outage_ms; implementations side by side):"
+    cut -f1-4,7 "$RESULTS" | sort -u | sort -t$'\t' -k2,2 -k3,3n -k4,4 -k1,1 | while IFS=$'\t' read -r impl ver adv case theory; do
         mapfile -t v < <(awk -F'\t' -v a="$impl" -v b="$ver" -v c="$adv" -v d="$case" \
             '$1 == a && $2 == b && $3 == c && $4 == d && $5 != "FAIL" { print $5 }' "$RESULTS" | sort -n)
         k=${#v[@]}
