@@ -228,6 +228,19 @@ impl ProcessGuard {
             .unwrap_or_default()
     }
 
+    /// Waits at most `timeout` (polling every 10 ms) until the log contains `needle`, e.g.
+    /// keepalived's `"Entering MASTER STATE"`. Returns how long it took, or
+    /// [`crate::TimedOut`].
+    pub fn wait_for_log(
+        &self,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<Duration, crate::TimedOut> {
+        crate::wait_until(timeout, Duration::from_millis(10), || {
+            self.log().contains(needle)
+        })
+    }
+
     /// Path of the file receiving stdout and stderr.
     pub fn log_path(&self) -> &Path {
         &self.log_path

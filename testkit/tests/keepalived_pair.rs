@@ -66,6 +66,9 @@ fn pair(prefix: &str, version: u8, advert_int: &str) {
     }
     assert!(a.has_address(vip));
     assert!(ka.is_running() && kb.is_running());
+    ka.wait_for_log("Entering MASTER STATE", Duration::from_secs(1))
+        .expect("a logs its transition");
+    assert!(!kb.log().contains("Entering MASTER STATE"), "{}", kb.log());
 
     // Crash the Master (parent and VRRP child at once) and watch B's wire for the GARP.
     let cap = Capture::start(b.ns(), "eth0", &["arp"]).expect("tcpdump");

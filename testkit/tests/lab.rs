@@ -320,10 +320,11 @@ fn process_guard_signals_waits_and_kills() {
             "echo started; trap 'echo got-term; exit 3' TERM; while :; do sleep 0.05; done",
         ])
         .expect("spawn");
-    wait_until(Duration::from_secs(3), Duration::from_millis(10), || {
-        p.log().contains("started")
-    })
-    .expect("started");
+    p.wait_for_log("started", Duration::from_secs(3))
+        .expect("started");
+    assert!(p
+        .wait_for_log("never printed", Duration::from_millis(50))
+        .is_err());
     assert!(p.is_running());
     assert!(p
         .wait_timeout(Duration::from_millis(100))
