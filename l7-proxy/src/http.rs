@@ -444,10 +444,12 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     let mut qbuf = Vec::new();
     let mut rbuf = Vec::new();
     let mut first = true;
-    let mut retired = ctx.fe.retired.subscribe();
+    // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
+    // carries `connection: close` instead), so no client races a close on reload.
+    let mut stopping = ctx.shared.stopping.clone();
     loop {
         let fs = &ctx.fe.cfg.settings;
-        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut retired).await;
+        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut stopping).await;
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
             SystemTime::now()
@@ -473,7 +475,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             rbuf: &mut rbuf,
         };
         let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
-        if !keep || *retired.borrow() {
+        if !keep || *ctx.fe.retired.borrow() {
             let _ = client.shutdown().await;
             return;
         }
@@ -486,7 +488,7 @@ async fn read_head(
     cbuf: &mut BytesMut,
     first: bool,
     fs: &ProxySettings,
-    retired: &mut tokio::sync::watch::Receiver<bool>,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<RequestHead, HeadError> {
     let t = &fs.timeouts;
     let head_deadline = t.http_request.or(t.client);
@@ -514,11 +516,10 @@ async fn read_head(
             Some(s) => head_deadline.map(|d| d.saturating_sub(s.elapsed())),
         };
         let read = async {
-            // Soft stop retires every frontend too, so one signal covers both.
             tokio::select! {
                 biased;
                 r = dl.fill(client, cbuf, limit) => Some(r),
-                _ = retired.wait_for(|s| *s), if started.is_none() && !first => None,
+                _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
             }
         };
         match read.await {

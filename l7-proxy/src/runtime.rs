@@ -49,8 +49,9 @@ pub struct FrontendRt {
     pub log: bool,
     /// Where they go.
     pub access_log: Arc<crate::log::AccessLog>,
-    /// Set when a reload replaced this frontend: its keep-alive connections close after
-    /// their current request (in-flight work finishes on the old configuration).
+    /// Set when a reload replaced this frontend (or on soft stop): its keep-alive
+    /// connections close after their next response (in-flight work finishes on the old
+    /// configuration).
     pub retired: watch::Sender<bool>,
     maxconn: Option<Arc<Semaphore>>,
 }
