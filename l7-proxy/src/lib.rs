@@ -14,7 +14,9 @@
 //! - Reload builds a new generation (backends, checks, frontends), keeps the listening
 //!   sockets of unchanged addresses, and publishes the new frontends to the accept loops.
 //!   Connections keep the generation they were accepted in; keep-alive connections of a
-//!   replaced frontend close after their current response.
+//!   replaced frontend get `connection: close` on their next response (idle ones are not
+//!   cut, so no client races a close; they end at their keep-alive/client timeout). A soft
+//!   stop closes idle keep-alive connections at once.
 //!
 //! # Known differences from HAProxy 2.6
 //!
