@@ -232,3 +232,19 @@ fn httpchk_host_header_form() {
     assert_eq!(h.host.as_deref(), Some("kubernetes"));
     assert_eq!(b.settings.expect_status, Some(200));
 }
+
+#[test]
+fn http_check_send_form() {
+    let l = parse_str(
+        "t.cfg",
+        "backend b\n option httpchk\n http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host api.test\n http-check expect status 204\n server s 127.0.0.1:1 check\n",
+    )
+    .unwrap();
+    let b = l.config.backend("b").unwrap();
+    let h = b.settings.httpchk.as_ref().unwrap();
+    assert_eq!(h.method, "GET");
+    assert_eq!(h.uri, "/healthz");
+    assert_eq!(h.host.as_deref(), Some("api.test"));
+    assert_eq!(b.settings.expect_status, Some(204));
+    assert!(!errors("backend b\n http-check send bogus x\n").is_empty());
+}

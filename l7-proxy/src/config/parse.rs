@@ -924,6 +924,50 @@ impl Parser {
                         ),
                     }
                 }
+                (Some("send"), _) => {
+                    // `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]...`
+                    let mut chk = s.httpchk.clone().unwrap_or(HttpCheckConfig {
+                        method: "OPTIONS".into(),
+                        uri: "/".into(),
+                        host: None,
+                    });
+                    let mut i = 2;
+                    while let Some(k) = w.get(i) {
+                        let v = w.get(i + 1);
+                        match (k.text.as_str(), v) {
+                            ("meth", Some(v)) => chk.method = v.text.clone(),
+                            ("uri", Some(v)) => chk.uri = v.text.clone(),
+                            ("ver", Some(_)) => {}
+                            ("hdr", Some(n)) => {
+                                match w.get(i + 2) {
+                                    Some(val) if n.text.eq_ignore_ascii_case("host") => {
+                                        chk.host = Some(val.text.clone())
+                                    }
+                                    Some(_) => self.warn(
+                                        n.col,
+                                        format!("check header '{}' is not sent; ignored", n.text),
+                                    ),
+                                    None => self.err(n.col, "'hdr' needs a name and a value"),
+                                }
+                                i += 1;
+                            }
+                            ("body" | "body-lf" | "uri-lf" | "comment", Some(_)) => self.warn(
+                                k.col,
+                                format!("'http-check send {}' is not supported; ignored", k.text),
+                            ),
+                            (other, _) => {
+                                let other = other.to_string();
+                                self.err(
+                                    k.col,
+                                    format!("unexpected '{other}' in 'http-check send'"),
+                                );
+                                break;
+                            }
+                        }
+                        i += 2;
+                    }
+                    s.httpchk = Some(chk);
+                }
                 (Some(sub), _) => {
                     let sub = sub.to_string();
                     self.warn(
