@@ -75,6 +75,38 @@ const GLOBAL_UNSUPPORTED: &[&str] = &[
     "noepoll",
     "nosplice",
     "profiling.tasks",
+    "zero-warning",
+    "strict-limits",
+    "maxpipes",
+    "maxcomprate",
+    "maxcompcpuusage",
+    "maxzlibmem",
+    "noreuseport",
+    "nosplice",
+    "noepoll",
+    "nopoll",
+    "nokqueue",
+    "noevports",
+    "nogetaddrinfo",
+    "debug",
+    "log-send-hostname",
+    "unix-bind",
+    "ssl-engine",
+    "ssl-mode-async",
+    "ssl-load-extra-files",
+    "ssl-skip-self-issued-ca",
+    "issuers-chain-path",
+    "wurfl-data-file",
+    "wurfl-information-list",
+    "wurfl-information-list-separator",
+    "wurfl-cache-size",
+    "51degrees-data-file",
+    "deviceatlas-json-file",
+    "fd-hard-limit",
+    "cluster-secret",
+    "h2-workaround-bogus-websocket-clients",
+    "mworker-max-reloads",
+    "prealloc-fd",
 ];
 
 /// Proxy/defaults keywords HAProxy knows that are not implemented: warning, ignored.
@@ -244,6 +276,40 @@ const SERVER_UNSUPPORTED: &[(&str, bool)] = &[
     ("usesrc", true),
     ("tcp-ut", true),
     ("enabled", false),
+    ("socks4", true),
+    ("check-via-socks4", false),
+    ("curves", true),
+    ("sigalgs", true),
+    ("client-sigalgs", true),
+    ("allow-0rtt", false),
+    ("ssl-reuse", false),
+    ("no-ssl-reuse", false),
+    ("tls-tickets", false),
+    ("no-tls-tickets", false),
+    ("no-tlsv12", false),
+    ("no-tlsv13", false),
+    ("force-tlsv13", false),
+    ("non-stick", false),
+    ("stick", false),
+    ("proxy-v2-options", true),
+    ("set-proxy-v2-tlv-fmt", true),
+    ("shard", true),
+    ("log-proto", true),
+    ("hash-key", true),
+    ("agent-send", true),
+    ("agent-addr", true),
+    ("no-agent-check", false),
+    ("no-send-proxy", false),
+    ("no-send-proxy-v2", false),
+    ("no-verifyhost", false),
+    ("no-check-ssl", false),
+    ("no-tfo", false),
+    ("check-pool-conn-name", true),
+    ("pool-conn-name", true),
+    ("sni-auto", false),
+    ("send-proxy-v2-ssl", false),
+    ("send-proxy-v2-ssl-cn", false),
+    ("check-send-proxy-v2", false),
 ];
 
 /// Bind keywords HAProxy knows that are not implemented, and whether they take a value.
@@ -1588,7 +1654,9 @@ fn resolve(address: &str, offline: bool) -> Result<SocketAddr, String> {
         return Ok(a);
     }
     let Some((host, port)) = address.rsplit_once(':') else {
-        return Err(format!("address '{address}' has no port"));
+        return Err(format!(
+            "address '{address}' has no port (HAProxy would use the client's destination port; not supported)"
+        ));
     };
     let port: u16 = port
         .parse()
