@@ -215,6 +215,13 @@ const OPTION_UNSUPPORTED: &[&str] = &[
     "transparent",
     "external-check",
     "idle-close-on-response",
+    "http_proxy",
+    "dontlog-normal",
+    "http-drop-request-trailers",
+    "http-drop-response-trailers",
+    "ssl-hello-chk",
+    "log-health-checks",
+    "http-use-htx",
 ];
 
 /// Server keywords HAProxy knows that are not implemented, and whether they take a value.
