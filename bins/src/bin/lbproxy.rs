@@ -177,13 +177,13 @@ async fn run(files: Vec<PathBuf>, loaded: Loaded, identity: Option<(u32, u32)>) 
                 }
                 return ExitCode::SUCCESS;
             }
-            _ = hup.recv() => reload(&proxy, &files).await,
-            _ = usr2.recv() => reload(&proxy, &files).await,
+            _ = hup.recv() => reload(&proxy, &files, &loaded.config.global).await,
+            _ = usr2.recv() => reload(&proxy, &files, &loaded.config.global).await,
         }
     }
 }
 
-async fn reload(proxy: &Proxy, files: &[PathBuf]) {
+async fn reload(proxy: &Proxy, files: &[PathBuf], started: &config::Global) {
     tracing::info!("reloading configuration");
     match load(files) {
         Err(ConfigError::Invalid { diagnostics }) => {
@@ -196,6 +196,17 @@ async fn reload(proxy: &Proxy, files: &[PathBuf]) {
         Ok(l) => {
             for w in &l.warnings {
                 tracing::warn!("{w}");
+            }
+            // Process-level settings are fixed at start.
+            let g = &l.config.global;
+            if g.nbthread != started.nbthread
+                || g.maxconn != started.maxconn
+                || g.user != started.user
+                || g.group != started.group
+            {
+                tracing::warn!(
+                    "global nbthread/maxconn/user/group changed: they take effect at the next restart"
+                );
             }
             match proxy.reload(&l.config).await {
                 Ok(()) => tracing::info!("configuration reloaded"),
