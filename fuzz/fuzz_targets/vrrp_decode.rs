@@ -24,11 +24,7 @@ fn round_trip<T: AsRef<[u8]>>(a: &VrrpPacket<T>) {
         Family::Ipv4 => Addresses::V4(&v4),
         Family::Ipv6 => Addresses::V6(&v6),
     };
-    let auth = match (a.auth_type(), a.auth_data()) {
-        (AuthType::Pass, Some(d)) => Auth::Pass(*d),
-        (AuthType::Ah, _) => Auth::Ah,
-        _ => Auth::None,
-    };
+    let auth = a.auth();
     let repr = AdvertRepr {
         version: a.version(),
         vrid: a.vrid(),

@@ -270,6 +270,16 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
         }
     }
 
+    /// The authentication the advert carries, in the form [`crate::AdvertRepr`] takes: PASS
+    /// with its 8 bytes, AH, or none (always none for v3).
+    pub fn auth(&self) -> crate::Auth {
+        match (self.auth_type(), self.auth_data()) {
+            (AuthType::Pass, Some(data)) => crate::Auth::Pass(*data),
+            (AuthType::Ah, _) => crate::Auth::Ah,
+            _ => crate::Auth::None,
+        }
+    }
+
     /// The whole message.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes()

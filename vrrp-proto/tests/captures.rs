@@ -88,11 +88,7 @@ fn reencode(rx: &Received<'_>) -> Vec<u8> {
     } else {
         Addresses::V6(&v6)
     };
-    let auth = match (a.auth_type(), a.auth_data()) {
-        (AuthType::Pass, Some(data)) => Auth::Pass(*data),
-        (AuthType::Ah, _) => Auth::Ah,
-        _ => Auth::None,
-    };
+    let auth = a.auth();
     let repr = AdvertRepr {
         version: a.version(),
         vrid: a.vrid(),
