@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use vrrp_proto::{
-    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, AuthType, ChecksumScope, Family,
+    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, Family,
     ReceiveCheck, Version, VrrpPacket,
 };
 
