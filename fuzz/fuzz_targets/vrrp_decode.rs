@@ -7,18 +7,30 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use vrrp_proto::{
-    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, Family,
-    ReceiveCheck, Version, VrrpPacket,
+    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, Family, ReceiveCheck,
+    Version, VrrpPacket,
 };
 
 fn round_trip<T: AsRef<[u8]>>(a: &VrrpPacket<T>) {
     let v4: Vec<Ipv4Addr> = a
         .addresses()
-        .filter_map(|ip| if let IpAddr::V4(v) = ip { Some(v) } else { None })
+        .filter_map(|ip| {
+            if let IpAddr::V4(v) = ip {
+                Some(v)
+            } else {
+                None
+            }
+        })
         .collect();
     let v6: Vec<Ipv6Addr> = a
         .addresses()
-        .filter_map(|ip| if let IpAddr::V6(v) = ip { Some(v) } else { None })
+        .filter_map(|ip| {
+            if let IpAddr::V6(v) = ip {
+                Some(v)
+            } else {
+                None
+            }
+        })
         .collect();
     let addresses = match a.family() {
         Family::Ipv4 => Addresses::V4(&v4),
@@ -41,11 +53,25 @@ fn round_trip<T: AsRef<[u8]>>(a: &VrrpPacket<T>) {
         },
     };
     let mut buf = [0u8; 8 + 255 * 16 + 8];
-    let len = repr.emit(&mut buf, scope).expect("a decoded advert re-encodes");
+    let len = repr
+        .emit(&mut buf, scope)
+        .expect("a decoded advert re-encodes");
     let b = VrrpPacket::new_checked(&buf[..len], a.family()).expect("re-encoded advert decodes");
     assert_eq!(
-        (b.version(), b.vrid(), b.priority(), b.interval(), b.auth_type()),
-        (a.version(), a.vrid(), a.priority(), a.interval(), a.auth_type())
+        (
+            b.version(),
+            b.vrid(),
+            b.priority(),
+            b.interval(),
+            b.auth_type()
+        ),
+        (
+            a.version(),
+            a.vrid(),
+            a.priority(),
+            a.interval(),
+            a.auth_type()
+        )
     );
     assert!(b.addresses().eq(a.addresses()));
     let check = ReceiveCheck {
@@ -67,8 +93,12 @@ fuzz_target!(|data: &[u8]| {
     for family in [Family::Ipv4, Family::Ipv6] {
         if let Ok(a) = VrrpPacket::new_checked(data, family) {
             round_trip(&a);
-            let _ = ReceiveCheck { version: Version::V2, auth: Auth::pass("x"), interval: 1 }
-                .check(&a);
+            let _ = ReceiveCheck {
+                version: Version::V2,
+                auth: Auth::pass("x"),
+                interval: 1,
+            }
+            .check(&a);
         }
     }
 });
