@@ -29,6 +29,7 @@ pub struct Server {
     /// Health: read on the request path with one atomic load; written by the check watcher.
     up: AtomicBool,
     disabled: bool,
+    checked: bool,
     maxconn: u32,
     queue_max: usize,
     slots: Option<Arc<Semaphore>>,
@@ -48,6 +49,7 @@ impl Server {
             backup: p.backup,
             up: AtomicBool::new(!p.disabled),
             disabled: p.disabled,
+            checked: p.check,
             maxconn: p.maxconn,
             queue_max: if p.maxqueue == 0 {
                 DEFAULT_QUEUE_MAX
@@ -81,6 +83,24 @@ impl Server {
     /// Connections currently using this server.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// `maxconn` (0 = unlimited).
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn
+    }
+
+    /// HAProxy's status word: `UP`, `DOWN`, `MAINT` (disabled) or `no check`.
+    pub fn status(&self) -> &'static str {
+        if self.disabled {
+            "MAINT"
+        } else if !self.checked {
+            "no check"
+        } else if self.is_up() {
+            "UP"
+        } else {
+            "DOWN"
+        }
     }
 
     /// Whether a request would be served now (below `maxconn`).

@@ -632,6 +632,11 @@ async fn handle_request(
         }
     };
     let fe = &ctx.fe;
+    if let (Some(uri), Some(view)) = (&fe.cfg.settings.stats_uri, fe.stats.get()) {
+        if head.uri().starts_with(uri.as_str()) {
+            return serve_stats(ctx, client, view, &head, &info, peer, date, t0, &reqline).await;
+        }
+    }
     let header = |n: &str| head.header_values(n);
     let Some(backend) = fe.route(head.path(), &header).cloned() else {
         reply_error(ctx, client, peer, date, t0, 503, *b"SC", &reqline).await;
@@ -698,6 +703,69 @@ async fn handle_request(
         ctx.fe.access_log.emit(&line);
     }
     keep
+}
+
+/// Answers the statistics page (CSV with `;csv` in the URI, HTML otherwise).
+#[allow(clippy::too_many_arguments)]
+async fn serve_stats(
+    ctx: &ConnCtx,
+    client: &mut TcpStream,
+    view: &crate::stats::StatsView,
+    head: &RequestHead,
+    info: &RequestInfo,
+    peer: SocketAddr,
+    date: SystemTime,
+    t0: Instant,
+    reqline: &str,
+) -> bool {
+    let csv = head.uri().contains(";csv");
+    let (body, ctype) = if csv {
+        (view.csv(), "text/csv")
+    } else {
+        (view.html(), "text/html")
+    };
+    // A request body is not read here: close rather than parse it as the next request.
+    let keep = !info.close && info.framing == Framing::None;
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncache-control: no-cache\r\ncontent-length: {}\r\n{}\r\n{body}",
+        body.len(),
+        if keep { "" } else { "connection: close\r\n" }
+    );
+    let ok = within(
+        ctx.fe.cfg.settings.timeouts.client,
+        client.write_all(resp.as_bytes()),
+    )
+    .await
+    .is_some_and(|r| r.is_ok());
+    if ctx.fe.log {
+        let line = HttpLog {
+            client: peer,
+            date,
+            frontend: &ctx.fe.cfg.name,
+            backend: &ctx.fe.cfg.name,
+            server: "<STATS>",
+            t_req: Some(Duration::ZERO),
+            t_queue: None,
+            t_connect: None,
+            t_resp: None,
+            t_total: t0.elapsed(),
+            status: 200,
+            bytes: resp.len() as u64,
+            term: *b"LR",
+            conns: [
+                ctx.shared.active.load(Ordering::Relaxed),
+                ctx.fe.active.load(Ordering::Relaxed),
+                0,
+                0,
+                0,
+            ],
+            queues: [0, 0],
+            request: reqline,
+        }
+        .format();
+        ctx.fe.access_log.emit(&line);
+    }
+    ok && keep
 }
 
 enum Outcome {

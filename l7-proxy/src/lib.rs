@@ -1,6 +1,7 @@
 //! The proxy engine behind `lbproxy`: haproxy.cfg ([`config`]), listeners and reload
 //! ([`runtime`]), HTTP/1.1 ([`http`]) and TCP ([`tcp`]) proxying, backend pools and
-//! balancing ([`backend`]), health checks wired to servers ([`checks`]).
+//! balancing ([`backend`]), health checks wired to servers ([`checks`]), the statistics
+//! page in HAProxy's CSV ([`stats`]).
 //!
 //! # Design
 //!
@@ -37,6 +38,7 @@ pub mod io;
 pub mod log;
 pub mod privileges;
 pub mod runtime;
+pub mod stats;
 pub mod tcp;
 
 pub use runtime::{Proxy, RuntimeError};

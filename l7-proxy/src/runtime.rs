@@ -45,6 +45,10 @@ pub struct FrontendRt {
     pub default: Option<Arc<Backend>>,
     /// Connections currently open on this frontend.
     pub active: AtomicUsize,
+    /// Connections accepted so far.
+    pub total: std::sync::atomic::AtomicU64,
+    /// The statistics page, when `stats enable`/`stats uri` is set.
+    pub stats: std::sync::OnceLock<Arc<crate::stats::StatsView>>,
     /// Whether access logs are emitted.
     pub log: bool,
     /// Where they go.
@@ -127,6 +131,7 @@ impl ConnGuard {
     fn new(shared: Arc<Shared>, fe: Arc<FrontendRt>) -> ConnGuard {
         shared.active.fetch_add(1, Ordering::Relaxed);
         fe.active.fetch_add(1, Ordering::Relaxed);
+        fe.total.fetch_add(1, Ordering::Relaxed);
         ConnGuard { shared, fe }
     }
 }
@@ -228,11 +233,26 @@ impl Proxy {
                 rules,
                 default: f.default_backend.as_deref().and_then(get),
                 active: AtomicUsize::new(0),
+                total: std::sync::atomic::AtomicU64::new(0),
+                stats: std::sync::OnceLock::new(),
                 log: f.settings.log || f.settings.httplog || f.settings.tcplog,
                 access_log: access_log.clone(),
                 retired: watch::Sender::new(false),
                 maxconn: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
             }));
+        }
+        let view = Arc::new(crate::stats::StatsView {
+            frontends: frontends.iter().map(Arc::downgrade).collect(),
+            backends: cfg
+                .backends
+                .iter()
+                .filter_map(|b| backends.get(&b.name).cloned())
+                .collect(),
+        });
+        for fe in &frontends {
+            if fe.cfg.settings.stats_uri.is_some() {
+                let _ = fe.stats.set(view.clone());
+            }
         }
         // Bind what is new before touching anything, so a failure leaves the old state.
         let mut wanted: Vec<(String, SocketAddr, Arc<FrontendRt>)> = Vec::new();

@@ -727,3 +727,54 @@ async fn keep_alive_timeout_closes_idle_clients() {
         "{e:?}"
     );
 }
+
+/// `stats enable`/`stats uri`: HAProxy's CSV reflects live server states and counters.
+#[tokio::test]
+async fn stats_page_csv_and_html() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let dead = TestServer::start("dead", Behaviour::Name).await;
+    let dead_addr = dead.addr;
+    drop(dead);
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {} check inter 50ms\n server b {} check inter 50ms fall 1\n server c {} backup\nlisten stats\n bind 127.0.0.1:0\n stats enable\n stats uri /stats\n stats refresh 5s\n",
+        a.addr, dead_addr, a.addr
+    ))
+    .await;
+    let be = p.backend("be").await.unwrap();
+    let t0 = Instant::now();
+    while be.servers[1].is_up() {
+        assert!(t0.elapsed() < T);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..3 {
+        assert_eq!(get_once(addr(&p, "fe"), "/").await.unwrap().status, 200);
+    }
+    let r = get_once(addr(&p, "stats"), "/stats;csv").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/csv"));
+    let csv = r.text();
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let row = |px: &str, sv: &str| -> Vec<String> {
+        csv.lines()
+            .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+            .find(|f| f[0] == px && f[1] == sv)
+            .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"))
+    };
+    assert_eq!(row("be", "a")[col("status")], "UP");
+    assert_eq!(row("be", "b")[col("status")], "DOWN");
+    assert_eq!(row("be", "c")[col("status")], "no check");
+    assert_eq!(row("be", "c")[col("bck")], "1");
+    assert_eq!(row("be", "a")[col("stot")], "3");
+    assert_eq!(row("be", "BACKEND")[col("status")], "UP");
+    assert_eq!(row("fe", "FRONTEND")[col("stot")], "3");
+    assert_eq!(row("be", "a")[col("type")], "2");
+    let html = get_once(addr(&p, "stats"), "/stats").await.unwrap();
+    assert!(html.text().contains("<table"));
+}

@@ -280,6 +280,9 @@ pub struct ProxySettings {
     pub expect_status: Option<u16>,
     /// `default-server`.
     pub default_server: ServerParams,
+    /// `stats enable` / `stats uri`: the statistics page is served at this path (HTML, or
+    /// HAProxy's CSV with `;csv` appended).
+    pub stats_uri: Option<String>,
 }
 
 impl Default for ProxySettings {
@@ -300,6 +303,7 @@ impl Default for ProxySettings {
             httpchk: None,
             expect_status: None,
             default_server: ServerParams::default(),
+            stats_uri: None,
         }
     }
 }

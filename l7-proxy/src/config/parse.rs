@@ -116,7 +116,6 @@ const PROXY_UNSUPPORTED: &[&str] = &[
     "http-after-response",
     "http-reuse",
     "http-error",
-    "stats",
     "compression",
     "capture",
     "errorfile",
@@ -1060,6 +1059,22 @@ impl Parser {
                     );
                 }
                 None => {}
+            },
+            "stats" => match w.get(1).map(|x| x.text.as_str()) {
+                Some("enable") => {
+                    if s.stats_uri.is_none() {
+                        s.stats_uri = Some("/haproxy?stats".into());
+                    }
+                }
+                Some("uri") => match w.get(2) {
+                    Some(u) if u.text.starts_with('/') => s.stats_uri = Some(u.text.clone()),
+                    _ => self.err(w[1].col, "'stats uri' needs a path starting with '/'"),
+                },
+                Some(sub) => {
+                    let sub = sub.to_string();
+                    self.warn(w[1].col, format!("'stats {sub}' is not supported; ignored"))
+                }
+                None => self.err(w[0].col, "'stats' needs a sub-keyword"),
             },
             "default-server" => {
                 let mut d = s.default_server.clone();
