@@ -447,9 +447,12 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
     // carries `connection: close` instead), so no client races a close on reload.
     let mut stopping = ctx.shared.stopping.clone();
+    // Registered once per connection (not per request) with the soft-stop signal.
+    let stop = stopping.wait_for(|s| *s);
+    tokio::pin!(stop);
     loop {
         let fs = &ctx.fe.cfg.settings;
-        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, &mut stopping).await;
+        let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, stop.as_mut()).await;
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
             SystemTime::now()
@@ -482,13 +485,15 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     }
 }
 
-async fn read_head(
+/// Reads a request head. `stop` resolves on soft stop; it is polled only while waiting
+/// for a further request and never after it resolved (the connection then ends).
+async fn read_head<S: std::future::Future>(
     dl: &mut Deadline,
     client: &mut TcpStream,
     cbuf: &mut BytesMut,
     first: bool,
     fs: &ProxySettings,
-    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    mut stop: std::pin::Pin<&mut S>,
 ) -> Result<RequestHead, HeadError> {
     let t = &fs.timeouts;
     let head_deadline = t.http_request.or(t.client);
@@ -519,7 +524,7 @@ async fn read_head(
             tokio::select! {
                 biased;
                 r = dl.fill(client, cbuf, limit) => Some(r),
-                _ = stopping.wait_for(|s| *s), if started.is_none() && !first => None,
+                _ = stop.as_mut(), if started.is_none() && !first => None,
             }
         };
         match read.await {

@@ -529,10 +529,19 @@ async fn soft_stop_drains_in_flight_requests() {
     ))
     .await;
     let fe = addr(&p, "fe");
+    // An idle keep-alive client: closed at once by the soft stop.
+    let mut idle = Client::connect(fe).await;
+    assert_eq!(bounded(idle.get("/")).await.unwrap().status, 200);
     let inflight = tokio::spawn(async move { get_once(fe, "/").await });
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let t0 = Instant::now();
     let left = bounded(p.soft_stop(Some(Duration::from_secs(5)))).await;
     assert_eq!(left, 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "drained without waiting for timeouts"
+    );
+    assert!(idle.closed().await);
     let r = bounded(inflight).await.unwrap().unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("connection"), Some("close"));
