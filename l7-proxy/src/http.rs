@@ -120,20 +120,24 @@ pub struct RequestInfo {
     pub upgrade: Option<String>,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
-    /// Lower-cased `Connection` tokens (extra hop-by-hop headers).
+    /// Lower-cased `Connection` tokens naming extra hop-by-hop headers (other than
+    /// `close`, `keep-alive` and `upgrade`).
     pub conn_tokens: Vec<String>,
 }
 
-fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+/// The comma-separated tokens of a header value, trimmed, without allocating.
+fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     v.split(|&b| b == b',')
-        .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
 }
 
 /// Checks a request's framing and connection headers; an error is the status to reply.
 pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
     let mut cl: Option<u64> = None;
-    let mut te: Vec<String> = Vec::new();
+    // Transfer-Encoding codings: how many, and whether any is not `chunked`.
+    let (mut te_n, mut te_other) = (0usize, false);
+    let (mut c_close, mut c_keep, mut c_upgrade) = (false, false, false);
     let mut conn_tokens = Vec::new();
     let mut upgrade = None;
     let mut expect_continue = false;
@@ -159,9 +163,22 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
                 }
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            te.extend(tokens(value));
+            for t in tokens(value) {
+                te_n += 1;
+                te_other |= !t.eq_ignore_ascii_case(b"chunked");
+            }
         } else if name.eq_ignore_ascii_case(b"connection") {
-            conn_tokens.extend(tokens(value));
+            for t in tokens(value) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    c_close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    c_keep = true;
+                } else if t.eq_ignore_ascii_case(b"upgrade") {
+                    c_upgrade = true;
+                } else {
+                    conn_tokens.push(String::from_utf8_lossy(t).to_ascii_lowercase());
+                }
+            }
         } else if name.eq_ignore_ascii_case(b"upgrade") {
             upgrade = Some(String::from_utf8_lossy(value).trim().to_string());
         } else if name.eq_ignore_ascii_case(b"expect") {
@@ -182,12 +199,12 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
     if host > 1 || (host == 0 && h.minor == 1) {
         return Err(400);
     }
-    let framing = if !te.is_empty() {
+    let framing = if te_n > 0 {
         if cl.is_some() || h.minor == 0 {
             // Ambiguous framing: the classic request-smuggling vector.
             return Err(400);
         }
-        if te.len() != 1 || te[0] != "chunked" {
+        if te_n != 1 || te_other {
             return Err(501);
         }
         Framing::Chunked
@@ -197,9 +214,8 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
             Some(n) => Framing::Length(n),
         }
     };
-    let close = conn_tokens.iter().any(|t| t == "close")
-        || (h.minor == 0 && !conn_tokens.iter().any(|t| t == "keep-alive"));
-    let upgrade = if conn_tokens.iter().any(|t| t == "upgrade") && h.minor == 1 {
+    let close = c_close || (h.minor == 0 && !c_keep);
+    let upgrade = if c_upgrade && h.minor == 1 {
         upgrade
     } else {
         None
@@ -222,12 +238,13 @@ const HOP: &[&str] = &[
     "upgrade",
 ];
 
-fn is_hop(name: &[u8], extra: &[String]) -> bool {
+fn is_hop<T: AsRef<[u8]>>(name: &[u8], extra: &[T]) -> bool {
     HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
         || extra.iter().any(|t| {
-            name.eq_ignore_ascii_case(t.as_bytes())
-                && !t.eq_ignore_ascii_case("content-length")
-                && !t.eq_ignore_ascii_case("transfer-encoding")
+            let t = t.as_ref();
+            name.eq_ignore_ascii_case(t)
+                && !t.eq_ignore_ascii_case(b"content-length")
+                && !t.eq_ignore_ascii_case(b"transfer-encoding")
         })
 }
 
@@ -321,16 +338,23 @@ async fn read_response(
                     let mut cl: Option<u64> = None;
                     let mut chunked = false;
                     let mut close = minor == 0;
-                    let mut extra = Vec::new();
+                    // Extra hop-by-hop names from `Connection` (rare: no allocation otherwise).
+                    let mut extra: Vec<&[u8]> = Vec::new();
+                    let mut keep_alive = false;
                     for h in resp.headers.iter() {
                         if h.name.eq_ignore_ascii_case("connection") {
-                            extra.extend(tokens(h.value));
+                            for t in tokens(h.value) {
+                                if t.eq_ignore_ascii_case(b"close") {
+                                    close = true;
+                                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                                    keep_alive = true;
+                                } else {
+                                    extra.push(t);
+                                }
+                            }
                         }
                     }
-                    if extra.iter().any(|t| t == "close") {
-                        close = true;
-                    }
-                    if minor == 0 && extra.iter().any(|t| t == "keep-alive") {
+                    if minor == 0 && keep_alive {
                         close = false;
                     }
                     // Room for the connection header and a small body sent along in one write.
@@ -354,7 +378,10 @@ async fn read_response(
                                 _ => return Err(RespError::Invalid),
                             }
                         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                            if tokens(h.value).last().as_deref() == Some("chunked") {
+                            if tokens(h.value)
+                                .last()
+                                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
+                            {
                                 chunked = true;
                             } else {
                                 close = true;
