@@ -7,12 +7,13 @@
 # (utime+stime of the proxy process from /proc), p50/p99 latency, peak RSS (VmHWM).
 #
 # Usage: scripts/bench-proxy.sh [DURATION_SECONDS]   (needs haproxy, nginx, wrk, taskset)
-# LBPROXY=path overrides the lbproxy binary (default: target-proxy/release/lbproxy).
+# LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
+# `cargo build --release -p bins`).
 set -euo pipefail
 
 DUR=${1:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LBPROXY=${LBPROXY:-$ROOT/target-proxy/release/lbproxy}
+LBPROXY=${LBPROXY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/lbproxy}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 NGINX=${NGINX:-/usr/sbin/nginx}
 FE_PORT=18900
