@@ -163,9 +163,16 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
                 }
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let before = te_n;
             for t in tokens(value) {
                 te_n += 1;
                 te_other |= !t.eq_ignore_ascii_case(b"chunked");
+            }
+            // A Transfer-Encoding header naming no coding is malformed; ignoring it would
+            // forward it beside a Content-Length for the server to read its own way (found
+            // by the http_head fuzz target).
+            if te_n == before {
+                return Err(400);
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
             for t in tokens(value) {

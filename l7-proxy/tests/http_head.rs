@@ -50,3 +50,25 @@ proptest! {
         }
     }
 }
+
+/// Found by the `http_head` fuzz target: an empty Transfer-Encoding beside a Content-Length
+/// was ignored, and would have been forwarded for the server to frame its own way.
+#[test]
+fn empty_transfer_encoding_is_rejected() {
+    for head in [
+        &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nTransfer-Encoding:\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nContent-Length: 7\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n",
+    ] {
+        let mut buf = BytesMut::from(head);
+        let parsed = parse_request(&mut buf)
+            .expect("parses")
+            .expect("complete head");
+        assert_eq!(
+            analyze(&parsed).map(|_| ()),
+            Err(400),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+}
