@@ -48,40 +48,31 @@ pub async fn serve(ctx: ConnCtx, client: TcpStream, peer: SocketAddr) {
     let mut exclude = Vec::new();
     let mut retries_left = bs.retries;
     let mut retries = 0;
+    // No server could be had: none up (SC), or the queue timed out (sQ).
+    let log_no_server = |state: [u8; 2], retries| {
+        log(
+            &ctx,
+            peer,
+            date,
+            &backend.name,
+            "<NOSRV>",
+            None,
+            None,
+            t0,
+            0,
+            state,
+            0,
+            retries,
+        )
+    };
     let (slot, up, tq, tc) = loop {
         let Some(idx) = backend.pick(peer.ip(), &exclude) else {
-            log(
-                &ctx,
-                peer,
-                date,
-                &backend.name,
-                "<NOSRV>",
-                None,
-                None,
-                t0,
-                0,
-                *b"SC",
-                0,
-                retries,
-            );
+            log_no_server(*b"SC", retries);
             return;
         };
         let q = Instant::now();
         let Ok(slot) = backend.acquire(idx, queue_to).await else {
-            log(
-                &ctx,
-                peer,
-                date,
-                &backend.name,
-                "<NOSRV>",
-                None,
-                None,
-                t0,
-                0,
-                *b"sQ",
-                0,
-                retries,
-            );
+            log_no_server(*b"sQ", retries);
             return;
         };
         let tq = q.elapsed();
