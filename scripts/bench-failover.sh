@@ -208,11 +208,17 @@ run_one() { # IMPL VERSION ADVERT CASE RUN_ID
         --interval-ms "$POLL_MS" --timeout-ms "$POLL_TIMEOUT_MS" --duration-ms "$duration" \
         >"$dir/poller.json" 2>"$dir/poller.err" &
     local poller=$!; PIDS+=("$poller")
-    # 1 s of steady state, then the fault at a random phase of the advert cycle (without it
-    # the fault would always come just after an advert, the worst case).
+    # 1 s of steady state, then the fault at a random phase of the advert cycle, measured
+    # from an advert of lb1 that lb2 has just received (tcpdump -c 1 returns on it): the
+    # phase is then the same random variable for every implementation, so their outages
+    # compare fairly. Without it the fault would always come just after an advert.
     # ($RANDOM read here, not inside $(...): a subshell would not advance the generator.)
     local r=$RANDOM
-    sleep "$(awk -v a="$adv" -v r="$r" 'BEGIN { print 1 + a * r / 32768 }')"
+    sleep 1
+    timeout 3 ip netns exec "$LB2" tcpdump -i eth0 -n -l -c 1 --immediate-mode \
+        "ip proto 112 and src 198.18.0.1" >/dev/null 2>&1 ||
+        echo "warning: no advert from lb1 seen before the fault" >&2
+    sleep "$(awk -v a="$adv" -v r="$r" 'BEGIN { print a * r / 32768 }')"
     local fault_at
     fault_at=$(date +%s.%N)
     case $case in
