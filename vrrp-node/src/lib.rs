@@ -1,7 +1,7 @@
 //! One VRRP router.
 //!
 //! - [`fsm`]: the RFC 5798/9568 (v3) and RFC 3768 (v2) state machine, sans-IO.
-//! - [`sim`] (feature `sim`): a deterministic network simulator running many state machines.
+//! - `sim` (feature `sim`): a deterministic network simulator running many state machines.
 //! - [`config`]: keepalived.conf into typed configuration, errors as file:line:col.
 //! - [`net`]: raw IP protocol 112 sockets (IPv4/IPv6, multicast/unicast) and the packet socket
 //!   for gratuitous ARP / unsolicited NA.
