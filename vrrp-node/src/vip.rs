@@ -45,6 +45,24 @@ pub enum VipError {
         #[source]
         source: rtnetlink::Error,
     },
+    /// The kernel refused an IPv4 address with a non-global scope: it does so for a secondary
+    /// address (one inside a subnet the interface already has) whose scope differs from the
+    /// primary address's, and rtnetlink does not pass on the kernel's own message.
+    #[error(
+        "add {addr}/{prefix_len} scope {scope} on ifindex {ifindex}: refused (EINVAL); a \
+         secondary address must have the scope of the primary address of its subnet: use that \
+         scope, or put the VIP in a subnet of its own"
+    )]
+    ScopeRefused {
+        /// The address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+        /// The scope asked for.
+        scope: u8,
+        /// The interface.
+        ifindex: u32,
+    },
     /// Listing the addresses failed.
     #[error("listing addresses: {0}")]
     List(#[source] rtnetlink::Error),
@@ -57,6 +75,7 @@ pub struct VipManager {
 }
 
 const EEXIST: i32 = 17;
+const EINVAL: i32 = 22;
 const EADDRNOTAVAIL: i32 = 99;
 
 fn errno(err: &rtnetlink::Error) -> Option<i32> {
@@ -100,6 +119,14 @@ impl VipManager {
         match req.execute().await {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            Err(e) if errno(&e) == Some(EINVAL) && vip.scope != 0 && vip.addr.is_ipv4() => {
+                Err(VipError::ScopeRefused {
+                    addr: vip.addr,
+                    prefix_len: vip.prefix_len,
+                    scope: vip.scope,
+                    ifindex: vip.ifindex,
+                })
+            }
             Err(source) => Err(self.error("add", vip, source)),
         }
     }

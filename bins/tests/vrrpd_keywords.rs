@@ -1,0 +1,246 @@
+//! keepalived.conf keywords on the wire and in the kernel: VIP brd/scope/label,
+//! track_interface with a weight, a non-default multicast group, sync group notify,
+//! vrrp_script reverse and init_fail.
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::{has_vip, within, Vrrpd};
+use testkit::{exec_ok, Capture, Lab};
+
+const VIP: &str = "198.18.0.100";
+
+fn vip() -> IpAddr {
+    VIP.parse().expect("literal address")
+}
+
+fn instance(name: &str, vrid: u8, priority: u8, vips: &str, extra: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int 0.1
+    version 3
+    {extra}
+    virtual_ipaddress {{
+        {vips}
+    }}
+}}
+"
+    )
+}
+
+#[test]
+fn vip_broadcast_scope_and_label_reach_the_kernel() {
+    if !testkit::require_root("vip_attrs") {
+        return;
+    }
+    let lab = Lab::builder("vkwvip").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    // Its own subnet: the kernel refuses a secondary address (one inside a subnet the
+    // interface already has) whose scope differs from the primary's.
+    let vips = "198.18.1.100/24 brd 198.18.1.255 scope link label eth0:vip\n 198.18.0.101/32";
+    let d = Vrrpd::start(ns, &instance("VI_1", 91, 100, vips, "")).expect("vrrpd");
+    let scoped: IpAddr = "198.18.1.100".parse().expect("literal");
+    within(Duration::from_secs(3), || has_vip(ns, scoped)).unwrap_or_else(|| panic!("{}", d.log()));
+    let json = exec_ok(ns, ["ip", "-j", "addr", "show", "dev", "eth0"]).expect("ip addr");
+    let addrs: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let info = addrs[0]["addr_info"].as_array().expect("addr_info").clone();
+    let find = |ip: &str| {
+        info.iter()
+            .find(|a| a["local"] == ip)
+            .cloned()
+            .unwrap_or_else(|| panic!("{ip} installed: {json}"))
+    };
+    let first = find("198.18.1.100");
+    assert_eq!(first["prefixlen"], 24);
+    assert_eq!(first["broadcast"], "198.18.1.255");
+    assert_eq!(first["scope"], "link");
+    assert_eq!(first["label"], "eth0:vip");
+    let second = find("198.18.0.101");
+    assert_eq!(
+        second["prefixlen"], 32,
+        "no prefix means /32, as keepalived"
+    );
+}
+
+#[test]
+fn track_interface_with_weight_moves_the_vip() {
+    if !testkit::require_root("track_interface") {
+        return;
+    }
+    let lab = Lab::builder("vkwtif")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    // An uplink for a to track: a veth pair inside a's namespace.
+    exec_ok(
+        a_ns,
+        [
+            "ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ],
+    )
+    .expect("veth");
+    exec_ok(a_ns, ["ip", "link", "set", "up0", "up"]).expect("up0");
+    exec_ok(a_ns, ["ip", "link", "set", "up1", "up"]).expect("up1");
+    let a_conf = instance(
+        "VI_1",
+        92,
+        110,
+        VIP,
+        "track_interface {\n up0 weight -20\n }",
+    );
+    let a = Vrrpd::start(a_ns, &a_conf).expect("a");
+    let b = Vrrpd::start(b_ns, &instance("VI_1", 92, 100, VIP, "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, vip()) && !has_vip(b_ns, vip())
+    })
+    .unwrap_or_else(|| panic!("a master\n{}", a.log()));
+    exec_ok(a_ns, ["ip", "link", "set", "up1", "down"]).expect("uplink carrier lost");
+    within(Duration::from_secs(2), || {
+        has_vip(b_ns, vip()) && !has_vip(a_ns, vip())
+    })
+    .unwrap_or_else(|| panic!("VIP moves to b\na:\n{}\nb:\n{}", a.log(), b.log()));
+    assert_eq!(a.status()["instances"][0]["effective_priority"], 90);
+    exec_ok(a_ns, ["ip", "link", "set", "up1", "up"]).expect("uplink back");
+    within(Duration::from_secs(2), || {
+        has_vip(a_ns, vip()) && !has_vip(b_ns, vip())
+    })
+    .unwrap_or_else(|| panic!("VIP back on a\n{}", a.log()));
+}
+
+#[test]
+fn vrrp_mcast_group4_is_used_on_the_wire() {
+    if !testkit::require_root("mcast_group") {
+        return;
+    }
+    let lab = Lab::builder("vkwmc")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let global = "global_defs {\n    vrrp_mcast_group4 224.0.0.19\n}\n";
+    let capture = Capture::start(b_ns, "eth0", &["ip", "proto", "112"]).expect("tcpdump");
+    let a = Vrrpd::start(
+        a_ns,
+        &format!("{global}{}", instance("VI_1", 93, 110, VIP, "")),
+    )
+    .expect("a");
+    let b = Vrrpd::start(
+        b_ns,
+        &format!("{global}{}", instance("VI_1", 93, 100, VIP, "")),
+    )
+    .expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, vip()) && !has_vip(b_ns, vip()) && b.counter("VI_1", "advert_rcvd") > 3
+    })
+    .unwrap_or_else(|| panic!("a master, heard by b\na:\n{}\nb:\n{}", a.log(), b.log()));
+    let frames = capture.stop().expect("capture").frames;
+    let dsts: Vec<_> = frames
+        .iter()
+        .filter_map(|f| f.ipv4_addrs())
+        .map(|(_, d)| d)
+        .collect();
+    assert!(!dsts.is_empty());
+    assert!(
+        dsts.iter()
+            .all(|d| *d == std::net::Ipv4Addr::new(224, 0, 0, 19)),
+        "every advert to 224.0.0.19: {dsts:?}"
+    );
+}
+
+#[test]
+fn sync_group_notify_runs_for_the_group() {
+    if !testkit::require_root("group_notify") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("group.out");
+    let script = dir.path().join("group.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let lab = Lab::builder("vkwgn").node("a").build().expect("lab");
+    let conf = format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify {}\n}}\n{}{}",
+        script.display(),
+        instance("VI_1", 94, 100, VIP, ""),
+        instance("VI_2", 95, 100, "198.18.0.102/24", "")
+    );
+    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    within(Duration::from_secs(3), || {
+        read().contains("GROUP G1 MASTER")
+    })
+    .unwrap_or_else(|| panic!("group notify: {:?}\n{}", read(), d.log()));
+    assert!(
+        read().contains("GROUP G1 BACKUP"),
+        "the start as BACKUP too: {:?}",
+        read()
+    );
+}
+
+#[test]
+fn script_reverse_and_init_fail() {
+    if !testkit::require_root("script_reverse") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let flag = dir.path().join("maintenance");
+    let lab = Lab::builder("vkwrev")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    // `weight 20 reverse`: +20 while the script FAILS (no maintenance flag), so a (100)
+    // outranks b (110) until the flag appears. init_fail: the script starts as failed.
+    let a_conf = format!(
+        "vrrp_script maint {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    init_fail\n    weight 20 reverse\n}}\n{}",
+        flag.display(),
+        instance("VI_1", 96, 100, VIP, "track_script {\n maint\n }")
+    );
+    let a = Vrrpd::start(a_ns, &a_conf).expect("a");
+    let b = Vrrpd::start(b_ns, &instance("VI_1", 96, 110, VIP, "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, vip()) && !has_vip(b_ns, vip())
+    })
+    .unwrap_or_else(|| panic!("a (100 + 20) master\na:\n{}", a.log()));
+    assert_eq!(a.status()["instances"][0]["effective_priority"], 120);
+    std::fs::write(&flag, "").expect("maintenance on");
+    within(Duration::from_secs(4), || {
+        has_vip(b_ns, vip()) && !has_vip(a_ns, vip())
+    })
+    .unwrap_or_else(|| panic!("b takes over when a's script succeeds\na:\n{}", a.log()));
+    assert_eq!(a.status()["instances"][0]["effective_priority"], 100);
+}
+
+#[test]
+fn a_vip_scope_the_kernel_refuses_is_reported_as_such() {
+    if !testkit::require_root("vip_scope_refused") {
+        return;
+    }
+    let lab = Lab::builder("vkwscp").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    // Inside a's own 198.18.0.0/24 (global scope): a link-scope secondary is refused.
+    let d = Vrrpd::start(
+        ns,
+        &instance("VI_1", 97, 100, &format!("{VIP}/24 scope link"), ""),
+    )
+    .expect("vrrpd");
+    within(Duration::from_secs(3), || {
+        d.log().contains("secondary address must have the scope")
+    })
+    .unwrap_or_else(|| panic!("a specific error\n{}", d.log()));
+    assert!(!has_vip(ns, vip()));
+}
