@@ -221,7 +221,13 @@ fn script_reverse_and_init_fail() {
     within(Duration::from_secs(4), || {
         has_vip(b_ns, vip()) && !has_vip(a_ns, vip())
     })
-    .unwrap_or_else(|| panic!("b takes over when a's script succeeds\na:\n{}", a.log()));
+    .unwrap_or_else(|| {
+        panic!(
+            "b takes over when a's script succeeds\na:\n{}\nb:\n{}",
+            a.log(),
+            b.log()
+        )
+    });
     assert_eq!(a.status()["instances"][0]["effective_priority"], 100);
 }
 
