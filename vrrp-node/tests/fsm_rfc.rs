@@ -302,6 +302,20 @@ fn ipv6_tie_break_compares_addresses_as_unsigned_bytes() {
         }),
     );
     assert_eq!(vr.state(), State::Backup);
+
+    // And the other side: the Master with the higher address keeps its place.
+    let mut vr = master(RouterConfig::new(7, Version::V3, 100, higher));
+    vr.handle(
+        t(4000),
+        Event::Advert(Advert {
+            source: me,
+            version: Version::V3,
+            vrid: 7,
+            priority: 100,
+            max_advert_interval: 100,
+        }),
+    );
+    assert_eq!(vr.state(), State::Master);
 }
 
 #[test]

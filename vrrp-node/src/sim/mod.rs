@@ -11,6 +11,7 @@
 
 pub mod scenario;
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
@@ -158,6 +159,19 @@ struct Handover {
     candidates: Vec<usize>,
 }
 
+thread_local! {
+    /// The trace of a [`Sim`] dropped while its thread panicked (see [`take_unwound_trace`]).
+    static UNWOUND_TRACE: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Takes the trace of the last traced [`Sim`] that this thread dropped while panicking.
+///
+/// A panic inside the simulator or the state machine unwinds through the `Sim` and would
+/// lose its trace with it; this keeps the trace readable for the failure report.
+pub fn take_unwound_trace() -> Option<Vec<String>> {
+    UNWOUND_TRACE.with(|t| t.borrow_mut().take())
+}
+
 /// The simulated link, clock and hosts.
 #[derive(Debug)]
 pub struct Sim {
@@ -180,6 +194,16 @@ pub struct Sim {
     steps: u64,
     /// Actions per node kept for [`Sim::take_actions`], when asked for.
     recorded: Option<Vec<Vec<Action>>>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(trace) = self.trace.take() {
+                UNWOUND_TRACE.with(|t| *t.borrow_mut() = Some(trace));
+            }
+        }
+    }
 }
 
 impl Sim {

@@ -9,8 +9,11 @@
 //! 1. the link turns calm (no loss or duplicates, in order, delays still random up to the
 //!    bound), some down hosts restart, some partitions heal; from here on two connected
 //!    nodes may hold the VIPs together for at most one advert interval plus the delay bound;
-//! 2. after a settling time each connected group has exactly one Master, no preempting
-//!    Backup above it, and nothing changes state during the next few intervals;
+//! 2. once the network has been quiet for Master_Down_Interval plus the delay bound (plus
+//!    `preempt_delay` and a second Master_Down_Interval where a router has a preempt delay:
+//!    that delay starts when a lower Master is first heard), each connected group has exactly
+//!    one Master, no preempting Backup above it, and nothing changes state during the next
+//!    three intervals;
 //! 3. the Master of one group crashes (a Backup must be Master within Master_Down_Interval
 //!    plus the delay bound) or shuts down (within Skew_Time plus the delay bound), or
 //!    nothing happens; then phase 2's checks again.
@@ -165,6 +168,32 @@ fn configs(rng: &mut Rng, summary: &mut String) -> Vec<RouterConfig> {
         .collect()
 }
 
+/// Runs the scenario of `seed` like [`run`], but a panic (in the simulator or the state
+/// machine) becomes a violation of its own, with the seed and, when tracing, the trace up to
+/// the panic: a panicking seed is reported like any other failing one.
+pub fn run_catching(seed: u64, trace: bool) -> Outcome {
+    match std::panic::catch_unwind(|| run(seed, trace)) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string panic payload".to_string());
+            let mut summary = String::new();
+            // The summary is drawn first from the seed: redraw it for the report.
+            configs(&mut Rng::new(seed), &mut summary);
+            Outcome {
+                seed,
+                summary,
+                violations: vec![format!("panicked: {message}")],
+                trace: super::take_unwound_trace().unwrap_or_default(),
+                steps: 0,
+            }
+        }
+    }
+}
+
 /// Runs the scenario of `seed`; with `trace`, the outcome carries a full event trace.
 pub fn run(seed: u64, trace: bool) -> Outcome {
     let mut rng = Rng::new(seed);
@@ -262,8 +291,21 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
     if rng.chance(500) {
         sim.heal();
     }
+    // 4 intervals bound 3 * Master_Adver_Interval + Skew_Time for every priority.
     let mdi_max = Duration::from_centis(4 * adv.as_micros() / 10_000);
-    let settle = mdi_max.saturating_mul(2) + max_preempt_delay + adv.saturating_mul(2) + delay_max;
+    // The network is quiet once the chaos phase's last adverts are delivered (delay_max after
+    // calm). From then on the protocol needs one Master_Down_Interval for a Master to emerge
+    // and one delay for its advert to stop any other. keepalived's preempt_delay starts when a
+    // lower Master is first heard, so with it a higher Backup accepts that Master's adverts
+    // for the delay and then needs its own Master_Down_Interval (and a delay) to take over.
+    let mdi_then_advert = mdi_max + delay_max;
+    let settle = delay_max
+        + mdi_then_advert
+        + if max_preempt_delay > Duration::ZERO {
+            max_preempt_delay + mdi_then_advert
+        } else {
+            Duration::ZERO
+        };
     settle_and_check(&mut sim, settle, adv, "after chaos");
 
     // One more disruption under calm conditions, with its timing bound.
