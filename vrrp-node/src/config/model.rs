@@ -329,7 +329,8 @@ pub struct VrrpInstance {
     /// `v3_checksum_as_v2`: v3 over IPv4 checksums the message only (RFC 9568 form).
     pub v3_checksum_as_v2: bool,
     /// `accept` / `no_accept`: a non-owner Master accepts packets to the VIPs. Default on,
-    /// off in strict mode (as keepalived).
+    /// off in strict mode (as keepalived). Off, and priority below 255, the driver drops
+    /// traffic to the VIPs with an nftables rule (`driver::firewall`).
     pub accept: bool,
     /// Strict RFC mode: `vrrp_strict`, or the instance's `strict_mode`.
     pub strict: bool,

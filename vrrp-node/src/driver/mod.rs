@@ -4,6 +4,7 @@
 //! One task runs every instance, so that sync groups and reloads see a consistent set.
 //! Socket readers and track scripts run in their own tasks and report over channels.
 
+pub mod firewall;
 pub mod instance;
 pub mod scripts;
 pub mod status;
@@ -23,6 +24,7 @@ use crate::fsm::{self, Event, State};
 use crate::net::RecvMeta;
 use crate::vip::VipManager;
 
+use firewall::{Blocked, Firewall};
 use instance::{Instance, InstancePlan, TrackSource};
 use scripts::{ScriptPolicy, ScriptReport};
 use status::DaemonStatus;
@@ -101,6 +103,7 @@ struct Daemon {
     config: Config,
     start: std::time::Instant,
     vips: VipManager,
+    firewall: Firewall,
     policy: ScriptPolicy,
     instances: Vec<Running>,
     next_id: u64,
@@ -142,6 +145,7 @@ pub async fn run(
         config: loaded.config.clone(),
         start: std::time::Instant::now(),
         vips,
+        firewall: Firewall::default(),
         policy,
         instances: Vec::new(),
         next_id: 0,
@@ -288,8 +292,24 @@ impl Daemon {
             })
             .collect();
         self.config = config;
+        self.sync_firewall().await;
         self.run_all_actions().await;
         Ok(())
+    }
+
+    /// Drops traffic to the VIPs of the instances in no_accept mode that are not the
+    /// address owner (keepalived's `no_accept`, the default under `vrrp_strict`).
+    async fn sync_firewall(&mut self) {
+        let blocked = self
+            .instances
+            .iter()
+            .filter(|r| !r.inst.plan.source.accept && r.inst.plan.router.priority != 255)
+            .map(|r| Blocked {
+                instance: r.inst.name().to_string(),
+                addrs: r.inst.plan.vips.iter().map(|v| v.addr).collect(),
+            })
+            .collect();
+        self.firewall.sync(blocked).await;
     }
 
     fn sync_scripts(&mut self, config: &Config) {
@@ -578,6 +598,7 @@ impl Daemon {
         for r in running {
             self.stop_instance(r).await;
         }
+        self.firewall.remove().await;
         // Let the STOP notify scripts (and any still running) finish, within a bound.
         let pending = std::mem::take(&mut self.notifies);
         let wait = futures_util::future::join_all(pending);

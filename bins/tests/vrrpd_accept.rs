@@ -1,0 +1,107 @@
+//! `accept` / `no_accept`: under vrrp_strict a Master that is not the address owner drops
+//! traffic to its VIPs (an nftables table `inet vrrpd`), unless the instance says `accept`.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::{has_vip, within, Vrrpd};
+use testkit::{exec, Lab, Signal};
+
+const VIP: &str = "198.18.0.100";
+
+fn vip() -> IpAddr {
+    VIP.parse().expect("literal address")
+}
+
+fn conf(vrid: u8, priority: u8, extra: &str) -> String {
+    format!(
+        "global_defs {{\n    vrrp_strict\n}}\n\
+         vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int 0.1
+    version 3
+    {extra}
+    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+"
+    )
+}
+
+/// Whether one ping from `ns` to the VIP is answered within a second.
+fn ping(ns: &str) -> bool {
+    exec(ns, ["ping", "-c", "1", "-W", "1", VIP]).is_ok_and(|o| o.status.success())
+}
+
+fn table_exists(ns: &str) -> bool {
+    exec(ns, ["nft", "list", "table", "inet", "vrrpd"]).is_ok_and(|o| o.status.success())
+}
+
+/// Runs one node as Master with `extra` in its instance, a client pings the VIP; returns
+/// whether the pings were answered, and whether the nftables table existed meanwhile.
+fn master_answers(prefix: &str, vrid: u8, priority: u8, extra: &str) -> (bool, bool) {
+    let lab = Lab::builder(prefix)
+        .node("a")
+        .node("c")
+        .build()
+        .expect("lab");
+    let (a_ns, c_ns) = (lab.node("a").ns(), lab.node("c").ns());
+    let mut a = Vrrpd::start(a_ns, &conf(vrid, priority, extra)).expect("vrrpd");
+    within(Duration::from_secs(3), || has_vip(a_ns, vip()))
+        .unwrap_or_else(|| panic!("a master\n{}", a.log()));
+    // The client reaches a itself in any case: the link works.
+    assert!(
+        exec(c_ns, ["ping", "-c", "1", "-W", "1", "198.18.0.1"]).is_ok_and(|o| o.status.success()),
+        "c reaches a's own address"
+    );
+    // Three tries, so one lost first ping (ARP) does not decide.
+    let answered = (0..3).any(|_| ping(c_ns));
+    let table = table_exists(a_ns);
+    a.proc
+        .stop(Signal::SIGTERM, Duration::from_secs(5))
+        .expect("stopped");
+    assert!(
+        !table_exists(a_ns),
+        "the table is removed at shutdown\n{}",
+        a.log()
+    );
+    (answered, table)
+}
+
+#[test]
+fn strict_master_drops_traffic_to_the_vip_without_accept() {
+    if !testkit::require_root("no_accept") {
+        return;
+    }
+    let (answered, table) = master_answers("vaccno", 121, 100, "");
+    assert!(table, "table inet vrrpd installed while Master");
+    assert!(
+        !answered,
+        "vrrp_strict without accept: the VIP must not answer"
+    );
+}
+
+#[test]
+fn strict_master_with_accept_answers_on_the_vip() {
+    if !testkit::require_root("accept") {
+        return;
+    }
+    let (answered, table) = master_answers("vaccyes", 122, 100, "accept");
+    assert!(!table, "accept: no table");
+    assert!(answered, "accept: the VIP answers");
+}
+
+#[test]
+fn the_address_owner_always_accepts() {
+    if !testkit::require_root("accept_owner") {
+        return;
+    }
+    let (answered, table) = master_answers("vaccown", 123, 255, "");
+    assert!(!table, "priority 255: no table");
+    assert!(answered, "the address owner answers on the VIP");
+}
