@@ -787,3 +787,67 @@ async fn stats_page_csv_and_html() {
     let html = get_once(addr(&p, "stats"), "/stats").await.unwrap();
     assert!(html.text().contains("<table"));
 }
+
+/// Upload side of back-pressure: a server that stops reading the request body stops the
+/// client too. The proxy reads from the client only as fast as it writes upstream (one
+/// 16 KiB buffer), so what the client can send is bounded by kernel socket buffers, far
+/// below the 200 MiB announced.
+#[tokio::test]
+async fn stalled_server_back_pressures_the_uploader() {
+    let s = TestServer::start("s", Behaviour::Stall).await;
+    let p = proxy(&format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 30s\n timeout server 30s\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 209715200\r\n\r\n")
+        .await;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (_r, mut w) = c.stream.into_split();
+    let counter = sent.clone();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'u'; 1 << 20];
+        let mut left = 200usize << 20;
+        while left > 0 {
+            match w.write(&chunk[..left.min(chunk.len())]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    counter.fetch_add(n as u64, Ordering::SeqCst);
+                    left -= n;
+                }
+            }
+        }
+    });
+    // Wait until the client's writes have stopped moving for a while (bounded).
+    let t0 = Instant::now();
+    let (mut last, mut still) = (0, 0);
+    while still < 5 && t0.elapsed() < T {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let now = sent.load(Ordering::SeqCst);
+        if now == last && now > 0 {
+            still += 1;
+        } else {
+            still = 0;
+        }
+        last = now;
+    }
+    let stalled_at = sent.load(Ordering::SeqCst);
+    eprintln!("client sent {stalled_at} bytes before stalling");
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst),
+        1,
+        "the head reached the server"
+    );
+    assert!(
+        stalled_at < 64 << 20,
+        "client sent {stalled_at} bytes to a server that reads nothing"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        stalled_at,
+        "still flowing: no back-pressure"
+    );
+    writer.abort();
+}

@@ -42,6 +42,8 @@ pub enum Behaviour {
     Slow(Duration),
     /// Accepts and reads but never answers.
     Silent,
+    /// Reads the request head, then neither reads the body nor answers.
+    Stall,
     /// Answers 101 to an upgrade, then echoes bytes.
     Upgrade,
     /// Raw TCP echo (no HTTP).
@@ -133,6 +135,10 @@ async fn serve_conn(
             return Ok(());
         };
         reqs.fetch_add(1, Ordering::SeqCst);
+        if b == Behaviour::Stall {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return Ok(());
+        }
         if b == Behaviour::EarlyReject {
             s.write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo big!")
                 .await?;
@@ -204,7 +210,7 @@ async fn serve_conn(
                 w.shutdown().await?;
                 return Ok(());
             }
-            Behaviour::Echo | Behaviour::EarlyReject => unreachable!(),
+            Behaviour::Echo | Behaviour::EarlyReject | Behaviour::Stall => unreachable!(),
         }
         if close || b == Behaviour::CloseAfter {
             return Ok(());
