@@ -94,9 +94,30 @@ pub fn decode_ipv6(
 /// The receive checks that depend on the instance's configuration.
 ///
 /// ```
-/// use vrrp_proto::{Auth, ReceiveCheck, Version};
-/// let check = ReceiveCheck { version: Version::V2, auth: Auth::pass("halpass1"), interval: 1 };
-/// # let _ = check;
+/// use std::net::Ipv4Addr;
+/// use vrrp_proto::advert::VrrpPacket;
+/// use vrrp_proto::{Addresses, AdvertRepr, Auth, ChecksumScope, DecodeError, Family};
+/// use vrrp_proto::{ReceiveCheck, Version};
+///
+/// let vips = [Ipv4Addr::new(198, 18, 0, 10)];
+/// let advert = AdvertRepr {
+///     version: Version::V2, vrid: 51, priority: 130, interval: 1,
+///     auth: Auth::pass("halpass1"), addresses: Addresses::V4(&vips),
+/// };
+/// let mut buf = [0u8; 32];
+/// let len = advert.emit(&mut buf, ChecksumScope::Message).unwrap();
+/// let packet = VrrpPacket::new_checked(&buf[..len], Family::Ipv4).unwrap();
+///
+/// let ours = ReceiveCheck { version: Version::V2, auth: Auth::pass("halpass1"), interval: 1 };
+/// assert_eq!(ours.check(&packet), Ok(()));
+/// // Another password, or another interval, and the advert is dropped with its reason.
+/// let other = ReceiveCheck { auth: Auth::pass("other"), ..ours };
+/// assert_eq!(other.check(&packet), Err(DecodeError::AuthFailure));
+/// let slower = ReceiveCheck { interval: 2, ..ours };
+/// assert_eq!(
+///     slower.check(&packet),
+///     Err(DecodeError::IntervalMismatch { found: 1, configured: 2 })
+/// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReceiveCheck {

@@ -68,6 +68,9 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 proptest! {
+    // The codec is cheap: many cases cost a fraction of a second.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
     #[test]
     fn encode_then_decode_gives_the_same_fields(c in case()) {
         let src4 = Ipv4Addr::new(198, 18, 0, 11);

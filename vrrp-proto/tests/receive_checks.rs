@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use vrrp_proto::ipv4::Ipv4Header;
 use vrrp_proto::{
-    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, DecodeError, DropCounter,
-    Family, IpHeaderError, ReceiveCheck, Version, VrrpPacket,
+    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumScope,
+    DecodeError, DropCounter, Family, IpHeaderError, ReceiveCheck, Version, VrrpPacket,
 };
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
@@ -221,6 +221,37 @@ fn v3_ipv4_accepts_both_checksum_forms_and_nothing_else() {
     let len = advert.emit(&mut p[20..], scope).unwrap();
     header(&mut p, len, 255);
     assert!(matches!(err(&p), DecodeError::Checksum { .. }));
+}
+
+/// RFC 9568: v3 over IPv4 is checksummed over the message alone unless a caller asks for
+/// keepalived's pseudo-header form, and the receiver says which form it saw.
+#[test]
+fn v3_ipv4_default_checksum_is_rfc9568_message_only() {
+    assert_eq!(ChecksumScope::default(), ChecksumScope::Message);
+    let advert = AdvertRepr {
+        version: Version::V3,
+        interval: 100,
+        auth: Auth::None,
+        ..v2_pass()
+    };
+    let mut p = vec![0u8; 20 + advert.buffer_len()];
+    let len = advert.emit(&mut p[20..], ChecksumScope::default()).unwrap();
+    header(&mut p, len, 255);
+    assert_eq!(
+        decode_ipv4(&p).unwrap().checksum_form,
+        ChecksumForm::Message
+    );
+    let len = advert
+        .emit(
+            &mut p[20..],
+            ChecksumScope::Ipv4PseudoHeader { src: SRC, dst: DST },
+        )
+        .unwrap();
+    header(&mut p, len, 255);
+    assert_eq!(
+        decode_ipv4(&p).unwrap().checksum_form,
+        ChecksumForm::Ipv4PseudoHeader
+    );
 }
 
 #[test]
