@@ -261,20 +261,21 @@ fn upstream_head(
     h: &RequestHead,
     info: &RequestInfo,
     peer: SocketAddr,
-    s: &ProxySettings,
+    forwardfor: bool,
     server_close: bool,
 ) -> Vec<u8> {
     let mut out = Vec::new();
-    upstream_head_into(h, info, peer, s, server_close, &mut out);
+    upstream_head_into(h, info, peer, forwardfor, server_close, &mut out);
     out
 }
 
 /// Writes the head sent upstream into `out` (cleared first; reused across requests).
+/// `forwardfor` adds `x-forwarded-for` with the client's address.
 fn upstream_head_into(
     h: &RequestHead,
     info: &RequestInfo,
     peer: SocketAddr,
-    s: &ProxySettings,
+    forwardfor: bool,
     server_close: bool,
     out: &mut Vec<u8>,
 ) {
@@ -293,7 +294,7 @@ fn upstream_head_into(
         out.extend_from_slice(v);
         out.extend_from_slice(b"\r\n");
     }
-    if s.forwardfor {
+    if forwardfor {
         out.extend_from_slice(format!("x-forwarded-for: {}\r\n", peer.ip()).as_bytes());
     }
     if let Some(u) = &info.upgrade {
@@ -851,7 +852,9 @@ async fn forward(
     };
     let reuse = mode == HttpConnMode::KeepAlive && info.upgrade.is_none();
     let req = &mut *bufs.qbuf;
-    upstream_head_into(head, info, peer, bs, !reuse && info.upgrade.is_none(), req);
+    // `option forwardfor` applies when the frontend or the backend has it, as in HAProxy.
+    let xff = fs.forwardfor || bs.forwardfor;
+    upstream_head_into(head, info, peer, xff, !reuse && info.upgrade.is_none(), req);
     let req = &*req;
     let cto = fs.timeouts.client;
     let sto = bs.timeouts.server;
@@ -1288,15 +1291,11 @@ mod tests {
             panic!("head should parse")
         };
         let info = analyze(&h).unwrap_or_else(|c| panic!("status {c}"));
-        let s = ProxySettings {
-            forwardfor: true,
-            ..ProxySettings::default()
-        };
         let out = upstream_head(
             &h,
             &info,
             "127.0.0.9:5".parse().unwrap_or_else(|_| unreachable!()),
-            &s,
+            true,
             false,
         );
         let out = String::from_utf8_lossy(&out).to_ascii_lowercase();

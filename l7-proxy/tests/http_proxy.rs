@@ -851,3 +851,22 @@ async fn stalled_server_back_pressures_the_uploader() {
     );
     writer.abort();
 }
+
+/// `option forwardfor` in a frontend only (not in defaults nor the backend) adds the
+/// header for that frontend's requests, as HAProxy does; in a backend only, for every
+/// frontend using it; a frontend and backend without it add nothing.
+#[tokio::test]
+async fn forwardfor_in_frontend_or_backend_only() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend with\n bind 127.0.0.1:0\n option forwardfor\n default_backend plain\nfrontend without\n bind 127.0.0.1:0\n default_backend plain\nfrontend via_be\n bind 127.0.0.1:0\n default_backend xff\nbackend plain\n server s {}\nbackend xff\n option forwardfor\n server s {}\n",
+        s.addr, s.addr
+    ))
+    .await;
+    let r = get_once(addr(&p, "with"), "/").await.unwrap();
+    assert_eq!(r.header("x-xff"), Some("127.0.0.1"));
+    let r = get_once(addr(&p, "without"), "/").await.unwrap();
+    assert_eq!(r.header("x-xff"), Some("-"));
+    let r = get_once(addr(&p, "via_be"), "/").await.unwrap();
+    assert_eq!(r.header("x-xff"), Some("127.0.0.1"));
+}
