@@ -130,8 +130,6 @@ pub async fn run(
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
-    let any_scripts = !loaded.config.scripts.is_empty();
-    let policy = ScriptPolicy::from_global(&loaded.config.global, any_scripts)?;
     let vips = VipManager::connect()?;
     if let Some(addr) = options.status_addr {
         let listener = status::bind(addr)
@@ -146,7 +144,11 @@ pub async fn run(
         start: std::time::Instant::now(),
         vips,
         firewall: Firewall::default(),
-        policy,
+        // Resolved by the first apply.
+        policy: ScriptPolicy {
+            default_user: None,
+            security: false,
+        },
         instances: Vec::new(),
         next_id: 0,
         packets_tx,
@@ -212,7 +214,9 @@ impl Daemon {
     /// Starts the instances of `config` that are not running with the same settings, stops
     /// those that are gone or changed, and (re)starts the track scripts that changed.
     async fn apply(&mut self, config: Config) -> Result<(), DriverError> {
-        // Build every new plan first: a failure leaves the running set untouched.
+        // Resolve the script policy, build every new plan and open its sockets first: a
+        // failure leaves the running set untouched.
+        let policy = ScriptPolicy::from_config(&config)?;
         let mut plans = Vec::new();
         for inst in &config.instances {
             let unchanged = self
@@ -223,6 +227,18 @@ impl Daemon {
                 plans.push(InstancePlan::build(inst, &config)?);
             }
         }
+        let mut opened = Vec::new();
+        for plan in plans {
+            opened.push(Instance::open(plan)?);
+        }
+        // Scripts run under the new policy from now on; running track scripts restart.
+        if policy != self.policy && !self.scripts.is_empty() {
+            info!("script user or script security changed: track scripts restart");
+            for (_, (_, task)) in self.scripts.drain() {
+                task.abort();
+            }
+        }
+        self.policy = policy;
         // Stop what is gone or changed.
         let keep: Vec<bool> = self
             .instances
@@ -245,8 +261,7 @@ impl Daemon {
         }
         self.instances = kept;
         // Start the new ones.
-        for plan in plans {
-            let mut inst = Instance::open(plan)?;
+        for mut inst in opened {
             inst.remove_vips(&self.vips).await; // leftovers of a crashed run
             let id = self.next_id;
             self.next_id += 1;

@@ -28,7 +28,7 @@ pub struct RunAs {
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
 /// How scripts are run, from `global_defs`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptPolicy {
     /// Default user (None: as ourselves, root).
     pub default_user: Option<RunAs>,
@@ -55,6 +55,22 @@ fn resolve(user: &ScriptUser) -> Result<RunAs, String> {
 }
 
 impl ScriptPolicy {
+    /// [`ScriptPolicy::from_global`] for a whole configuration: it has scripts to run when
+    /// it has a `vrrp_script` or any notify script (of an instance or a sync group).
+    pub fn from_config(config: &crate::config::Config) -> Result<ScriptPolicy, DriverError> {
+        fn any(n: &crate::config::Notify) -> bool {
+            n.master.is_some()
+                || n.backup.is_some()
+                || n.fault.is_some()
+                || n.stop.is_some()
+                || n.any.is_some()
+        }
+        let any_scripts = !config.scripts.is_empty()
+            || config.instances.iter().any(|i| any(&i.notify))
+            || config.sync_groups.iter().any(|g| any(&g.notify));
+        ScriptPolicy::from_global(&config.global, any_scripts)
+    }
+
     /// Resolves the policy. Like keepalived, the default user is `script_user`, else
     /// `keepalived_script` when that user exists, else root with a warning.
     pub fn from_global(

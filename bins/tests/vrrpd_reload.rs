@@ -1,0 +1,207 @@
+//! SIGHUP reload of a running instance: a changed priority and VIP list on the wire and in
+//! the kernel, a new script user for running track scripts, and a changed instance whose
+//! sockets cannot be opened (the old one keeps running).
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{has_vip, within, Vrrpd};
+use testkit::{Capture, Lab};
+
+const VIP1: &str = "198.18.0.100";
+const VIP2: &str = "198.18.0.101";
+const VIP3: &str = "198.18.0.102";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("literal address")
+}
+
+fn instance(vrid: u8, priority: u8, vips: &[&str], extra: &str) -> String {
+    let vips: Vec<String> = vips.iter().map(|v| format!("{v}/24")).collect();
+    format!(
+        "vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int 0.1
+    version 3
+    {extra}
+    virtual_ipaddress {{
+        {}
+    }}
+}}
+",
+        vips.join("\n        ")
+    )
+}
+
+/// A VRRPv3 advert seen on the wire: source, priority, addresses.
+fn adverts(frames: &[testkit::Frame]) -> Vec<(Ipv4Addr, u8, Vec<Ipv4Addr>)> {
+    frames
+        .iter()
+        .filter(|f| f.is_vrrp())
+        .filter_map(|f| {
+            let (src, _) = f.ipv4_addrs()?;
+            let p = f.ipv4_payload()?;
+            let count = usize::from(*p.get(3)?);
+            let addrs = (0..count)
+                .map(|i| {
+                    let a = p.get(8 + 4 * i..12 + 4 * i)?;
+                    Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some((src, *p.get(2)?, addrs))
+        })
+        .collect()
+}
+
+#[test]
+fn reload_changes_priority_and_vips_of_a_running_instance() {
+    if !testkit::require_root("reload_changed") {
+        return;
+    }
+    let lab = Lab::builder("vrlchg")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let a = Vrrpd::start(a_ns, &instance(131, 110, &[VIP1], "")).expect("a");
+    let mut b = Vrrpd::start(b_ns, &instance(131, 100, &[VIP1], "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1)) && b.state("VI_1").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("a master, b backup\na:\n{}\nb:\n{}", a.log(), b.log()));
+
+    let capture = Capture::start(a_ns, "eth0", &["ip", "proto", "112"]).expect("tcpdump");
+    // b: priority 100 -> 120 (above a), VIP list VIP1 -> VIP2, VIP3.
+    b.reload(&instance(131, 120, &[VIP2, VIP3], ""));
+    within(Duration::from_secs(3), || {
+        has_vip(b_ns, ip(VIP2)) && has_vip(b_ns, ip(VIP3)) && !has_vip(a_ns, ip(VIP1))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "b takes over with the new VIPs\na:\n{}\nb:\n{}",
+            a.log(),
+            b.log()
+        )
+    });
+    assert!(
+        !has_vip(b_ns, ip(VIP1)),
+        "the old VIP is not installed on b"
+    );
+    assert_eq!(b.status()["reloads"], 1);
+    let inst = b.status()["instances"][0].clone();
+    assert_eq!(inst["base_priority"], 120, "{inst}");
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+
+    std::thread::sleep(Duration::from_millis(300));
+    let frames = capture.stop().expect("capture").frames;
+    let b_ip = lab.node("b").ipv4();
+    let from_b: Vec<_> = adverts(&frames)
+        .into_iter()
+        .filter(|(src, _, _)| *src == b_ip)
+        .collect();
+    let want: Vec<Ipv4Addr> = [VIP2, VIP3]
+        .iter()
+        .map(|v| v.parse().expect("literal"))
+        .collect();
+    assert!(
+        from_b
+            .iter()
+            .any(|(_, prio, addrs)| *prio == 120 && *addrs == want),
+        "b advertises priority 120 with VIP2, VIP3: {from_b:?}"
+    );
+    assert!(
+        from_b.iter().all(|(_, prio, _)| *prio == 120),
+        "only the new priority from b after the reload: {from_b:?}"
+    );
+}
+
+fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[test]
+fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
+    if !testkit::require_root("reload_script_user") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    // Each run leaves a file named after the uid it ran as.
+    let script = write_script(
+        dir.path(),
+        "whoami.sh",
+        &format!("touch {}/uid-$(id -u)", dir.path().display()),
+    );
+    let body = |global: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_script who {{\n    script \"{}\"\n    interval 1\n}}\n{}",
+            script.display(),
+            instance(132, 100, &[VIP1], "track_script {\n who\n }")
+        )
+    };
+    let lab = Lab::builder("vrlusr").node("a").build().expect("lab");
+    let mut d = Vrrpd::start(lab.node("a").ns(), &body("")).expect("vrrpd");
+    let root = dir.path().join("uid-0");
+    within(Duration::from_secs(3), || root.exists())
+        .unwrap_or_else(|| panic!("the script runs as root first\n{}", d.log()));
+
+    d.reload(&body("    script_user nobody"));
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id");
+    let nobody = String::from_utf8_lossy(&nobody.stdout).trim().to_string();
+    let as_nobody = dir.path().join(format!("uid-{nobody}"));
+    within(Duration::from_secs(4), || as_nobody.exists()).unwrap_or_else(|| {
+        panic!(
+            "after the reload the track script runs as nobody\n{}",
+            d.log()
+        )
+    });
+    assert_eq!(d.status()["reloads"], 1);
+}
+
+#[test]
+fn a_changed_instance_that_cannot_open_keeps_the_old_one_running() {
+    if !testkit::require_root("reload_open_fails") {
+        return;
+    }
+    let lab = Lab::builder("vrlopen").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    let mut d = Vrrpd::start(ns, &instance(133, 100, &[VIP1], "")).expect("vrrpd");
+    within(Duration::from_secs(3), || {
+        has_vip(ns, ip(VIP1)) && d.state("VI_1").as_deref() == Some("MASTER")
+    })
+    .unwrap_or_else(|| panic!("master\n{}", d.log()));
+    let sent_before = d.counter("VI_1", "advert_sent");
+    // The file is valid, but the send socket cannot bind an address a does not have.
+    d.reload(&instance(133, 120, &[VIP1], "mcast_src_ip 198.18.0.250"));
+    within(Duration::from_secs(3), || {
+        d.status()["reload_failures"] == 1
+    })
+    .unwrap_or_else(|| panic!("the failed reload is counted\n{}", d.log()));
+    assert!(d.log().contains("reload failed"), "{}", d.log());
+    assert_eq!(d.status()["reloads"], 0);
+    let inst = d.status()["instances"][0].clone();
+    assert_eq!(
+        inst["state"], "MASTER",
+        "old instance still running: {inst}"
+    );
+    assert_eq!(inst["base_priority"], 100, "{inst}");
+    assert!(has_vip(ns, ip(VIP1)), "VIP kept");
+    within(Duration::from_secs(2), || {
+        d.counter("VI_1", "advert_sent") > sent_before + 5
+    })
+    .unwrap_or_else(|| panic!("still advertising\n{}", d.log()));
+}
