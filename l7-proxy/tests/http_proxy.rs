@@ -870,3 +870,233 @@ async fn forwardfor_in_frontend_or_backend_only() {
     let r = get_once(addr(&p, "via_be"), "/").await.unwrap();
     assert_eq!(r.header("x-xff"), Some("127.0.0.1"));
 }
+
+/// ACL `path` (exact match), `hdr(host)` (exact, `-i`) and `use_backend ... unless`.
+#[tokio::test]
+async fn acl_path_exact_hdr_host_and_unless() {
+    let exact = TestServer::start("exact", Behaviour::Name).await;
+    let host = TestServer::start("host", Behaviour::Name).await;
+    let web = TestServer::start("web", Behaviour::Name).await;
+    let admin = TestServer::start("admin", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n acl is_exact path /exact\n acl host_a hdr(host) -i a.example\n acl is_admin path_beg /admin\n use_backend exact if is_exact\n use_backend host if host_a\n use_backend web unless is_admin\n default_backend admin\nbackend exact\n server s {}\nbackend host\n server s {}\nbackend web\n server s {}\nbackend admin\n server s {}\n",
+        exact.addr, host.addr, web.addr, admin.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let ask = |path: &'static str, host: &'static str| async move {
+        let mut c = Client::connect(fe).await;
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await;
+        bounded(c.response(false)).await.unwrap().text()
+    };
+    // `path` is exact: the query is not part of it, a longer path does not match.
+    assert_eq!(ask("/exact", "t").await, "exact");
+    assert_eq!(ask("/exact?q=1", "t").await, "exact");
+    assert_eq!(ask("/exact/more", "t").await, "web");
+    assert_eq!(ask("/exac", "t").await, "web");
+    // `hdr(host) -i`: whole value, any case; a longer host does not match.
+    assert_eq!(ask("/x", "A.Example").await, "host");
+    assert_eq!(ask("/x", "a.example.org").await, "web");
+    // `unless is_admin`: everything but /admin*, which falls to the default.
+    assert_eq!(ask("/admin/panel", "t").await, "admin");
+    assert_eq!(ask("/", "t").await, "web");
+}
+
+/// `server ... disabled`: never picked (no connection reaches it); a backend whose only
+/// server is disabled answers 503.
+#[tokio::test]
+async fn disabled_server_takes_no_traffic() {
+    let a = TestServer::start("a", Behaviour::Name).await;
+    let b = TestServer::start("b", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server a {} disabled\n server b {}\nfrontend fe2\n bind 127.0.0.1:0\n default_backend only\nbackend only\n server a {} disabled\n",
+        a.addr, b.addr, a.addr
+    ))
+    .await;
+    for _ in 0..6 {
+        assert_eq!(get_once(addr(&p, "fe"), "/").await.unwrap().text(), "b");
+    }
+    expect_status(addr(&p, "fe2"), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 503).await;
+    assert_eq!(a.connections.load(Ordering::SeqCst), 0);
+    assert_eq!(p.backend("be").await.unwrap().servers[0].status(), "MAINT");
+}
+
+/// A frontend's `maxconn 1`: a second client is accepted only when the first leaves,
+/// while another frontend without the limit serves at once.
+#[tokio::test]
+async fn frontend_maxconn_limits_its_clients() {
+    let s = TestServer::start("s", Behaviour::Slow(Duration::from_millis(300))).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n maxconn 1\n default_backend be\nfrontend free\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let t0 = Instant::now();
+    let (r1, r2) = tokio::join!(get_once(fe, "/"), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        get_once(fe, "/").await
+    });
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(r2.unwrap().status, 200);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(550),
+        "the second client waited for the first: {:?}",
+        t0.elapsed()
+    );
+    // On the other frontend two clients are served side by side.
+    let free = addr(&p, "free");
+    let be = p.backend("be").await.unwrap();
+    let (t1, t2) = (
+        tokio::spawn(get_once(free, "/")),
+        tokio::spawn(get_once(free, "/")),
+    );
+    let t0 = Instant::now();
+    while be.servers[0].active() < 2 {
+        assert!(
+            t0.elapsed() < T,
+            "the unlimited frontend serialized its clients"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(bounded(t1).await.unwrap().unwrap().status, 200);
+    assert_eq!(bounded(t2).await.unwrap().unwrap().status, 200);
+}
+
+/// `option httpclose` (in the frontend or in the backend): each response carries
+/// `connection: close`, the client connection is closed, and the server sees
+/// `connection: close` and one connection per request.
+#[tokio::test]
+async fn option_httpclose_closes_both_sides() {
+    let s = TestServer::start("s", Behaviour::Count).await;
+    let s2 = TestServer::start("s2", Behaviour::Count).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n option httpclose\n default_backend be\nbackend be\n server s {}\nfrontend fe2\n bind 127.0.0.1:0\n default_backend be2\nbackend be2\n option httpclose\n server s {}\n",
+        s.addr, s2.addr
+    ))
+    .await;
+    for (fe, srv) in [("fe", &s), ("fe2", &s2)] {
+        for i in 0..3 {
+            let mut c = Client::connect(addr(&p, fe)).await;
+            let r = bounded(c.get("/")).await.unwrap();
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("connection"), Some("close"), "{fe}");
+            assert!(c.closed().await, "{fe}: client connection closed");
+            assert_eq!(srv.connections.load(Ordering::SeqCst), i + 1, "{fe}");
+        }
+    }
+}
+
+/// `timeout connect` expiring: a server whose accept queue is full drops our SYNs, so the
+/// connect hangs; each attempt times out, `retries 2` makes three, then 503.
+#[tokio::test]
+async fn connect_timeout_then_retries_then_503() {
+    // Backlog 0 holds one connection; once it is queued, further SYNs are dropped.
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    l.listen(0).unwrap();
+    let full = l.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    let mut queue_full = false;
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&full, Duration::from_millis(300)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => {
+                queue_full = true;
+                break;
+            }
+        }
+    }
+    assert!(queue_full, "the accept queue never filled up");
+    let p = proxy(&format!(
+        "defaults\n mode http\n timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 2\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\n",
+    ))
+    .await;
+    let t0 = Instant::now();
+    expect_status(addr(&p, "fe"), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 503).await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(600),
+        "three connect attempts of 200ms each: {took:?}"
+    );
+    assert!(took < T, "{took:?}");
+    drop(fillers);
+}
+
+/// A server at `maxconn 1` with `maxqueue 1`: the second request waits in the queue, the
+/// third finds the queue full and gets 503 at once, long before the first is answered.
+#[tokio::test]
+async fn full_queue_answers_503_at_once() {
+    let s = TestServer::start("s", Behaviour::Slow(Duration::from_millis(1500))).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n timeout queue 10s\n server s {} maxconn 1 maxqueue 1\n",
+        s.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe");
+    let be = p.backend("be").await.unwrap();
+    let t0 = Instant::now();
+    let first = tokio::spawn(async move {
+        let r = get_once(fe, "/").await;
+        (r, Instant::now())
+    });
+    while be.servers[0].active() == 0 {
+        assert!(t0.elapsed() < T, "first request never reached the server");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = tokio::spawn(async move { get_once(fe, "/").await });
+    while be.servers[0].queued() == 0 {
+        assert!(t0.elapsed() < T, "second request never queued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut c = Client::connect(fe).await;
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let r3 = bounded(c.response(false)).await.unwrap();
+    let third_done = Instant::now();
+    assert_eq!(r3.status, 503);
+    let (r1, first_done) = bounded(first).await.unwrap();
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(bounded(second).await.unwrap().unwrap().status, 200);
+    assert!(
+        third_done < first_done,
+        "the 503 did not wait for the queue"
+    );
+}
+
+/// `option httpchk GET /health` sends that method and URI: a server answering 200 only to
+/// `GET /health` stays UP for it, and goes DOWN for checks with another URI, another method,
+/// or HAProxy's default (`OPTIONS /`).
+#[tokio::test]
+async fn httpchk_sends_the_configured_method_and_uri() {
+    let s = TestServer::start("s", Behaviour::Health).await;
+    let p = proxy(&format!(
+        "{DEFAULTS}backend good\n option httpchk GET /health\n server s {a} check inter 50ms rise 1 fall 1\nbackend wrong_uri\n option httpchk GET /other\n server s {a} check inter 50ms rise 1 fall 1\nbackend wrong_method\n option httpchk HEAD /health\n server s {a} check inter 50ms rise 1 fall 1\nbackend default\n option httpchk\n server s {a} check inter 50ms rise 1 fall 1\n",
+        a = s.addr
+    ))
+    .await;
+    let t0 = Instant::now();
+    for name in ["wrong_uri", "wrong_method", "default"] {
+        let be = p.backend(name).await.unwrap();
+        while be.servers[0].is_up() {
+            assert!(t0.elapsed() < T, "{name}: server never went DOWN");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // By now the good check ran many times: still UP.
+    let good = p.backend("good").await.unwrap();
+    let seen = s.requests.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(good.servers[0].is_up(), "GET /health answered 200: UP");
+    assert_eq!(good.servers[0].status(), "UP");
+    assert!(
+        s.requests.load(Ordering::SeqCst) > seen,
+        "checks keep running"
+    );
+}

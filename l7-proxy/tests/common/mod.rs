@@ -44,6 +44,8 @@ pub enum Behaviour {
     Silent,
     /// Reads the request head, then neither reads the body nor answers.
     Stall,
+    /// A health endpoint: 200 to `GET /health` only, 404 to any other method or path.
+    Health,
     /// Answers 101 to an upgrade, then echoes bytes.
     Upgrade,
     /// Raw TCP echo (no HTTP).
@@ -190,6 +192,14 @@ async fn serve_conn(
                     s.write_all(chunk.as_bytes()).await?;
                 }
                 s.write_all(b"0\r\nx-trailer: t\r\n\r\n").await?;
+            }
+            Behaviour::Health => {
+                let resp = if head.method == "GET" && head.path == "/health" {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nhealthy"
+                } else {
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found"
+                };
+                s.write_all(resp.as_bytes()).await?;
             }
             Behaviour::UntilClose => {
                 s.write_all(format!("HTTP/1.0 200 OK\r\n{extra}\r\n{name}").as_bytes())
