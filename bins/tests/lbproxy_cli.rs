@@ -456,3 +456,37 @@ fn big_bodies_both_ways_in_bounded_memory() {
         run.log()
     );
 }
+
+/// `global` `nbthread N` sizes the runtime: one thread with `nbthread 1` (a
+/// current-thread runtime), the main thread plus N workers otherwise.
+#[test]
+fn nbthread_sets_the_thread_count() {
+    let be = backend();
+    for (nbthread, threads) in [(1u64, 1u64), (3, 4)] {
+        let fe = free_port();
+        let dir = tempfile::tempdir().expect("dir");
+        let run = Running::start(
+            dir.path(),
+            &format!(
+                "global\n    nbthread {nbthread}\n\
+                 defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+                 frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+                 backend be\n    server s1 127.0.0.1:{be} check inter 100ms\n"
+            ),
+        );
+        run.wait_serving(fe, "hello from backend");
+        let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", run.pid()))
+            .expect("/proc/PID/task")
+            .filter_map(|t| {
+                let t = t.ok()?.path();
+                std::fs::read_to_string(t.join("comm")).ok()
+            })
+            .collect();
+        assert_eq!(
+            run.status_field("Threads"),
+            threads,
+            "nbthread {nbthread}: threads {tasks:?}\n{}",
+            run.log()
+        );
+    }
+}
