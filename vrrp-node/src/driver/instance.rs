@@ -325,11 +325,7 @@ impl Instance {
         if !self.same_addresses(rx.advert.addresses()) {
             // keepalived counts every mismatch but drops only under vrrp_strict (RFC 3768
             // §7.1: "MAY" log, not discard, unless configured to).
-            *self
-                .counters
-                .drops
-                .entry("addr_list_err".to_string())
-                .or_insert(0) += 1;
+            self.counters.count_drop(super::status::ADDR_LIST_ERR);
             if self.plan.source.strict {
                 debug!(instance = %self.plan.name, src = %rx.src, "advert dropped: address list differs (vrrp_strict)");
                 return;
@@ -362,7 +358,7 @@ impl Instance {
 
     fn count_drop(&mut self, src: IpAddr, e: &DecodeError) {
         let name = e.counter().name();
-        *self.counters.drops.entry(name.to_string()).or_insert(0) += 1;
+        self.counters.count_drop(name);
         debug!(instance = %self.plan.name, %src, reason = name, "advert dropped: {e}");
     }
 
@@ -486,8 +482,11 @@ impl Instance {
         match obs {
             Observation::StateChanged { from, to, reason } => {
                 info!(instance = %name, %from, %to, ?reason, "Entering {} STATE", to.keepalived_name());
-                if to == State::Master {
-                    self.counters.become_master += 1;
+                match to {
+                    State::Master => self.counters.become_master += 1,
+                    State::Backup => self.counters.become_backup += 1,
+                    State::Fault => self.counters.become_fault += 1,
+                    State::Initialize => {}
                 }
                 if from == State::Master {
                     self.counters.release_master += 1;
@@ -495,8 +494,8 @@ impl Instance {
                 self.counters.transitions += 1;
             }
             Observation::AdvertDropped { source, reason } => {
-                let key = format!("fsm_{reason:?}").to_lowercase();
-                *self.counters.drops.entry(key).or_insert(0) += 1;
+                self.counters
+                    .count_drop(super::status::fsm_drop_name(reason));
                 debug!(instance = %name, %source, ?reason, "advert not taken");
             }
             Observation::PriorityChanged { from, to } => {

@@ -252,16 +252,25 @@ impl Daemon {
             .collect();
         let mut old = std::mem::take(&mut self.instances);
         let mut kept = Vec::new();
+        // A changed instance keeps its counters across the restart (they only grow).
+        let mut carried: HashMap<String, status::Counters> = HashMap::new();
         for (running, keep) in old.drain(..).zip(keep) {
             if keep {
                 kept.push(running);
             } else {
-                self.stop_instance(running).await;
+                let name = running.inst.name().to_string();
+                let counters = self.stop_instance(running).await;
+                if config.instance(&name).is_some() {
+                    carried.insert(name, counters);
+                }
             }
         }
         self.instances = kept;
         // Start the new ones.
         for mut inst in opened {
+            if let Some(counters) = carried.remove(inst.name()) {
+                inst.counters = counters;
+            }
             inst.remove_vips(&self.vips).await; // leftovers of a crashed run
             let id = self.next_id;
             self.next_id += 1;
@@ -362,7 +371,9 @@ impl Daemon {
         }
     }
 
-    async fn stop_instance(&mut self, mut running: Running) {
+    /// Stops an instance (priority 0 from a Master, VIPs removed, STOP notify); returns its
+    /// final counters.
+    async fn stop_instance(&mut self, mut running: Running) -> status::Counters {
         let now = self.now();
         running.inst.router.handle(now, Event::Shutdown);
         let actions = running.inst.run_actions(&self.vips).await;
@@ -376,6 +387,7 @@ impl Daemon {
             }
         }
         info!(instance = %running.inst.name(), "instance stopped");
+        running.inst.counters
     }
 
     async fn on_packet(&mut self, dgram: Datagram) {

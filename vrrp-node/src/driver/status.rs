@@ -9,9 +9,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, warn};
+use vrrp_proto::DropCounter;
+
+use crate::fsm::DropReason;
 
 /// Counters of one instance, named as keepalived's statistics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// Every counter is always present, zeros included, so that a scraper sees the full set
+/// from the start: also every drop reason in [`Counters::drops`] (see [`drop_names`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// Valid adverts received for this VRID.
     pub advert_rcvd: u64,
@@ -23,6 +29,10 @@ pub struct Counters {
     pub pri_zero_sent: u64,
     /// Transitions into Master.
     pub become_master: u64,
+    /// Transitions into Backup.
+    pub become_backup: u64,
+    /// Transitions into Fault.
+    pub become_fault: u64,
     /// Transitions out of Master.
     pub release_master: u64,
     /// State transitions of any kind.
@@ -31,9 +41,76 @@ pub struct Counters {
     pub garp_sent: u64,
     /// Adverts that could not be sent.
     pub send_errors: u64,
-    /// Dropped adverts by reason (codec counters such as `auth_failure`, and the state
-    /// machine's reasons prefixed `fsm_`).
+    /// Dropped adverts by reason: the codec's counters (`auth_failure`, ...), the
+    /// address-list mismatch `addr_list_err`, and the state machine's reasons prefixed
+    /// `fsm_`.
     pub drops: BTreeMap<String, u64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            advert_rcvd: 0,
+            advert_sent: 0,
+            pri_zero_rcvd: 0,
+            pri_zero_sent: 0,
+            become_master: 0,
+            become_backup: 0,
+            become_fault: 0,
+            release_master: 0,
+            transitions: 0,
+            garp_sent: 0,
+            send_errors: 0,
+            drops: drop_names().map(|n| (n.to_string(), 0)).collect(),
+        }
+    }
+}
+
+impl Counters {
+    /// Adds one to the drop counter `name`.
+    pub fn count_drop(&mut self, name: &str) {
+        *self.drops.entry(name.to_string()).or_insert(0) += 1;
+    }
+}
+
+/// The drop counter of an advert the address list of which differs from ours.
+pub const ADDR_LIST_ERR: &str = "addr_list_err";
+
+/// The counter name of a state machine drop reason.
+pub fn fsm_drop_name(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::NotRunning => "fsm_not_running",
+        DropReason::InFault => "fsm_in_fault",
+        DropReason::WrongVrid => "fsm_wrong_vrid",
+        DropReason::WrongVersion => "fsm_wrong_version",
+        DropReason::OwnAddress => "fsm_own_address",
+        DropReason::AddressFamily => "fsm_address_family",
+        DropReason::ZeroInterval => "fsm_zero_interval",
+        DropReason::IntervalMismatch => "fsm_interval_mismatch",
+        DropReason::LowerPriority => "fsm_lower_priority",
+    }
+}
+
+/// Every state machine drop reason.
+const FSM_DROPS: [DropReason; 9] = [
+    DropReason::NotRunning,
+    DropReason::InFault,
+    DropReason::WrongVrid,
+    DropReason::WrongVersion,
+    DropReason::OwnAddress,
+    DropReason::AddressFamily,
+    DropReason::ZeroInterval,
+    DropReason::IntervalMismatch,
+    DropReason::LowerPriority,
+];
+
+/// Every key of [`Counters::drops`]: the codec's, `addr_list_err`, the state machine's.
+pub fn drop_names() -> impl Iterator<Item = &'static str> {
+    DropCounter::ALL
+        .into_iter()
+        .map(DropCounter::name)
+        .chain([ADDR_LIST_ERR])
+        .chain(FSM_DROPS.into_iter().map(fsm_drop_name))
 }
 
 /// One instance's status.
@@ -123,4 +200,25 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<DaemonStatus>)
 /// Binds the status listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_drop_reason_starts_at_zero_under_a_distinct_snake_case_name() {
+        let c = Counters::default();
+        let names: Vec<&str> = drop_names().collect();
+        assert_eq!(c.drops.len(), names.len(), "names are distinct: {names:?}");
+        assert!(c.drops.values().all(|v| *v == 0));
+        for n in names {
+            assert!(
+                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{n} is snake_case"
+            );
+        }
+        assert!(c.drops.contains_key("auth_failure"));
+        assert!(c.drops.contains_key("fsm_lower_priority"));
+    }
 }
