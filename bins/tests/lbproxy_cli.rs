@@ -1,6 +1,7 @@
 //! The `lbproxy` binary: `-c` check mode on the sample configs, and a real run on loopback
 //! (a request proxied, SIGHUP with a bad file keeps serving, SIGUSR1 drains and exits 0),
-//! and 100 MiB+ bodies both ways in bounded memory.
+//! reloads on SIGHUP/SIGUSR2, SIGTERM/SIGINT and the pidfile, nbthread, and 100 MiB+ bodies
+//! both ways in bounded memory.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -80,6 +81,11 @@ fn free_port() -> u16 {
 
 /// A one-thread HTTP server answering every request with "hello from backend".
 fn backend() -> u16 {
+    backend_saying("hello from backend")
+}
+
+/// An HTTP server answering every request with `body`.
+fn backend_saying(body: &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("backend bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -98,7 +104,6 @@ fn backend() -> u16 {
                             Ok(_) => {}
                         }
                     }
-                    let body = "hello from backend";
                     let resp = format!(
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
@@ -356,6 +361,22 @@ impl Running {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or_else(|| panic!("no {field} in\n{status}"))
     }
+
+    /// Waits for the process to exit.
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.proc.0.try_wait().expect("try_wait") {
+                return st;
+            }
+            assert!(
+                t.elapsed() < within,
+                "lbproxy did not exit within {within:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -486,6 +507,122 @@ fn nbthread_sets_the_thread_count() {
             run.status_field("Threads"),
             threads,
             "nbthread {nbthread}: threads {tasks:?}\n{}",
+            run.log()
+        );
+    }
+}
+
+/// A server that accepts connections and never answers.
+fn silent_backend() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("backend bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().take(8).filter_map(Result::ok).collect();
+        drop(held);
+    });
+    port
+}
+
+fn reload_cfg(fe: u16, be: u16) -> String {
+    format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:{be}\n"
+    )
+}
+
+/// SIGHUP and SIGUSR2 with a good file: the new backend is served, on the same listener.
+#[test]
+fn sighup_and_sigusr2_reload_a_good_file() {
+    let (one, two, three) = (
+        backend_saying("from one"),
+        backend_saying("from two"),
+        backend_saying("from three"),
+    );
+    let fe = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let run = Running::start(dir.path(), &reload_cfg(fe, one));
+    run.wait_serving(fe, "from one");
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(&cfg, reload_cfg(fe, two)).expect("cfg");
+    signal(&run.proc.0, "HUP");
+    run.wait_serving(fe, "from two");
+    std::fs::write(&cfg, reload_cfg(fe, three)).expect("cfg");
+    signal(&run.proc.0, "USR2");
+    run.wait_serving(fe, "from three");
+    assert!(
+        run.log().contains("configuration reloaded"),
+        "{}",
+        run.log()
+    );
+}
+
+/// SIGTERM and SIGINT stop at once (a request in flight on a server that never answers
+/// does not hold the exit) with status 0; the pidfile (`-p`, or `pidfile` in `global`)
+/// holds the pid while running and is removed on exit.
+#[test]
+fn sigterm_and_sigint_stop_at_once_and_remove_the_pidfile() {
+    let silent = silent_backend();
+    for (sig, by_flag) in [("TERM", true), ("INT", false)] {
+        let fe = free_port();
+        let dir = tempfile::tempdir().expect("dir");
+        let pidfile = dir.path().join("lbproxy.pid");
+        let file = dir.path().join("haproxy.cfg");
+        let global = if by_flag {
+            String::new()
+        } else {
+            format!("global\n    pidfile {}\n", pidfile.display())
+        };
+        std::fs::write(
+            &file,
+            format!(
+                "{global}defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n\
+                 frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+                 backend be\n    server s1 127.0.0.1:{silent}\n"
+            ),
+        )
+        .expect("cfg");
+        let log = dir.path().join("lbproxy.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lbproxy"));
+        cmd.arg("-f").arg(&file);
+        if by_flag {
+            cmd.arg("-p").arg(&pidfile);
+        }
+        let mut run = Running {
+            proc: Proc(
+                cmd.stdout(Stdio::null())
+                    .stderr(std::fs::File::create(&log).expect("log"))
+                    .spawn()
+                    .expect("lbproxy starts"),
+            ),
+            log,
+        };
+        // A request in flight: accepted, forwarded, never answered.
+        let t = Instant::now();
+        let mut client = loop {
+            if let Ok(s) = TcpStream::connect(("127.0.0.1", fe)) {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no listener\n{}",
+                run.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("request");
+        let pid = std::fs::read_to_string(&pidfile).expect("pidfile written");
+        assert_eq!(pid.trim(), run.pid().to_string());
+        std::thread::sleep(Duration::from_millis(100));
+        signal(&run.proc.0, sig);
+        let status = run.wait_exit(Duration::from_secs(3));
+        assert!(status.success(), "SIG{sig}: {status}\n{}", run.log());
+        assert!(!pidfile.exists(), "SIG{sig}: pidfile removed");
+        assert!(
+            run.log().contains(&format!("SIG{sig}: stopping now")),
+            "{}",
             run.log()
         );
     }
