@@ -12,3 +12,181 @@ pub fn init_logging(default_level: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
+
+/// syslog facility `daemon` (RFC 3164).
+const FACILITY_DAEMON: u8 = 3;
+
+/// Installs the `tracing` subscriber that sends each event to the local syslog daemon on
+/// `/dev/log`: one RFC 3164 datagram per event, facility daemon, `TAG[PID]: ` before the
+/// message, the level as severity. When `/dev/log` cannot be reached, logs to stderr as
+/// [`init_logging`] does and says so on stderr. Returns whether syslog is used.
+pub fn init_syslog(tag: &'static str, default_level: &str) -> bool {
+    init_syslog_at(std::path::Path::new("/dev/log"), tag, default_level)
+}
+
+/// [`init_syslog`] with another socket path (tests).
+pub fn init_syslog_at(path: &std::path::Path, tag: &'static str, default_level: &str) -> bool {
+    let socket = std::os::unix::net::UnixDatagram::unbound().and_then(|s| {
+        s.connect(path)?;
+        Ok(s)
+    });
+    let socket = match socket {
+        Ok(s) => s,
+        Err(e) => {
+            init_logging(default_level);
+            tracing::warn!(
+                "syslog socket {} unusable ({e}): logging to stderr",
+                path.display()
+            );
+            return false;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(SyslogWriter {
+            socket: std::sync::Arc::new(socket),
+            tag,
+        })
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+    true
+}
+
+/// A `MakeWriter` that turns each formatted event into one syslog datagram.
+#[derive(Debug, Clone)]
+struct SyslogWriter {
+    socket: std::sync::Arc<std::os::unix::net::UnixDatagram>,
+    tag: &'static str,
+}
+
+/// One event being formatted; sent when dropped.
+struct SyslogLine {
+    socket: std::sync::Arc<std::os::unix::net::UnixDatagram>,
+    tag: &'static str,
+    severity: u8,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for SyslogLine {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SyslogLine {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.buf);
+        let text = text.trim_end();
+        if text.is_empty() {
+            return;
+        }
+        let line = syslog_line(
+            FACILITY_DAEMON,
+            self.severity,
+            std::time::SystemTime::now(),
+            self.tag,
+            std::process::id(),
+            text,
+        );
+        // A full or absent syslog loses the line rather than blocking the daemon.
+        let _ = self.socket.send(line.as_bytes());
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SyslogWriter {
+    type Writer = SyslogLine;
+
+    fn make_writer(&'a self) -> SyslogLine {
+        self.line(6)
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> SyslogLine {
+        let severity = match *meta.level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        self.line(severity)
+    }
+}
+
+impl SyslogWriter {
+    fn line(&self, severity: u8) -> SyslogLine {
+        SyslogLine {
+            socket: std::sync::Arc::clone(&self.socket),
+            tag: self.tag,
+            severity,
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// An RFC 3164 line: `<PRI>Mmm dd hh:mm:ss TAG[PID]: MESSAGE` (UTC).
+pub fn syslog_line(
+    facility: u8,
+    severity: u8,
+    at: std::time::SystemTime,
+    tag: &str,
+    pid: u32,
+    message: &str,
+) -> String {
+    let pri = u32::from(facility) * 8 + u32::from(severity);
+    // `22/Nov/2026:03:22:49.123` -> `Nov 22 03:22:49`
+    let d = l7_proxy::log::accept_date(at);
+    let day = d.get(0..2).unwrap_or("01");
+    let mon = d.get(3..6).unwrap_or("Jan");
+    let time = d.get(12..20).unwrap_or("00:00:00");
+    let day = day.strip_prefix('0').unwrap_or(day);
+    format!("<{pri}>{mon} {day:>2} {time} {tag}[{pid}]: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn syslog_line_is_rfc3164() {
+        // 2026-11-02 03:04:05 UTC
+        let at = UNIX_EPOCH + Duration::from_secs(1_793_588_645);
+        assert_eq!(
+            syslog_line(3, 6, at, "vrrpd", 42, "hello"),
+            "<30>Nov  2 03:04:05 vrrpd[42]: hello"
+        );
+    }
+
+    #[test]
+    fn events_reach_the_socket_as_datagrams() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("log");
+        let server = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        assert!(init_syslog_at(&path, "vrrpd", "info"));
+        tracing::warn!(instance = "VI_1", "something happened");
+        let mut buf = [0u8; 1024];
+        let n = server.recv(&mut buf).expect("a datagram");
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(line.starts_with("<28>"), "daemon.warning: {line}");
+        assert!(
+            line.contains(&format!(" vrrpd[{}]: ", std::process::id())),
+            "{line}"
+        );
+        assert!(line.contains("something happened"), "{line}");
+        assert!(
+            line.contains("instance=\"VI_1\"") || line.contains("instance=VI_1"),
+            "{line}"
+        );
+        assert!(!line.ends_with('\n'), "{line:?}");
+    }
+}

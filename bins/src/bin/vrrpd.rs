@@ -26,10 +26,11 @@ struct Args {
     /// Check the configuration and exit: 0 when valid, 1 otherwise (keepalived -t).
     #[arg(short = 't', long = "config-test")]
     config_test: bool,
-    /// Stay in the foreground (always the case; accepted for keepalived compatibility).
+    /// Stay in the foreground; without it vrrpd forks into the background, as keepalived.
     #[arg(short = 'n', long = "dont-fork")]
     dont_fork: bool,
-    /// Log to the console (always the case; accepted for keepalived compatibility).
+    /// Log to the console (stderr); without it vrrpd logs to syslog (/dev/log, facility
+    /// daemon), as keepalived.
     #[arg(short = 'l', long = "log-console")]
     log_console: bool,
     /// Detailed logging (debug level).
@@ -47,9 +48,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    bins::init_logging(if args.log_detail { "debug" } else { "info" });
-    let _ = (args.dont_fork, args.log_console);
+    let mut args = Args::parse();
+    let level = if args.log_detail { "debug" } else { "info" };
+    if args.log_console || args.config_test {
+        bins::init_logging(level);
+    } else {
+        bins::init_syslog("vrrpd", level);
+    }
     let loaded = match config::load(&args.config) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -70,6 +75,22 @@ fn main() -> ExitCode {
             loaded.warnings.len()
         );
         return ExitCode::SUCCESS;
+    }
+    if !args.dont_fork {
+        // The daemon runs in /: paths given relative to here (the file re-read on SIGHUP,
+        // the pid files) are made absolute first.
+        if let Err(e) = absolute_paths(&mut args) {
+            error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+        // Before any thread or runtime exists. Keeps stderr open only when logging there.
+        if let Err(e) = nix::unistd::daemon(false, args.log_console) {
+            error!("forking into the background: {e}");
+            eprintln!("vrrpd: forking into the background: {e}");
+            return ExitCode::from(1);
+        }
+        info!(pid = std::process::id(), "running in the background");
     }
     for pid_file in [&args.pid_file, &args.vrrp_pid_file].into_iter().flatten() {
         if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
@@ -115,6 +136,24 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(pid_file);
     }
     code
+}
+
+/// Makes the config and pid file paths absolute (before the daemon changes to /).
+fn absolute_paths(args: &mut Args) -> Result<(), String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    for path in [
+        Some(&mut args.config),
+        args.pid_file.as_mut(),
+        args.vrrp_pid_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if path.is_relative() {
+            *path = cwd.join(&*path);
+        }
+    }
+    Ok(())
 }
 
 /// SIGHUP reloads; SIGTERM and SIGINT stop gracefully.
