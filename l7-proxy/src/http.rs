@@ -501,7 +501,20 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             Err(HeadError::Closed) => return,
             Err(HeadError::Status(code)) => {
                 let term = if code == 408 { *b"cR" } else { *b"PR" };
-                reply_error(&ctx, &mut client, peer, date, t0, code, term, "<BADREQ>").await;
+                // `option dontlognull`: a connection that sent nothing is not logged.
+                let log = !(cbuf.is_empty() && fs.dontlognull);
+                reply_error(
+                    &ctx,
+                    &mut client,
+                    peer,
+                    date,
+                    t0,
+                    code,
+                    term,
+                    "<BADREQ>",
+                    log,
+                )
+                .await;
                 return;
             }
         };
@@ -573,11 +586,14 @@ async fn read_head<S: std::future::Future>(
             }
             Some(Ok(_)) => {}
             Some(Err(CopyError::ReadTimeout)) => {
-                return Err(if started.is_none() {
+                // Nothing received: an idle keep-alive connection closes silently; a new
+                // connection that never sent a byte gets 408 as in HAProxy, unless
+                // `option http-ignore-probes` (pre-connecting browsers).
+                return Err(if started.is_none() && (!first || fs.ignore_probes) {
                     HeadError::Closed
                 } else {
                     HeadError::Status(408)
-                })
+                });
             }
             Some(Err(_)) => return Err(HeadError::Closed),
         }
@@ -594,12 +610,13 @@ async fn reply_error(
     code: u16,
     term: [u8; 2],
     request: &str,
+    log: bool,
 ) {
     let body = error_response(code);
     let wto = ctx.fe.cfg.settings.timeouts.client;
     let _ = within(wto, client.write_all(&body)).await;
     let _ = within(wto, client.shutdown()).await;
-    if ctx.fe.log {
+    if ctx.fe.log && log {
         let line = HttpLog {
             client: peer,
             date,
@@ -667,7 +684,7 @@ async fn handle_request(
     let info = match analyze(&head) {
         Ok(i) => i,
         Err(code) => {
-            reply_error(ctx, client, peer, date, t0, code, *b"PR", &reqline).await;
+            reply_error(ctx, client, peer, date, t0, code, *b"PR", &reqline, true).await;
             return false;
         }
     };
@@ -679,7 +696,7 @@ async fn handle_request(
     }
     let header = |n: &str| head.header_values(n);
     let Some(backend) = fe.route(head.path(), &header).cloned() else {
-        reply_error(ctx, client, peer, date, t0, 503, *b"SC", &reqline).await;
+        reply_error(ctx, client, peer, date, t0, 503, *b"SC", &reqline, true).await;
         return false;
     };
     let mut trace = Trace {

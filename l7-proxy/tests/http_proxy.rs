@@ -1100,3 +1100,33 @@ async fn httpchk_sends_the_configured_method_and_uri() {
         "checks keep running"
     );
 }
+
+/// A client that connects and sends nothing gets HAProxy's 408 page when `timeout
+/// http-request` expires; with `option http-ignore-probes` the connection is closed
+/// silently instead. (An idle keep-alive connection always closes silently:
+/// `keep_alive_timeout_closes_idle_clients`.)
+#[tokio::test]
+async fn silent_new_connection_gets_408_unless_ignore_probes() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let p = proxy(&format!(
+        "{DEFAULTS} timeout http-request 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nfrontend probes\n bind 127.0.0.1:0\n option http-ignore-probes\n default_backend be\nbackend be\n server s {}\n",
+        s.addr
+    ))
+    .await;
+    let t0 = Instant::now();
+    expect_status(addr(&p, "fe"), b"", 408).await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
+    let mut c = Client::connect(addr(&p, "probes")).await;
+    let mut got = Vec::new();
+    let n = bounded(c.stream.read_to_end(&mut got)).await;
+    assert!(
+        n.is_err() || got.is_empty(),
+        "closed without an answer: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(s.requests.load(Ordering::SeqCst), 0);
+}

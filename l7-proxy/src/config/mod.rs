@@ -272,6 +272,9 @@ pub struct ProxySettings {
     pub tcplog: bool,
     /// `option dontlognull`.
     pub dontlognull: bool,
+    /// `option http-ignore-probes`: a connection that sends nothing before `timeout
+    /// http-request` is closed silently instead of answered 408.
+    pub ignore_probes: bool,
     /// `log global` or a `log` line in the proxy: access logs are emitted.
     pub log: bool,
     /// `option httpchk`.
@@ -299,6 +302,7 @@ impl Default for ProxySettings {
             httplog: false,
             tcplog: false,
             dontlognull: false,
+            ignore_probes: false,
             log: false,
             httpchk: None,
             expect_status: None,

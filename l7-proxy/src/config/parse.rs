@@ -181,7 +181,6 @@ const OPTION_UNSUPPORTED: &[&str] = &[
     "contstats",
     "disable-h2-upgrade",
     "http-buffer-request",
-    "http-ignore-probes",
     "http-no-delay",
     "http-pretend-keepalive",
     "http-restrict-req-hdr-names",
@@ -1163,6 +1162,7 @@ impl Parser {
                 }
             }
             "dontlognull" => s.dontlognull = on,
+            "http-ignore-probes" => s.ignore_probes = on,
             "httpchk" => {
                 if !on {
                     s.httpchk = None;
