@@ -236,12 +236,14 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
     })
 }
 
+/// Hop-by-hop headers (RFC 9110 7.6.1). `Trailer` is not one: it announces the trailer
+/// fields of a chunked body and travels end to end with them (RFC 2616 listed it by
+/// mistake).
 const HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
-    "trailer",
     "upgrade",
 ];
 
@@ -1301,7 +1303,7 @@ mod tests {
     #[test]
     fn hop_by_hop_removed_and_xff_added() {
         let mut b = BytesMut::from(
-            &b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nAccept: */*\r\n\r\n"[..],
+            &b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nTrailer: x-sum\r\nAccept: */*\r\n\r\n"[..],
         );
         let h = parse_request(&mut b).ok().flatten();
         let Some(h) = h else {
@@ -1321,6 +1323,7 @@ mod tests {
         assert!(!out.contains("keep-alive"));
         assert!(!out.contains("te: trailers"));
         assert!(out.contains("accept: */*\r\n"));
+        assert!(out.contains("trailer: x-sum\r\n"), "Trailer is end-to-end");
         assert!(out.ends_with("x-forwarded-for: 127.0.0.9\r\n\r\n"));
     }
 }

@@ -567,6 +567,8 @@ async fn chunked_and_until_close_responses() {
             .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        // `Trailer` announces the trailer fields that follow: not hop-by-hop.
+        assert_eq!(r.header("trailer"), Some("x-trailer"));
         // Decoded length: 3000 chunks of 1000 bytes, over one kept-alive connection.
         assert_eq!(r.text(), "3000000");
     }

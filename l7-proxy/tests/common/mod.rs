@@ -183,7 +183,7 @@ async fn serve_conn(
             }
             Behaviour::Chunked(n) => {
                 s.write_all(
-                    format!("HTTP/1.1 200 OK\r\n{extra}transfer-encoding: chunked\r\n\r\n")
+                    format!("HTTP/1.1 200 OK\r\n{extra}transfer-encoding: chunked\r\ntrailer: x-trailer\r\n\r\n")
                         .as_bytes(),
                 )
                 .await?;
