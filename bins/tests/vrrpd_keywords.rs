@@ -1,6 +1,6 @@
 //! keepalived.conf keywords on the wire and in the kernel: VIP brd/scope/label,
 //! track_interface with a weight, a non-default multicast group, sync group notify,
-//! vrrp_script reverse and init_fail.
+//! vrrp_script reverse and init_fail, VIPs with `dev` on a second interface.
 
 mod common;
 
@@ -249,4 +249,82 @@ fn a_vip_scope_the_kernel_refuses_is_reported_as_such() {
     })
     .unwrap_or_else(|| panic!("a specific error\n{}", d.log()));
     assert!(!has_vip(ns, vip()));
+}
+
+#[test]
+fn vips_with_dev_go_on_that_interface_and_are_announced_there() {
+    if !testkit::require_root("vip_dev") {
+        return;
+    }
+    let lab = Lab::builder("vkwdev").node("a").build().expect("lab");
+    let ns = lab.node("a").ns();
+    // A second interface for a: one end of a veth pair, the other end to listen on.
+    exec_ok(
+        ns,
+        [
+            "ip", "link", "add", "vd0", "type", "veth", "peer", "name", "vd1",
+        ],
+    )
+    .expect("veth");
+    exec_ok(ns, ["ip", "link", "set", "vd0", "up"]).expect("vd0");
+    exec_ok(ns, ["ip", "link", "set", "vd1", "up"]).expect("vd1");
+    let capture = Capture::start(ns, "vd1", &["arp"]).expect("tcpdump");
+    let conf = format!(
+        "vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id 98
+    priority 100
+    advert_int 0.1
+    version 3
+    garp_master_delay 0
+    virtual_ipaddress {{
+        {VIP}/24
+        198.18.2.100/24 dev vd0
+    }}
+    virtual_ipaddress_excluded {{
+        198.18.3.100/24 dev vd0
+    }}
+}}
+"
+    );
+    let d = Vrrpd::start(ns, &conf).expect("vrrpd");
+    let on_dev: [IpAddr; 2] = [
+        "198.18.2.100".parse().expect("literal"),
+        "198.18.3.100".parse().expect("literal"),
+    ];
+    within(Duration::from_secs(5), || {
+        has_vip(ns, vip())
+            && testkit::addresses(ns, "vd0").is_ok_and(|a| on_dev.iter().all(|v| a.contains(v)))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "VIPs on eth0 and vd0\n{}\n{}",
+            exec_ok(ns, ["ip", "addr"]).unwrap_or_default(),
+            d.log()
+        )
+    });
+    let eth0 = testkit::addresses(ns, "eth0").expect("eth0 addresses");
+    assert!(
+        on_dev.iter().all(|v| !eth0.contains(v)),
+        "dev VIPs not on eth0: {eth0:?}"
+    );
+    // The first burst: garp_master_repeat (5) per address.
+    std::thread::sleep(Duration::from_millis(500));
+    let frames = capture.stop().expect("capture").frames;
+    let garps: Vec<_> = frames
+        .iter()
+        .filter_map(|f| f.gratuitous_arp_ip())
+        .collect();
+    for v in ["198.18.2.100", "198.18.3.100"] {
+        let v: std::net::Ipv4Addr = v.parse().expect("literal");
+        assert!(
+            garps.contains(&v),
+            "gratuitous ARP for {v} on vd0: {garps:?}\n{}",
+            d.log()
+        );
+    }
+    assert!(
+        !garps.contains(&VIP.parse().expect("literal")),
+        "the eth0 VIP is not announced on vd0: {garps:?}"
+    );
 }

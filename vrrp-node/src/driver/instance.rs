@@ -58,6 +58,8 @@ pub struct InstancePlan {
     pub vips: Vec<VirtualAddress>,
     /// The interface of the instance.
     pub interface: InterfaceInfo,
+    /// The other interfaces VIPs are on (`dev D`), for GARP/NA there.
+    pub other_interfaces: Vec<InterfaceInfo>,
     /// Tracked checks, indexed by TrackId.
     pub tracks: Vec<TrackSource>,
 }
@@ -155,38 +157,41 @@ impl InstancePlan {
             });
         }
 
+        // Every VIP goes on its `dev`, the instance's interface when it names none; the other
+        // interfaces are looked up once, for the address and for GARP/NA on them.
         let mut vips = Vec::new();
-        for v in inst.virtual_ipaddresses.iter() {
-            let dev = v.dev.as_deref().unwrap_or(&inst.interface);
-            let ifindex = if dev == inst.interface {
-                interface.index
-            } else {
-                InterfaceInfo::lookup(dev, &[])
-                    .map_err(|e| fail(format!("virtual_ipaddress {} dev {dev}: {e}", v.addr)))?
-                    .index
-            };
-            vips.push(VirtualAddress {
-                addr: v.addr,
-                prefix_len: v.prefix_len,
-                ifindex,
-                broadcast: v.broadcast,
-                scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
-                label: v.label.clone(),
-            });
+        let mut other_interfaces: Vec<InterfaceInfo> = Vec::new();
+        let lists = [
+            ("virtual_ipaddress", &inst.virtual_ipaddresses),
+            (
+                "virtual_ipaddress_excluded",
+                &inst.virtual_ipaddresses_excluded,
+            ),
+        ];
+        for (list, entries) in lists {
+            for v in entries {
+                let dev = v.dev.as_deref().unwrap_or(&inst.interface);
+                let ifindex = if dev == inst.interface {
+                    interface.index
+                } else if let Some(known) = other_interfaces.iter().find(|i| i.name == dev) {
+                    known.index
+                } else {
+                    let info = InterfaceInfo::lookup(dev, &vip_addrs)
+                        .map_err(|e| fail(format!("{list} {} dev {dev}: {e}", v.addr)))?;
+                    let index = info.index;
+                    other_interfaces.push(info);
+                    index
+                };
+                vips.push(VirtualAddress {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    ifindex,
+                    broadcast: v.broadcast,
+                    scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
+                    label: v.label.clone(),
+                });
+            }
         }
-        let excluded: Vec<VirtualAddress> = inst
-            .virtual_ipaddresses_excluded
-            .iter()
-            .map(|v| VirtualAddress {
-                addr: v.addr,
-                prefix_len: v.prefix_len,
-                ifindex: interface.index,
-                broadcast: v.broadcast,
-                scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
-                label: v.label.clone(),
-            })
-            .collect();
-        vips.extend(excluded);
 
         Ok(InstancePlan {
             name: inst.name.clone(),
@@ -208,6 +213,7 @@ impl InstancePlan {
             v3_checksum_as_v2: inst.v3_checksum_as_v2,
             vips,
             interface,
+            other_interfaces,
             tracks,
         })
     }
@@ -241,6 +247,8 @@ pub struct Instance {
     /// Advert sockets.
     pub socket: std::sync::Arc<AdvertSocket>,
     announce: AnnounceSocket,
+    /// Packet sockets of [`InstancePlan::other_interfaces`], by interface index.
+    announce_other: Vec<(u32, AnnounceSocket, Option<Ipv6Addr>)>,
     advert_v4: Vec<Ipv4Addr>,
     advert_v6: Vec<Ipv6Addr>,
     /// Counters for the status endpoint.
@@ -273,6 +281,12 @@ impl Instance {
                     plan.socket.interface
                 ))
             })?;
+        let mut announce_other = Vec::new();
+        for other in &plan.other_interfaces {
+            let socket = AnnounceSocket::open(other.index, other.mac)
+                .map_err(|e| fail(format!("opening packet socket on {}: {e}", other.name)))?;
+            announce_other.push((other.index, socket, other.link_local_ipv6));
+        }
         let (advert_v4, advert_v6) = plan.advertised();
         let track_up = plan.router.tracks.iter().map(|t| t.initially_up).collect();
         Ok(Instance {
@@ -280,6 +294,7 @@ impl Instance {
             router,
             socket: std::sync::Arc::new(socket),
             announce,
+            announce_other,
             advert_v4,
             advert_v6,
             counters: Counters::default(),
@@ -466,10 +481,19 @@ impl Instance {
         let ll = self.plan.interface.link_local_ipv6;
         for _ in 0..count {
             for vip in &self.plan.vips {
-                if vip.ifindex != self.plan.interface.index {
-                    continue;
-                }
-                match self.announce.announce(vip.addr, ll) {
+                let (socket, ll) = if vip.ifindex == self.plan.interface.index {
+                    (&self.announce, ll)
+                } else {
+                    match self
+                        .announce_other
+                        .iter()
+                        .find(|(i, _, _)| *i == vip.ifindex)
+                    {
+                        Some((_, socket, other_ll)) => (socket, *other_ll),
+                        None => continue,
+                    }
+                };
+                match socket.announce(vip.addr, ll) {
                     Ok(()) => self.counters.garp_sent += 1,
                     Err(e) => debug!(instance = %self.plan.name, vip = %vip.addr, "GARP/NA: {e}"),
                 }
