@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::log::{AccessLog, SEVERITY_ALERT, SEVERITY_EMERG, SEVERITY_NOTICE};
 
 /// A running check of one server; dropping it stops the check and its watcher.
 #[derive(Debug)]
@@ -24,8 +25,15 @@ impl Drop for ServerCheck {
     }
 }
 
-/// Starts the checks of every server with `check`.
-pub fn start(backends: &HashMap<String, Arc<Backend>>, cfg: &Config) -> Vec<ServerCheck> {
+/// Starts the checks of every server with `check`. State changes are logged through
+/// `tracing` and, for backends with `log` (e.g. `log global`), sent to the syslog targets
+/// of `log` as HAProxy does: DOWN at `alert`, UP at `notice`, "no server available" at
+/// `emerg`.
+pub fn start(
+    backends: &HashMap<String, Arc<Backend>>,
+    cfg: &Config,
+    log: &Arc<AccessLog>,
+) -> Vec<ServerCheck> {
     let mut out = Vec::new();
     for be in backends.values() {
         for (i, s) in be.servers.iter().enumerate() {
@@ -70,6 +78,7 @@ pub fn start(backends: &HashMap<String, Arc<Backend>>, cfg: &Config) -> Vec<Serv
             let mut rx = handle.subscribe();
             let be2 = be.clone();
             let idx = i;
+            let syslog = st.log.then(|| log.clone());
             let watcher = tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
                     let state = rx.borrow_and_update().clone();
@@ -89,8 +98,20 @@ pub fn start(backends: &HashMap<String, Arc<Backend>>, cfg: &Config) -> Vec<Serv
                         server.queued(),
                     );
                     tracing::warn!("{msg}");
+                    let sev = if state.up {
+                        SEVERITY_NOTICE
+                    } else {
+                        SEVERITY_ALERT
+                    };
+                    if let Some(l) = &syslog {
+                        l.syslog(sev, &msg);
+                    }
                     if !state.up && a + b == 0 {
-                        tracing::error!("backend {} has no server available!", be2.name);
+                        let msg = format!("backend {} has no server available!", be2.name);
+                        tracing::error!("{msg}");
+                        if let Some(l) = &syslog {
+                            l.syslog(SEVERITY_EMERG, &msg);
+                        }
                     }
                 }
             });

@@ -7,6 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Where access log lines go: stderr (through `tracing`, target `lbproxy::access`) and the
 /// syslog servers of the `global` `log` lines (UDP or a unix datagram socket such as
 /// `/dev/log`), in RFC 3164 format with HAProxy's tag.
+/// Syslog severity `emerg`: a backend has no server left.
+pub const SEVERITY_EMERG: u8 = 0;
+/// Syslog severity `alert`: a server went DOWN.
+pub const SEVERITY_ALERT: u8 = 1;
+/// Syslog severity `notice`: a server came UP.
+pub const SEVERITY_NOTICE: u8 = 5;
+/// Syslog severity `info`: access log lines.
+pub const SEVERITY_INFO: u8 = 6;
+
 #[derive(Debug, Default)]
 pub struct AccessLog {
     stderr: bool,
@@ -65,15 +74,21 @@ impl AccessLog {
         if self.stderr {
             tracing::info!(target: "lbproxy::access", "{line}");
         }
+        self.syslog(SEVERITY_INFO, line);
+    }
+
+    /// Sends `line` to the syslog targets only, at `severity` (0 emerg .. 7 debug): for
+    /// events already logged to stderr through `tracing`, such as server state changes.
+    pub fn syslog(&self, severity: u8, line: &str) {
         if self.syslog.is_empty() {
             return;
         }
         let now = SystemTime::now();
         for (t, facility) in &self.syslog {
-            // <PRI> = facility * 8 + severity (6 = info).
+            // <PRI> = facility * 8 + severity.
             let msg = format!(
                 "<{}>{} haproxy[{}]: {line}",
-                u32::from(*facility) * 8 + 6,
+                u32::from(*facility) * 8 + u32::from(severity.min(7)),
                 syslog_date(now),
                 std::process::id()
             );
@@ -260,6 +275,11 @@ mod tests {
         let got = String::from_utf8_lossy(&b[..n]).to_string();
         assert!(got.starts_with("<134>"), "{got}");
         assert!(got.ends_with("]: hello line"), "{got}");
+        log.syslog(SEVERITY_ALERT, "Server be/s is DOWN");
+        let n = rx.recv(&mut b).unwrap_or_else(|e| panic!("{e}"));
+        let got = String::from_utf8_lossy(&b[..n]).to_string();
+        assert!(got.starts_with("<129>"), "local0.alert: {got}");
+        assert!(got.ends_with("]: Server be/s is DOWN"), "{got}");
         assert_eq!(syslog_date(UNIX_EPOCH), "Jan  1 00:00:00");
     }
 

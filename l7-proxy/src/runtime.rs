@@ -285,7 +285,7 @@ impl Proxy {
             fresh.insert(key.clone(), l);
         }
         // Commit: checks of the new generation, then traffic.
-        let checks = crate::checks::start(&backends, cfg);
+        let checks = crate::checks::start(&backends, cfg, &access_log);
         let mut addrs: HashMap<String, Vec<SocketAddr>> = HashMap::new();
         let mut keep: HashMap<String, ListenerSlot> = HashMap::new();
         for (key, _, fe) in wanted {
