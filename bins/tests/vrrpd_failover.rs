@@ -102,13 +102,29 @@ fn nopreempt_leaves_the_new_master_in_place() {
     let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "0.1", 3, "nopreempt")).expect("b");
     sole_owner(&lab, "a", Duration::from_secs(3)).expect("a master first");
     a.proc.signal(Signal::SIGKILL).expect("kill a");
-    // a's killed run leaves its VIP behind until it restarts; b's takeover is what counts.
+    assert!(
+        a.proc
+            .wait_timeout(Duration::from_secs(2))
+            .expect("wait")
+            .is_some(),
+        "a is dead"
+    );
     within(Duration::from_secs(3), || {
         has_vip(lab.node("b").ns(), vip())
     })
     .unwrap_or_else(|| panic!("b takes over\nb:\n{}", b.log()));
+    // Nobody removed what the killed run installed: the leftover is there...
+    assert!(
+        has_vip(lab.node("a").ns(), vip()),
+        "the killed a leaves its VIP behind"
+    );
     drop(a);
     let a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a again");
+    // ...until a starts again, as Backup, and removes it.
+    within(Duration::from_secs(2), || {
+        a.state("VI_1").as_deref() == Some("BACKUP") && !has_vip(lab.node("a").ns(), vip())
+    })
+    .unwrap_or_else(|| panic!("a restarts as Backup without the leftover\na:\n{}", a.log()));
     // Many Master_Down_Intervals later, the higher-priority a has still not preempted.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
