@@ -489,6 +489,9 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     tokio::pin!(stop);
     loop {
         let fs = &ctx.fe.cfg.settings;
+        // For the log line of a head that never completes: HAProxy dates it from the
+        // start of the wait and counts the wait in %Ta.
+        let waiting = ctx.fe.log.then(|| (SystemTime::now(), Instant::now()));
         let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, stop.as_mut()).await;
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
@@ -505,6 +508,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
                 let term = if code == 408 { *b"cR" } else { *b"PR" };
                 // `option dontlognull`: a connection that sent nothing is not logged.
                 let log = !(cbuf.is_empty() && fs.dontlognull);
+                let (date, t0) = waiting.unwrap_or((date, t0));
                 reply_error(
                     &ctx,
                     &mut client,
@@ -625,7 +629,8 @@ async fn reply_error(
             frontend: &ctx.fe.cfg.name,
             backend: &ctx.fe.cfg.name,
             server: "<NOSRV>",
-            t_req: Some(t0.elapsed()),
+            // No complete head: %TR is unknown (-1), as HAProxy logs it.
+            t_req: (request != "<BADREQ>").then(|| t0.elapsed()),
             t_queue: None,
             t_connect: None,
             t_resp: None,
@@ -936,9 +941,10 @@ async fn forward(
                     s
                 }
                 failed => {
-                    let why = match failed {
-                        Some(Err(e)) => e.to_string(),
-                        _ => "connect timeout".into(),
+                    // HAProxy: `sC` when `timeout connect` expired, `SC` when refused.
+                    let (why, term) = match failed {
+                        Some(Err(e)) => (e.to_string(), *b"SC"),
+                        _ => ("connect timeout".into(), *b"sC"),
                     };
                     tracing::warn!(
                         frontend = %ctx.fe.cfg.name,
@@ -948,7 +954,7 @@ async fn forward(
                     if retries_left == 0 {
                         return Outcome::Error {
                             code: 503,
-                            term: *b"SC",
+                            term,
                             server: last_server,
                         };
                     }

@@ -82,9 +82,11 @@ pub async fn serve(ctx: ConnCtx, client: TcpStream, peer: SocketAddr) {
                 let _ = s.set_nodelay(true);
                 break (slot, s, tq, c.elapsed());
             }
-            _ => {
+            failed => {
                 tracing::warn!(frontend = %fe.cfg.name, "connect to {}/{} ({}) failed", backend.name, slot.server.name, slot.server.addr);
                 if retries_left == 0 {
+                    // HAProxy: `sC` when `timeout connect` expired, `SC` when refused.
+                    let term = if failed.is_none() { *b"sC" } else { *b"SC" };
                     log(
                         &ctx,
                         peer,
@@ -95,7 +97,7 @@ pub async fn serve(ctx: ConnCtx, client: TcpStream, peer: SocketAddr) {
                         None,
                         t0,
                         0,
-                        *b"SC",
+                        term,
                         slot.server.active(),
                         retries,
                     );

@@ -990,6 +990,38 @@ async fn option_httpclose_closes_both_sides() {
     }
 }
 
+/// A UDP syslog receiver for a proxy's `log 127.0.0.1:PORT local0` line.
+struct SyslogRx(tokio::net::UdpSocket);
+
+impl SyslogRx {
+    async fn bind() -> SyslogRx {
+        SyslogRx(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// `global` and `defaults` lines sending httplog lines here.
+    fn config(&self) -> String {
+        format!(
+            "global\n log {} local0\ndefaults\n mode http\n log global\n option httplog\n",
+            self.0.local_addr().unwrap()
+        )
+    }
+
+    /// The next datagram containing `part` (others are skipped), without the syslog header.
+    async fn line_with(&self, part: &str) -> String {
+        let mut b = [0u8; 2048];
+        bounded(async {
+            loop {
+                let n = self.0.recv(&mut b).await.unwrap();
+                let l = String::from_utf8_lossy(&b[..n]).to_string();
+                if l.contains(part) {
+                    return l.split_once("]: ").map(|(_, m)| m.to_string()).unwrap_or(l);
+                }
+            }
+        })
+        .await
+    }
+}
+
 /// `timeout connect` expiring: a server whose accept queue is full drops our SYNs, so the
 /// connect hangs; each attempt times out, `retries 2` makes three, then 503.
 #[tokio::test]
@@ -1017,8 +1049,10 @@ async fn connect_timeout_then_retries_then_503() {
         }
     }
     assert!(queue_full, "the accept queue never filled up");
+    let log = SyslogRx::bind().await;
     let p = proxy(&format!(
-        "defaults\n mode http\n timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 2\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\n",
+        "{} timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 2\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\n",
+        log.config()
     ))
     .await;
     let t0 = Instant::now();
@@ -1029,6 +1063,13 @@ async fn connect_timeout_then_retries_then_503() {
         "three connect attempts of 200ms each: {took:?}"
     );
     assert!(took < T, "{took:?}");
+    // As HAProxy logs it: connect time unknown, `sC` (connect timeout), 2 retries.
+    let line = log.line_with(" fe be/s ").await;
+    let f: Vec<&str> = line.split(' ').collect();
+    assert!(f[4].starts_with("0/0/-1/-1/"), "{line}");
+    assert_eq!(f[5], "503", "{line}");
+    assert_eq!(f[9], "sC--", "{line}");
+    assert!(f[10].ends_with("/2"), "retries: {line}");
     drop(fillers);
 }
 
@@ -1110,8 +1151,10 @@ async fn httpchk_sends_the_configured_method_and_uri() {
 #[tokio::test]
 async fn silent_new_connection_gets_408_unless_ignore_probes() {
     let s = TestServer::start("s", Behaviour::Name).await;
+    let log = SyslogRx::bind().await;
     let p = proxy(&format!(
-        "{DEFAULTS} timeout http-request 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nfrontend probes\n bind 127.0.0.1:0\n option http-ignore-probes\n default_backend be\nbackend be\n server s {}\n",
+        "{} timeout client 5s\n timeout http-request 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nfrontend probes\n bind 127.0.0.1:0\n option http-ignore-probes\n default_backend be\nbackend be\n server s {}\n",
+        log.config(),
         s.addr
     ))
     .await;
@@ -1122,6 +1165,19 @@ async fn silent_new_connection_gets_408_unless_ignore_probes() {
         "{:?}",
         t0.elapsed()
     );
+    // HAProxy 2.6 logs `fe fe/<NOSRV> -1/-1/-1/-1/501 408 0 - - cR-- 1/1/0/0/0 0/0
+    // "<BADREQ>"` here (with a 500ms timeout): no timer known but the wait in %Ta.
+    let line = log.line_with(" fe fe/<NOSRV> ").await;
+    let f: Vec<&str> = line.split(' ').collect();
+    let ta: u64 = f[4]
+        .strip_prefix("-1/-1/-1/-1/")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    assert!(ta >= 250, "%Ta counts the wait: {line}");
+    assert_eq!(f[5], "408", "{line}");
+    assert_eq!(f[9], "cR--", "{line}");
+    assert!(line.ends_with(" \"<BADREQ>\""), "{line}");
     let mut c = Client::connect(addr(&p, "probes")).await;
     let mut got = Vec::new();
     let n = bounded(c.stream.read_to_end(&mut got)).await;
