@@ -121,6 +121,55 @@ async fn http_check_status() {
     assert_eq!(r.status, CheckStatus::L7Ok);
 }
 
+/// The check sends the configured method and URI: HAProxy's HTTP/1.0 request without a
+/// Host, or HTTP/1.1 with the Host of `option httpchk GET /x HTTP/1.1\r\nHost:\ h`.
+#[tokio::test]
+async fn http_check_sends_method_uri_and_host() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _h = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let mk = |method: &str, uri: &str, host: Option<&str>| {
+        CheckKind::Http(HttpCheck {
+            addr,
+            method: method.into(),
+            uri: uri.into(),
+            host: host.map(Into::into),
+            expect_status: Some(200),
+        })
+    };
+    let t = Duration::from_secs(5);
+    let r = run_once(&mk("GET", "/health", None), t).await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+    let req = tokio::time::timeout(t, rx.recv()).await.unwrap().unwrap();
+    assert_eq!(req, "GET /health HTTP/1.0\r\n\r\n");
+    let r = run_once(&mk("HEAD", "/status?full", Some("svc.example")), t).await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+    let req = tokio::time::timeout(t, rx.recv()).await.unwrap().unwrap();
+    assert!(
+        req.starts_with("HEAD /status?full HTTP/1.1\r\nHost: svc.example\r\n"),
+        "{req:?}"
+    );
+}
+
 #[tokio::test]
 async fn http_check_timeout() {
     // Accepts but never answers.
