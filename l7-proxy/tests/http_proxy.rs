@@ -856,13 +856,14 @@ async fn stalled_server_back_pressures_the_uploader() {
 
 /// `option forwardfor` in a frontend only (not in defaults nor the backend) adds the
 /// header for that frontend's requests, as HAProxy does; in a backend only, for every
-/// frontend using it; a frontend and backend without it add nothing.
+/// frontend using it; in a `listen`, for it; a frontend and backend without it add
+/// nothing. (In `defaults`: `acl_routing_and_forwardfor`.)
 #[tokio::test]
 async fn forwardfor_in_frontend_or_backend_only() {
     let s = TestServer::start("s", Behaviour::Name).await;
     let p = proxy(&format!(
-        "{DEFAULTS}frontend with\n bind 127.0.0.1:0\n option forwardfor\n default_backend plain\nfrontend without\n bind 127.0.0.1:0\n default_backend plain\nfrontend via_be\n bind 127.0.0.1:0\n default_backend xff\nbackend plain\n server s {}\nbackend xff\n option forwardfor\n server s {}\n",
-        s.addr, s.addr
+        "{DEFAULTS}frontend with\n bind 127.0.0.1:0\n option forwardfor\n default_backend plain\nfrontend without\n bind 127.0.0.1:0\n default_backend plain\nfrontend via_be\n bind 127.0.0.1:0\n default_backend xff\nbackend plain\n server s {}\nbackend xff\n option forwardfor\n server s {}\nlisten both\n bind 127.0.0.1:0\n option forwardfor\n server s {}\n",
+        s.addr, s.addr, s.addr
     ))
     .await;
     let r = get_once(addr(&p, "with"), "/").await.unwrap();
@@ -871,6 +872,8 @@ async fn forwardfor_in_frontend_or_backend_only() {
     assert_eq!(r.header("x-xff"), Some("-"));
     let r = get_once(addr(&p, "via_be"), "/").await.unwrap();
     assert_eq!(r.header("x-xff"), Some("127.0.0.1"));
+    let r = get_once(addr(&p, "both"), "/").await.unwrap();
+    assert_eq!(r.header("x-xff"), Some("127.0.0.1"), "listen");
 }
 
 /// ACL `path` (exact match), `hdr(host)` (exact, `-i`) and `use_backend ... unless`.
