@@ -1,6 +1,7 @@
 //! SIGHUP reload of a running instance: a changed priority and VIP list on the wire and in
 //! the kernel, a new script user for running track scripts, and a changed instance whose
-//! sockets cannot be opened (the old one keeps running).
+//! sockets cannot be opened (the old one keeps running), and a VIP-only change that keeps
+//! the Master in place.
 
 mod common;
 
@@ -204,4 +205,82 @@ fn a_changed_instance_that_cannot_open_keeps_the_old_one_running() {
         d.counter("VI_1", "advert_sent") > sent_before + 5
     })
     .unwrap_or_else(|| panic!("still advertising\n{}", d.log()));
+}
+
+#[test]
+fn a_reload_that_only_changes_vips_keeps_the_master_in_place() {
+    if !testkit::require_root("reload_in_place") {
+        return;
+    }
+    let lab = Lab::builder("vrlkeep")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let mut a = Vrrpd::start(a_ns, &instance(134, 110, &[VIP1, VIP2], "")).expect("a");
+    let b = Vrrpd::start(b_ns, &instance(134, 100, &[VIP1, VIP2], "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP2)) && b.state("VI_1").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("a master, b backup\na:\n{}\nb:\n{}", a.log(), b.log()));
+    // Past the start-up GARP bursts (garp_master_delay 5 s is not reached in this test).
+    std::thread::sleep(Duration::from_millis(300));
+    let capture = Capture::start(b_ns, "eth0", &["ip proto 112 or arp"]).expect("tcpdump");
+    // VIP2 goes, VIP3 comes: nothing the state machine knows about.
+    a.reload(&instance(134, 110, &[VIP1, VIP3], ""));
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP3)) && !has_vip(a_ns, ip(VIP2))
+    })
+    .unwrap_or_else(|| panic!("VIP list updated on a\n{}", a.log()));
+    assert!(
+        has_vip(a_ns, ip(VIP1)),
+        "the VIP that stays was never removed"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let frames = capture.stop().expect("capture").frames;
+
+    let status = a.status();
+    let inst = &status["instances"][0];
+    assert_eq!(status["reloads"], 1, "{status}");
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+    assert_eq!(
+        inst["counters"]["become_master"], 1,
+        "no new election: {inst}"
+    );
+    assert_eq!(inst["counters"]["pri_zero_sent"], 0, "no hand-over: {inst}");
+    assert_eq!(inst["counters"]["release_master"], 0, "{inst}");
+    assert!(a.log().contains("updated in place"), "{}", a.log());
+    assert_eq!(b.state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(b.counter("VI_1", "become_master"), 0, "b never took over");
+
+    let a_ip = lab.node("a").ipv4();
+    let from_a: Vec<_> = adverts(&frames)
+        .into_iter()
+        .filter(|(src, _, _)| *src == a_ip)
+        .collect();
+    assert!(
+        from_a.iter().all(|(_, prio, _)| *prio == 110),
+        "no priority 0 from a: {from_a:?}"
+    );
+    let want: Vec<Ipv4Addr> = [VIP1, VIP3]
+        .iter()
+        .map(|v| v.parse().expect("literal"))
+        .collect();
+    assert!(
+        from_a.last().is_some_and(|(_, _, addrs)| *addrs == want),
+        "a advertises the new list: {from_a:?}"
+    );
+    let garps: Vec<Ipv4Addr> = frames
+        .iter()
+        .filter_map(|f| f.gratuitous_arp_ip())
+        .collect();
+    assert!(
+        garps.contains(&VIP3.parse().expect("literal")),
+        "the new VIP is announced: {garps:?}"
+    );
+    assert!(
+        !garps.contains(&VIP1.parse().expect("literal")),
+        "the kept VIP is not announced again: {garps:?}"
+    );
 }

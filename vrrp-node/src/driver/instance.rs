@@ -233,6 +233,24 @@ impl InstancePlan {
     }
 }
 
+/// Packet sockets on the other interfaces of an instance's VIPs: (ifindex, socket, the
+/// interface's link-local address for NA).
+pub type AnnounceSockets = Vec<(u32, AnnounceSocket, Option<Ipv6Addr>)>;
+
+/// Opens the packet sockets for [`InstancePlan::other_interfaces`].
+pub fn open_announce_others(plan: &InstancePlan) -> Result<AnnounceSockets, DriverError> {
+    let mut out = Vec::new();
+    for other in &plan.other_interfaces {
+        let socket =
+            AnnounceSocket::open(other.index, other.mac).map_err(|e| DriverError::Instance {
+                instance: plan.name.clone(),
+                what: format!("opening packet socket on {}: {e}", other.name),
+            })?;
+        out.push((other.index, socket, other.link_local_ipv6));
+    }
+    Ok(out)
+}
+
 fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
     fsm::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
@@ -248,7 +266,7 @@ pub struct Instance {
     pub socket: std::sync::Arc<AdvertSocket>,
     announce: AnnounceSocket,
     /// Packet sockets of [`InstancePlan::other_interfaces`], by interface index.
-    announce_other: Vec<(u32, AnnounceSocket, Option<Ipv6Addr>)>,
+    announce_other: AnnounceSockets,
     advert_v4: Vec<Ipv4Addr>,
     advert_v6: Vec<Ipv6Addr>,
     /// Counters for the status endpoint.
@@ -281,12 +299,7 @@ impl Instance {
                     plan.socket.interface
                 ))
             })?;
-        let mut announce_other = Vec::new();
-        for other in &plan.other_interfaces {
-            let socket = AnnounceSocket::open(other.index, other.mac)
-                .map_err(|e| fail(format!("opening packet socket on {}: {e}", other.name)))?;
-            announce_other.push((other.index, socket, other.link_local_ipv6));
-        }
+        let announce_other = open_announce_others(&plan)?;
         let (advert_v4, advert_v6) = plan.advertised();
         let track_up = plan.router.tracks.iter().map(|t| t.initially_up).collect();
         Ok(Instance {
@@ -477,10 +490,77 @@ impl Instance {
         }
     }
 
+    /// Whether `new` differs from this instance's plan only in what the driver carries out
+    /// itself (the VIP lists, `dev`s, notify scripts, accept): then a reload updates the
+    /// running instance in place instead of restarting it, and a Master stays Master.
+    pub fn can_update_in_place(&self, new: &InstancePlan) -> bool {
+        let old = &self.plan;
+        old.name == new.name
+            && old.router == new.router
+            && old.socket == new.socket
+            && old.check == new.check
+            && old.v3_checksum_as_v2 == new.v3_checksum_as_v2
+            && old.tracks == new.tracks
+            && old.interface.index == new.interface.index
+            && old.interface.mac == new.interface.mac
+    }
+
+    /// Switches to `plan` (see [`Instance::can_update_in_place`]) without touching the state
+    /// machine: while the VIPs are installed, the ones no longer listed are removed and the
+    /// new ones added and announced; the next advert carries the new list.
+    /// `announce_other` comes from [`open_announce_others`] for `plan`.
+    pub async fn update_in_place(
+        &mut self,
+        plan: InstancePlan,
+        announce_other: AnnounceSockets,
+        vips: &VipManager,
+    ) {
+        let added: Vec<VirtualAddress> = plan
+            .vips
+            .iter()
+            .filter(|v| !self.plan.vips.contains(v))
+            .cloned()
+            .collect();
+        let removed: Vec<VirtualAddress> = self
+            .plan
+            .vips
+            .iter()
+            .filter(|v| !plan.vips.contains(v))
+            .cloned()
+            .collect();
+        self.announce_other = announce_other;
+        (self.advert_v4, self.advert_v6) = plan.advertised();
+        self.plan = plan;
+        if self.vips_installed {
+            for vip in &removed {
+                if let Err(e) = vips.remove(vip).await {
+                    warn!(instance = %self.plan.name, "removing VIP: {e}");
+                }
+            }
+            for vip in &added {
+                if let Err(e) = vips.add(vip).await {
+                    warn!(instance = %self.plan.name, "installing VIP: {e}");
+                }
+            }
+            let count = self.plan.router.garp.master_repeat.max(1);
+            self.announce(&added, count);
+        }
+        info!(instance = %self.plan.name, state = %self.router.state().keepalived_name(),
+              added = added.len(), removed = removed.len(),
+              "instance updated in place (state kept)");
+    }
+
     fn send_garp(&mut self, count: u8) {
+        let vips = std::mem::take(&mut self.plan.vips);
+        self.announce(&vips, count);
+        self.plan.vips = vips;
+    }
+
+    /// Sends `count` GARP/NA for each of `list`, each on its VIP's interface.
+    fn announce(&mut self, list: &[VirtualAddress], count: u8) {
         let ll = self.plan.interface.link_local_ipv6;
         for _ in 0..count {
-            for vip in &self.plan.vips {
+            for vip in list {
                 let (socket, ll) = if vip.ifindex == self.plan.interface.index {
                     (&self.announce, ll)
                 } else {

@@ -213,18 +213,33 @@ impl Daemon {
 
     /// Starts the instances of `config` that are not running with the same settings, stops
     /// those that are gone or changed, and (re)starts the track scripts that changed.
+    ///
+    /// A changed instance is updated in place, its state kept, when only what the driver
+    /// does itself changed (VIP lists, notify scripts, accept); any change the state machine
+    /// or the sockets see (priority, timers, tracks, addresses) restarts it, as it has no
+    /// way to take new settings while running.
     async fn apply(&mut self, config: Config) -> Result<(), DriverError> {
         // Resolve the script policy, build every new plan and open its sockets first: a
         // failure leaves the running set untouched.
         let policy = ScriptPolicy::from_config(&config)?;
         let mut plans = Vec::new();
+        // Changed instances the driver can update without restarting them.
+        let mut updates = Vec::new();
         for inst in &config.instances {
-            let unchanged = self
+            let running = self
                 .instances
                 .iter()
-                .any(|r| r.inst.plan.name == inst.name && r.inst.plan.source.same_settings(inst));
-            if !unchanged {
-                plans.push(InstancePlan::build(inst, &config)?);
+                .find(|r| r.inst.plan.name == inst.name);
+            if running.is_some_and(|r| r.inst.plan.source.same_settings(inst)) {
+                continue;
+            }
+            let plan = InstancePlan::build(inst, &config)?;
+            match running {
+                Some(r) if r.inst.can_update_in_place(&plan) => {
+                    let sockets = instance::open_announce_others(&plan)?;
+                    updates.push((plan, sockets));
+                }
+                _ => plans.push(plan),
             }
         }
         let mut opened = Vec::new();
@@ -248,6 +263,7 @@ impl Daemon {
                     .instances
                     .iter()
                     .any(|i| i.name == r.inst.plan.name && r.inst.plan.source.same_settings(i))
+                    || updates.iter().any(|(p, _)| p.name == r.inst.plan.name)
             })
             .collect();
         let mut old = std::mem::take(&mut self.instances);
@@ -266,6 +282,15 @@ impl Daemon {
             }
         }
         self.instances = kept;
+        for (plan, sockets) in updates {
+            if let Some(r) = self
+                .instances
+                .iter_mut()
+                .find(|r| r.inst.name() == plan.name)
+            {
+                r.inst.update_in_place(plan, sockets, &self.vips).await;
+            }
+        }
         // Start the new ones.
         for mut inst in opened {
             if let Some(counters) = carried.remove(inst.name()) {
