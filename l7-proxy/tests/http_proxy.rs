@@ -1040,18 +1040,22 @@ async fn connect_timeout_then_retries_then_503() {
     .unwrap();
     l.listen(0).unwrap();
     let full = l.local_addr().unwrap().as_socket().unwrap();
+    // Full when two connects in a row time out (one could be a slow machine).
     let mut fillers = Vec::new();
-    let mut queue_full = false;
+    let mut timeouts = 0;
     for _ in 0..16 {
         match std::net::TcpStream::connect_timeout(&full, Duration::from_millis(300)) {
-            Ok(s) => fillers.push(s),
-            Err(_) => {
-                queue_full = true;
-                break;
+            Ok(s) => {
+                fillers.push(s);
+                timeouts = 0;
             }
+            Err(_) => timeouts += 1,
+        }
+        if timeouts == 2 {
+            break;
         }
     }
-    assert!(queue_full, "the accept queue never filled up");
+    assert_eq!(timeouts, 2, "the accept queue never filled up");
     let log = SyslogRx::bind().await;
     let p = proxy(&format!(
         "{} timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 2\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\n",
@@ -1123,7 +1127,7 @@ async fn full_queue_answers_503_at_once() {
 async fn httpchk_sends_the_configured_method_and_uri() {
     let s = TestServer::start("s", Behaviour::Health).await;
     let p = proxy(&format!(
-        "{DEFAULTS}backend good\n option httpchk GET /health\n server s {a} check inter 50ms rise 1 fall 1\nbackend wrong_uri\n option httpchk GET /other\n server s {a} check inter 50ms rise 1 fall 1\nbackend wrong_method\n option httpchk HEAD /health\n server s {a} check inter 50ms rise 1 fall 1\nbackend default\n option httpchk\n server s {a} check inter 50ms rise 1 fall 1\n",
+        "{DEFAULTS}backend good\n option httpchk GET /health\n server s {a} check inter 300ms rise 1 fall 3\nbackend wrong_uri\n option httpchk GET /other\n server s {a} check inter 50ms rise 1 fall 1\nbackend wrong_method\n option httpchk HEAD /health\n server s {a} check inter 50ms rise 1 fall 1\nbackend default\n option httpchk\n server s {a} check inter 50ms rise 1 fall 1\n",
         a = s.addr
     ))
     .await;
@@ -1135,10 +1139,11 @@ async fn httpchk_sends_the_configured_method_and_uri() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    // By now the good check ran many times: still UP.
+    // The good check (fall 3, so a slow machine cannot fail it by chance) stays UP.
     let good = p.backend("good").await.unwrap();
     let seen = s.requests.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Long enough for 4+ checks: a wrong request would have taken it DOWN.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(good.servers[0].is_up(), "GET /health answered 200: UP");
     assert_eq!(good.servers[0].status(), "UP");
     assert!(
