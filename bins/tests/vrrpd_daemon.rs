@@ -1,5 +1,6 @@
 //! Without `-n`, `vrrpd` forks into the background as keepalived does: the command returns
-//! at once and the daemon, found by its pid file, runs VRRP until SIGTERM.
+//! at once and the daemon, found by its pid file, runs VRRP until SIGTERM. Without `-l` it
+//! logs to syslog, or to the stderr it was started with when there is no /dev/log.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{has_vip, within};
-use testkit::{exec, Lab};
+use testkit::{spawn, Lab};
 
 const VIP: &str = "198.18.0.100";
 
@@ -68,7 +69,7 @@ fn without_n_vrrpd_returns_at_once_and_leaves_a_daemon_running() {
     let pid_file = dir.path().join("vrrpd.pid");
     let _guard = DaemonGuard(pid_file.clone());
     let started = Instant::now();
-    let out = exec(
+    let mut parent = spawn(
         ns,
         [
             env!("CARGO_BIN_EXE_vrrpd"),
@@ -79,26 +80,38 @@ fn without_n_vrrpd_returns_at_once_and_leaves_a_daemon_running() {
         ],
     )
     .expect("vrrpd runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let status = parent
+        .wait_timeout(Duration::from_secs(3))
+        .expect("wait")
+        .unwrap_or_else(|| panic!("vrrpd returns at once\n{}", parent.log()));
+    assert!(status.success(), "{}", parent.log());
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "returned at once, not after {:?}",
         started.elapsed()
     );
-    if !Path::new("/dev/log").exists() {
+    let syslog = Path::new("/dev/log").exists();
+    if !syslog {
         assert!(
-            stderr.contains("syslog socket /dev/log unusable"),
-            "no syslog here: said so before going to the background: {stderr}"
+            parent.log().contains("syslog socket /dev/log unusable"),
+            "no syslog here: said so: {}",
+            parent.log()
         );
     }
     within(Duration::from_secs(3), || pid_of(&pid_file).is_some())
-        .unwrap_or_else(|| panic!("pid file written\n{stderr}"));
+        .unwrap_or_else(|| panic!("pid file written\n{}", parent.log()));
     let pid = pid_of(&pid_file).expect("pid");
     assert!(alive(pid), "the daemon runs");
     let vip: IpAddr = VIP.parse().expect("literal");
     within(Duration::from_secs(3), || has_vip(ns, vip))
-        .unwrap_or_else(|| panic!("the daemon becomes Master"));
+        .unwrap_or_else(|| panic!("the daemon becomes Master\n{}", parent.log()));
+    if !syslog {
+        // Without syslog the daemon keeps logging to the stderr it was started with.
+        within(Duration::from_secs(2), || {
+            parent.log().contains("Entering MASTER STATE")
+        })
+        .unwrap_or_else(|| panic!("the daemon logs to stderr\n{}", parent.log()));
+    }
     // In its own session, no longer a child of the command that started it.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let fields: Vec<&str> = stat

@@ -50,11 +50,13 @@ struct Args {
 fn main() -> ExitCode {
     let mut args = Args::parse();
     let level = if args.log_detail { "debug" } else { "info" };
-    if args.log_console || args.config_test {
+    // Whether logs go to stderr (asked for, or no syslog to send them to).
+    let to_stderr = if args.log_console || args.config_test {
         bins::init_logging(level);
+        true
     } else {
-        bins::init_syslog("vrrpd", level);
-    }
+        !bins::init_syslog("vrrpd", level)
+    };
     let loaded = match config::load(&args.config) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -85,7 +87,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
         // Before any thread or runtime exists. Keeps stderr open only when logging there.
-        if let Err(e) = nix::unistd::daemon(false, args.log_console) {
+        if let Err(e) = nix::unistd::daemon(false, to_stderr) {
             error!("forking into the background: {e}");
             eprintln!("vrrpd: forking into the background: {e}");
             return ExitCode::from(1);
