@@ -105,3 +105,32 @@ fn the_address_owner_always_accepts() {
     assert!(!table, "priority 255: no table");
     assert!(answered, "the address owner answers on the VIP");
 }
+
+#[test]
+fn a_reload_that_adds_accept_opens_the_vip_without_a_new_election() {
+    if !testkit::require_root("accept_reload") {
+        return;
+    }
+    let lab = Lab::builder("vaccrl")
+        .node("a")
+        .node("c")
+        .build()
+        .expect("lab");
+    let (a_ns, c_ns) = (lab.node("a").ns(), lab.node("c").ns());
+    let mut a = Vrrpd::start(a_ns, &conf(124, 100, "")).expect("vrrpd");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, vip()) && table_exists(a_ns)
+    })
+    .unwrap_or_else(|| panic!("a master, table installed\n{}", a.log()));
+    assert!(!(0..2).any(|_| ping(c_ns)), "no_accept: no answer");
+    a.reload(&conf(124, 100, "accept"));
+    within(Duration::from_secs(3), || !table_exists(a_ns))
+        .unwrap_or_else(|| panic!("the table goes with accept\n{}", a.log()));
+    assert!((0..3).any(|_| ping(c_ns)), "accept: the VIP answers");
+    assert_eq!(a.counter("VI_1", "become_master"), 1, "{}", a.log());
+    assert_eq!(a.counter("VI_1", "pri_zero_sent"), 0, "{}", a.log());
+    a.reload(&conf(124, 100, "no_accept"));
+    within(Duration::from_secs(3), || table_exists(a_ns))
+        .unwrap_or_else(|| panic!("no_accept again\n{}", a.log()));
+    assert!(!(0..2).any(|_| ping(c_ns)), "no_accept again: no answer");
+}
