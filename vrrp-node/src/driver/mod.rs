@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod instance;
 pub mod scripts;
 pub mod status;
+mod timer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -163,6 +164,7 @@ pub async fn run(
         reload_failures: 0,
     };
     d.apply(loaded.config).await?;
+    let mut timer = timer::DeadlineTimer::new();
     let mut link_poll = tokio::time::interval(d.options.link_poll);
     link_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -172,7 +174,7 @@ pub async fn run(
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
             _ = link_poll.tick() => d.poll_links().await,
-            _ = sleep_until(deadline) => d.on_timers().await,
+            _ = timer.sleep_until(deadline) => d.on_timers().await,
             cmd = control.recv() => match cmd {
                 Some(Control::Reload) => d.reload().await,
                 Some(Control::Shutdown) | None => {
@@ -185,13 +187,6 @@ pub async fn run(
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Daemon {
     fn now(&self) -> fsm::Instant {
         fsm::Instant::from_micros(
@@ -199,16 +194,16 @@ impl Daemon {
         )
     }
 
-    fn to_tokio(&self, at: fsm::Instant) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.start + Duration::from_micros(at.as_micros()))
+    fn to_std(&self, at: fsm::Instant) -> std::time::Instant {
+        self.start + Duration::from_micros(at.as_micros())
     }
 
-    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+    fn next_deadline(&self) -> Option<std::time::Instant> {
         self.instances
             .iter()
             .filter_map(|r| r.inst.router.next_deadline())
             .min()
-            .map(|at| self.to_tokio(at))
+            .map(|at| self.to_std(at))
     }
 
     /// Starts the instances of `config` that are not running with the same settings, stops
