@@ -993,73 +993,15 @@ async fn option_httpclose_closes_both_sides() {
     }
 }
 
-/// A UDP syslog receiver for a proxy's `log 127.0.0.1:PORT local0` line.
-struct SyslogRx(tokio::net::UdpSocket);
-
-impl SyslogRx {
-    async fn bind() -> SyslogRx {
-        SyslogRx(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap())
-    }
-
-    /// `global` and `defaults` lines sending httplog lines here.
-    fn config(&self) -> String {
-        format!(
-            "global\n log {} local0\ndefaults\n mode http\n log global\n option httplog\n",
-            self.0.local_addr().unwrap()
-        )
-    }
-
-    /// The next datagram containing `part` (others are skipped), without the syslog header.
-    async fn line_with(&self, part: &str) -> String {
-        let mut b = [0u8; 2048];
-        bounded(async {
-            loop {
-                let n = self.0.recv(&mut b).await.unwrap();
-                let l = String::from_utf8_lossy(&b[..n]).to_string();
-                if l.contains(part) {
-                    return l.split_once("]: ").map(|(_, m)| m.to_string()).unwrap_or(l);
-                }
-            }
-        })
-        .await
-    }
-}
-
 /// `timeout connect` expiring: a server whose accept queue is full drops our SYNs, so the
 /// connect hangs; each attempt times out, `retries 2` makes three, then 503.
 #[tokio::test]
 async fn connect_timeout_then_retries_then_503() {
-    // Backlog 0 holds one connection; once it is queued, further SYNs are dropped.
-    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    l.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
-    l.listen(0).unwrap();
-    let full = l.local_addr().unwrap().as_socket().unwrap();
-    // Full when two connects in a row time out (one could be a slow machine).
-    let mut fillers = Vec::new();
-    let mut timeouts = 0;
-    for _ in 0..16 {
-        match std::net::TcpStream::connect_timeout(&full, Duration::from_millis(300)) {
-            Ok(s) => {
-                fillers.push(s);
-                timeouts = 0;
-            }
-            Err(_) => timeouts += 1,
-        }
-        if timeouts == 2 {
-            break;
-        }
-    }
-    assert_eq!(timeouts, 2, "the accept queue never filled up");
+    let (full, fillers) = full_listener();
     let log = SyslogRx::bind().await;
     let p = proxy(&format!(
         "{} timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 2\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\n",
-        log.config()
+        log.config("http")
     ))
     .await;
     let t0 = Instant::now();
@@ -1162,7 +1104,7 @@ async fn silent_new_connection_gets_408_unless_ignore_probes() {
     let log = SyslogRx::bind().await;
     let p = proxy(&format!(
         "{} timeout client 5s\n timeout http-request 300ms\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nfrontend probes\n bind 127.0.0.1:0\n option http-ignore-probes\n default_backend be\nbackend be\n server s {}\n",
-        log.config(),
+        log.config("http"),
         s.addr
     ))
     .await;

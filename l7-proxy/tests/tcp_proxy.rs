@@ -71,3 +71,33 @@ async fn tcp_idle_timeout_closes_silent_sessions() {
     assert_eq!(n, 0);
     assert!(t0.elapsed() >= std::time::Duration::from_millis(150));
 }
+
+/// TCP mode logs an expired `timeout connect` as `sC` (a refused connect is `SC`), as
+/// HAProxy does, after the retries.
+#[tokio::test]
+async fn tcp_connect_timeout_and_refused_are_logged_apart() {
+    let (full, _keep) = full_listener();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_addr = refused.local_addr().unwrap();
+    drop(refused);
+    let log = SyslogRx::bind().await;
+    let p = proxy(&format!(
+        "{} timeout connect 200ms\n timeout client 5s\n timeout server 5s\n retries 1\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {full}\nfrontend fe2\n bind 127.0.0.1:0\n default_backend be2\nbackend be2\n server r {refused_addr}\n",
+        log.config("tcp")
+    ))
+    .await;
+    for (fe, server, term) in [("fe", " be/s ", "sC"), ("fe2", " be2/r ", "SC")] {
+        let mut s = bounded(tokio::net::TcpStream::connect(addr(&p, fe)))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = bounded(s.read_to_end(&mut got)).await;
+        assert!(got.is_empty());
+        let line = log.line_with(server).await;
+        let f: Vec<&str> = line.split(' ').collect();
+        // %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq
+        assert_eq!(f[2], fe, "{line}");
+        assert_eq!(f[6], term, "{line}");
+        assert!(f[7].ends_with("/1"), "one retry: {line}");
+    }
+}

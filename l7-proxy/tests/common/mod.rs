@@ -502,3 +502,68 @@ pub fn addr(p: &Proxy, fe: &str) -> SocketAddr {
 
 pub const DEFAULTS: &str =
     "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n";
+
+/// A listening address whose accept queue is full (backlog 0, one queued connection), so
+/// further SYNs are dropped and connects hang until their timeout. Keep both values alive.
+pub fn full_listener() -> (SocketAddr, (socket2::Socket, Vec<std::net::TcpStream>)) {
+    // Backlog 0 holds one connection; once it is queued, further SYNs are dropped.
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    l.listen(0).unwrap();
+    let full = l.local_addr().unwrap().as_socket().unwrap();
+    // Full when two connects in a row time out (one could be a slow machine).
+    let mut fillers = Vec::new();
+    let mut timeouts = 0;
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&full, Duration::from_millis(300)) {
+            Ok(s) => {
+                fillers.push(s);
+                timeouts = 0;
+            }
+            Err(_) => timeouts += 1,
+        }
+        if timeouts == 2 {
+            break;
+        }
+    }
+    assert_eq!(timeouts, 2, "the accept queue never filled up");
+    (full, (l, fillers))
+}
+
+/// A UDP syslog receiver for a proxy's `log 127.0.0.1:PORT local0` line.
+pub struct SyslogRx(tokio::net::UdpSocket);
+
+impl SyslogRx {
+    pub async fn bind() -> SyslogRx {
+        SyslogRx(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// `global` and `defaults` lines sending `mode` (`http` or `tcp`) log lines here.
+    pub fn config(&self, mode: &str) -> String {
+        format!(
+            "global\n log {} local0\ndefaults\n mode {mode}\n log global\n option {mode}log\n",
+            self.0.local_addr().unwrap()
+        )
+    }
+
+    /// The next datagram containing `part` (others are skipped), without the syslog header.
+    pub async fn line_with(&self, part: &str) -> String {
+        let mut b = [0u8; 2048];
+        bounded(async {
+            loop {
+                let n = self.0.recv(&mut b).await.unwrap();
+                let l = String::from_utf8_lossy(&b[..n]).to_string();
+                if l.contains(part) {
+                    return l.split_once("]: ").map(|(_, m)| m.to_string()).unwrap_or(l);
+                }
+            }
+        })
+        .await
+    }
+}
