@@ -700,8 +700,8 @@ fn is_accept_date(d: &str) -> bool {
 /// checked field by field against HAProxy's httplog format (what haproxy 2.6 sends for the
 /// same exchange: `<134>Dec  1 07:59:31 haproxy[31339]: 127.0.0.1:38070
 /// [01/Dec/2026:07:59:31.529] fe be/s1 0/0/0/1/1 200 133 - - ---- 1/1/0/0/0 0/0 "GET /
-/// HTTP/1.1"`), on both targets. Server state changes reach syslog too, at HAProxy's
-/// severities.
+/// HTTP/1.1"`), on both targets. Server state changes (DOWN, no server left, UP) reach
+/// syslog too, at HAProxy's severities.
 #[test]
 fn httplog_line_on_syslog_and_stderr_and_state_changes_on_syslog() {
     let be = backend();
@@ -792,5 +792,12 @@ fn httplog_line_on_syslog_and_stderr_and_state_changes_on_syslog() {
         l.contains("backend dead has no server available!")
     });
     assert!(none.starts_with("<128>"), "{none}");
-    eprintln!("{line}\n{down}\n{none}");
+    // The server comes back: UP at notice (16 * 8 + 5).
+    let back = TcpListener::bind(("127.0.0.1", dead)).expect("rebind the dead port");
+    let up = syslog.wait_for("for the server back UP", |l| {
+        l.contains("Server dead/d1 is UP")
+    });
+    assert!(up.starts_with("<133>"), "{up}");
+    drop(back);
+    eprintln!("{line}\n{down}\n{none}\n{up}");
 }
