@@ -284,3 +284,83 @@ fn a_reload_that_only_changes_vips_keeps_the_master_in_place() {
         "the kept VIP is not announced again: {garps:?}"
     );
 }
+
+fn group_conf(priority: u8, vi1_priority: u8, extra_instance: &str) -> String {
+    let member = |name: &str, vrid: u8, prio: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {prio}
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+}}
+"
+        )
+    };
+    format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}{extra_instance}",
+        member("VI_1", 137, vi1_priority, VIP1),
+        member("VI_2", 138, priority, VIP2),
+    )
+}
+
+#[test]
+fn a_sync_group_still_takes_over_after_reloads() {
+    if !testkit::require_root("reload_sync_group") {
+        return;
+    }
+    let lab = Lab::builder("vrlsg")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let mut a = Vrrpd::start(a_ns, &group_conf(110, 110, "")).expect("a");
+    let mut b = Vrrpd::start(b_ns, &group_conf(100, 100, "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1))
+            && has_vip(a_ns, ip(VIP2))
+            && b.state("VI_1").as_deref() == Some("BACKUP")
+            && b.state("VI_2").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("a master of the group\na:\n{}\nb:\n{}", a.log(), b.log()));
+
+    // 1. A reload of b that leaves the group alone: an instance outside it is added.
+    let vi3 = "vrrp_instance VI_3 {
+    interface eth0
+    virtual_router_id 139
+    priority 100
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        198.18.0.103/24
+    }
+}
+";
+    b.reload(&group_conf(100, 100, vi3));
+    within(Duration::from_secs(3), || b.status()["reloads"] == 1)
+        .unwrap_or_else(|| panic!("b reloaded\n{}", b.log()));
+    // 2. One that restarts one member (VI_1's priority), the other kept running.
+    b.reload(&group_conf(100, 101, vi3));
+    within(Duration::from_secs(3), || {
+        b.status()["reloads"] == 2 && b.state("VI_1").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("b reloaded again\n{}", b.log()));
+
+    a.proc.signal(testkit::Signal::SIGKILL).expect("kill a");
+    within(Duration::from_secs(3), || {
+        has_vip(b_ns, ip(VIP1)) && has_vip(b_ns, ip(VIP2))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "b's group takes over when a dies: {:?} {:?}\n{}",
+            b.state("VI_1"),
+            b.state("VI_2"),
+            b.log()
+        )
+    });
+}

@@ -287,6 +287,7 @@ impl Daemon {
             }
         }
         // Start the new ones.
+        let started: Vec<String> = opened.iter().map(|i| i.name().to_string()).collect();
         for mut inst in opened {
             if let Some(counters) = carried.remove(inst.name()) {
                 inst.counters = counters;
@@ -324,21 +325,56 @@ impl Daemon {
             self.instances.push(Running { id, inst, reader });
         }
         self.sync_scripts(&config);
-        // The coordinators learn member states from the actions they are shown: rebuilt on
-        // every apply, before the new instances' start-up actions run.
-        self.groups = config
-            .sync_groups
-            .iter()
-            .map(|g| GroupRuntime {
-                config: g.clone(),
-                coordinator: fsm::SyncGroup::new(g.instances.len()),
-                notified: None,
-            })
-            .collect();
+        self.rebuild_groups(&config, &started);
         self.config = config;
         self.sync_firewall().await;
         self.run_all_actions().await;
         Ok(())
+    }
+
+    /// The sync group coordinators for `config`, before the start-up actions of the
+    /// instances `started` by this apply run.
+    ///
+    /// A coordinator learns member states only from the actions it is shown, so a group
+    /// whose settings and running members did not change keeps its coordinator. Any other
+    /// gets a new one, told the current state of the members that kept running (a
+    /// transition marked as the group's own, so nothing is propagated); the members just
+    /// started report theirs through their start-up actions.
+    fn rebuild_groups(&mut self, config: &Config, started: &[String]) {
+        let mut old = std::mem::take(&mut self.groups);
+        for g in &config.sync_groups {
+            let previous = old
+                .iter()
+                .position(|o| o.config.name == g.name)
+                .map(|i| old.swap_remove(i));
+            let restarted = g.instances.iter().any(|m| started.contains(m));
+            let runtime = match previous {
+                Some(p) if p.config.same_settings(g) && !restarted => p,
+                previous => {
+                    let mut coordinator = fsm::SyncGroup::new(g.instances.len());
+                    for (member, name) in g.instances.iter().enumerate() {
+                        if started.contains(name) {
+                            continue;
+                        }
+                        if let Some(r) = self.instances.iter().find(|r| r.inst.name() == name) {
+                            let seen = fsm::Action::Observe(fsm::Observation::StateChanged {
+                                from: State::Initialize,
+                                to: r.inst.router.state(),
+                                reason: fsm::TransitionReason::SyncGroup,
+                            });
+                            coordinator.observe(member, &seen);
+                        }
+                    }
+                    GroupRuntime {
+                        config: g.clone(),
+                        coordinator,
+                        // Not notified again for a state it was already notified of.
+                        notified: previous.and_then(|p| p.notified),
+                    }
+                }
+            };
+            self.groups.push(runtime);
+        }
     }
 
     /// Drops traffic to the VIPs of the instances in no_accept mode that are not the
