@@ -493,16 +493,23 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
         // start of the wait and counts the wait in %Ta.
         let waiting = ctx.fe.log.then(|| (SystemTime::now(), Instant::now()));
         let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, stop.as_mut()).await;
+        let now = Instant::now();
+        // The request starts with its first byte (%tr; %TR runs from there to the end of
+        // the head): earlier than now when the head came in several reads.
+        let t0 = match &head {
+            Ok((_, Some(started))) => *started,
+            _ => now,
+        };
         // Clock reads only when a log line will use them.
         let date = if ctx.fe.log {
-            SystemTime::now()
+            let sys = SystemTime::now();
+            sys.checked_sub(now.duration_since(t0)).unwrap_or(sys)
         } else {
             SystemTime::UNIX_EPOCH
         };
-        let t0 = Instant::now();
         first = false;
         let head = match head {
-            Ok(h) => h,
+            Ok((h, _)) => h,
             Err(HeadError::Closed) => return,
             Err(HeadError::Status(code)) => {
                 let term = if code == 408 { *b"cR" } else { *b"PR" };
@@ -539,8 +546,9 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
     }
 }
 
-/// Reads a request head. `stop` resolves on soft stop; it is polled only while waiting
-/// for a further request and never after it resolved (the connection then ends).
+/// Reads a request head, and when it took more than one read, the instant its first bytes
+/// were seen. `stop` resolves on soft stop; it is polled only while waiting for a further
+/// request and never after it resolved (the connection then ends).
 async fn read_head<S: std::future::Future>(
     dl: &mut Deadline,
     client: &mut TcpStream,
@@ -548,7 +556,7 @@ async fn read_head<S: std::future::Future>(
     first: bool,
     fs: &ProxySettings,
     mut stop: std::pin::Pin<&mut S>,
-) -> Result<RequestHead, HeadError> {
+) -> Result<(RequestHead, Option<Instant>), HeadError> {
     let t = &fs.timeouts;
     let head_deadline = t.http_request.or(t.client);
     // Waiting for the first byte of a further request is the keep-alive timeout.
@@ -561,7 +569,7 @@ async fn read_head<S: std::future::Future>(
     loop {
         if !cbuf.is_empty() {
             if let Some(h) = parse_request(cbuf)? {
-                return Ok(h);
+                return Ok((h, started));
             }
             if cbuf.len() >= BUF {
                 // A request line that does not fit is a URI problem; otherwise the headers.

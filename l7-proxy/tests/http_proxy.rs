@@ -1138,3 +1138,42 @@ async fn silent_new_connection_gets_408_unless_ignore_probes() {
     );
     assert_eq!(s.requests.load(Ordering::SeqCst), 0);
 }
+
+/// %TR is the time from the first byte of the request to the end of its head, and %Ta
+/// includes it (HAProxy's httplog timers): a head sent in two parts 300 ms apart logs a
+/// %TR of about 300 ms.
+#[tokio::test]
+async fn httplog_tr_counts_a_slow_head() {
+    let s = TestServer::start("s", Behaviour::Name).await;
+    let log = SyslogRx::bind().await;
+    let p = proxy(&format!(
+        "{} timeout connect 1s\n timeout client 5s\n timeout server 5s\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n",
+        log.config("http"),
+        s.addr
+    ))
+    .await;
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    // A first request that comes in one read: %TR about 0.
+    assert_eq!(bounded(c.get("/fast")).await.unwrap().status, 200);
+    c.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.send(b"\r\n").await;
+    assert_eq!(bounded(c.response(false)).await.unwrap().status, 200);
+    let timers = |line: &str| -> Vec<i64> {
+        line.split(' ')
+            .nth(4)
+            .unwrap()
+            .split('/')
+            .map(|t| t.parse().unwrap())
+            .collect()
+    };
+    let fast = log.line_with("\"GET /fast ").await;
+    assert!(timers(&fast)[0] < 250, "{fast}");
+    let slow = log.line_with("\"GET /slow ").await;
+    let t = timers(&slow);
+    assert!(t[0] >= 250, "%TR: {slow}");
+    assert!(
+        t[4] >= t[0] + t[1] + t[2] + t[3],
+        "%Ta covers the rest: {slow}"
+    );
+}
