@@ -539,7 +539,11 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
             rbuf: &mut rbuf,
         };
         let keep = handle_request(&ctx, &mut client, &mut bufs, head, peer, date, t0).await;
-        if !keep || *ctx.fe.retired.borrow() {
+        // `keep` already accounts for a reload that retired this frontend before the
+        // response went out (it then carried `connection: close`). Checking `retired` again
+        // here would close a connection whose response promised keep-alive, under a
+        // client that may be sending its next request already.
+        if !keep {
             let _ = client.shutdown().await;
             return;
         }

@@ -1177,3 +1177,51 @@ async fn httplog_tr_counts_a_slow_head() {
         "%Ta covers the rest: {slow}"
     );
 }
+
+/// A reload while a response body is still flowing: that response promised keep-alive, so
+/// the connection stays open for the client's next request, which is answered (on the
+/// configuration the connection started with, as HAProxy's old process would, with
+/// `connection: close`) instead of finding the connection closed.
+#[tokio::test]
+async fn reload_during_a_response_body_keeps_its_promise() {
+    let old = TestServer::start("old", Behaviour::Big(32 << 20)).await;
+    let new = TestServer::start("new", Behaviour::Name).await;
+    let cfg = |s: std::net::SocketAddr| {
+        l7_proxy::config::parse_str(
+            "t",
+            &format!("{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {s}\n"),
+        )
+        .unwrap()
+        .config
+    };
+    let p = l7_proxy::Proxy::start(&cfg(old.addr)).await.unwrap();
+    let mut c = Client::connect(addr(&p, "fe")).await;
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    // Read only the head: the 32 MiB body (more than socket buffers hold) stalls.
+    let mut head = Vec::new();
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(bounded(c.stream.read(&mut b)).await.unwrap(), 1);
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    p.reload(&cfg(new.addr)).await.unwrap();
+    let mut left = 32u64 << 20;
+    let mut b = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let n = bounded(c.stream.read(&mut b)).await.unwrap();
+        assert!(n > 0, "body cut short");
+        left -= n as u64;
+    }
+    // Served on the configuration the connection was accepted in, then closed.
+    let r = bounded(c.response_to(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n"))
+        .await
+        .expect("next request answered");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), (32u64 << 20).to_string());
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed().await);
+    assert_eq!(get_once(addr(&p, "fe"), "/").await.unwrap().text(), "new");
+}
