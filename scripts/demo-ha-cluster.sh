@@ -271,6 +271,8 @@ run_phase "$PHASE"
 
 echo
 echo "== phase 2: SIGKILL lb1's $VRRP_IMPL (pid $VRRP_PID_lb1): lb2 must take over (${PHASE}s)"
+echo "   (a killed daemon cannot remove its VIP: it stays on lb1 until lb1's daemon starts"
+echo "   again and clears it; lb2's gratuitous ARP is what moves the client over)"
 kill -KILL -- "-$VRRP_PID_lb1"
 run_phase "$PHASE"
 
