@@ -491,7 +491,7 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
         let fs = &ctx.fe.cfg.settings;
         // For the log line of a head that never completes: HAProxy dates it from the
         // start of the wait and counts the wait in %Ta.
-        let waiting = ctx.fe.log.then(|| (SystemTime::now(), Instant::now()));
+        let waiting = ctx.fe.log.then(Instant::now);
         let head = read_head(&mut dl, &mut client, &mut cbuf, first, fs, stop.as_mut()).await;
         let now = Instant::now();
         // The request starts with its first byte (%tr; %TR runs from there to the end of
@@ -515,7 +515,10 @@ pub async fn serve(ctx: ConnCtx, mut client: TcpStream, peer: SocketAddr) {
                 let term = if code == 408 { *b"cR" } else { *b"PR" };
                 // `option dontlognull`: a connection that sent nothing is not logged.
                 let log = !(cbuf.is_empty() && fs.dontlognull);
-                let (date, t0) = waiting.unwrap_or((date, t0));
+                let (date, t0) = match waiting {
+                    Some(w) => (date.checked_sub(now.duration_since(w)).unwrap_or(date), w),
+                    None => (date, t0),
+                };
                 reply_error(
                     &ctx,
                     &mut client,
