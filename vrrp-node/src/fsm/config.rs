@@ -225,3 +225,30 @@ pub enum ConfigError {
     #[error("more than 65535 tracked checks")]
     TooManyTracks,
 }
+
+/// Why a running router cannot take new settings in place and must be restarted (see
+/// [`VirtualRouter::reconfigure`](super::VirtualRouter::reconfigure)).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReconfigureError {
+    /// The new settings are invalid.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    /// Another VRID is another virtual router.
+    #[error("the virtual router id changed")]
+    Vrid,
+    /// v2 and v3 differ in timers and packets.
+    #[error("the VRRP version changed")]
+    Version,
+    /// IPv4 and IPv6 instances use other sockets.
+    #[error("the address family changed")]
+    Family,
+    /// The address owner (priority 255) follows other rules at startup.
+    #[error("the instance became or stopped being the address owner (priority 255)")]
+    Owner,
+    /// Sync group members wait for their group before becoming Master.
+    #[error("the sync group membership changed")]
+    SyncGroup,
+    /// The tracked checks would move the instance into or out of Fault.
+    #[error("the tracked checks would move the instance into or out of FAULT")]
+    Fault,
+}

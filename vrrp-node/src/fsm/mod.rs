@@ -48,7 +48,9 @@ mod sync;
 mod time;
 mod types;
 
-pub use config::{ConfigError, GarpConfig, InitialState, RouterConfig, TrackConfig};
+pub use config::{
+    ConfigError, GarpConfig, InitialState, ReconfigureError, RouterConfig, TrackConfig,
+};
 pub use router::{
     effective_priority, master_down_interval, skew_time, VirtualRouter, OWNER_PRIORITY,
 };

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use vrrp_proto::Version;
 
-use super::config::{ConfigError, InitialState, RouterConfig};
+use super::config::{ConfigError, InitialState, ReconfigureError, RouterConfig};
 use super::time::{Duration, Instant};
 use super::types::{
     Action, Advert, DropReason, Event, FaultSource, GarpReason, Ignored, Observation, State,
@@ -138,12 +138,10 @@ impl VirtualRouter {
     pub fn new(cfg: RouterConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let track_up: Vec<bool> = cfg.tracks.iter().map(|t| t.initially_up).collect();
-        let mut faults = Faults::default();
-        for (t, up) in cfg.tracks.iter().zip(&track_up) {
-            if t.weight == 0 && !up {
-                faults.tracks += 1;
-            }
-        }
+        let faults = Faults {
+            tracks: track_faults(&cfg),
+            ..Faults::default()
+        };
         let priority = effective_priority(
             cfg.priority,
             cfg.tracks
@@ -171,6 +169,110 @@ impl VirtualRouter {
     /// The configuration this instance runs.
     pub fn config(&self) -> &RouterConfig {
         &self.cfg
+    }
+
+    /// Takes new settings without leaving the current state, as keepalived keeps an
+    /// instance's state over a reload: a Master stays Master and advertises a changed
+    /// priority or interval at once, a Backup keeps its Master_Down_Timer (re-armed for a
+    /// changed v2 interval), Fault stays Fault. Preempt, preempt_delay, GARP timing and the
+    /// track weights apply from now on.
+    ///
+    /// Each track's current state is read from `cfg.tracks[i].initially_up`: the caller
+    /// sets it to what it knows of that check now (tracks are matched by position).
+    ///
+    /// What a running router cannot take (see [`ReconfigureError`]) is refused and nothing
+    /// changes: restart the instance for it.
+    ///
+    /// ```
+    /// use core::net::{IpAddr, Ipv4Addr};
+    /// use vrrp_node::fsm::{Action, Event, Instant, RouterConfig, State, VirtualRouter};
+    /// use vrrp_proto::Version;
+    ///
+    /// let me = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
+    /// let mut cfg = RouterConfig::new(51, Version::V3, 110, me);
+    /// cfg.initial_state = vrrp_node::fsm::InitialState::Master;
+    /// let mut vr = VirtualRouter::new(cfg.clone()).unwrap();
+    /// vr.handle(Instant::ZERO, Event::Startup);
+    /// while vr.poll_action().is_some() {}
+    ///
+    /// cfg.priority = 120;
+    /// vr.reconfigure(Instant::from_micros(500_000), cfg).unwrap();
+    /// assert_eq!(vr.state(), State::Master);
+    /// assert!(std::iter::from_fn(|| vr.poll_action())
+    ///     .any(|a| matches!(a, Action::SendAdvert { priority: 120, .. })));
+    /// ```
+    pub fn reconfigure(&mut self, now: Instant, cfg: RouterConfig) -> Result<(), ReconfigureError> {
+        self.check_reconfigure(&cfg)?;
+        let old_interval = self.cfg.advert_interval_cs;
+        let old_refresh = self.cfg.garp.master_refresh;
+        self.track_up = cfg.tracks.iter().map(|t| t.initially_up).collect();
+        self.faults.tracks = track_faults(&cfg);
+        self.cfg = cfg;
+        let priority = effective_priority(
+            self.cfg.priority,
+            self.cfg
+                .tracks
+                .iter()
+                .zip(&self.track_up)
+                .map(|(t, up)| (t.weight, *up)),
+        );
+        let priority_changed = priority != self.priority;
+        if priority_changed {
+            self.observe(Observation::PriorityChanged {
+                from: self.priority,
+                to: priority,
+            });
+            self.priority = priority;
+        }
+        let interval_changed = old_interval != self.cfg.advert_interval_cs;
+        if self.cfg.version == Version::V2 {
+            // v2 has no learning: the Master's interval is the configured one.
+            self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+        }
+        if self.cfg.preempt_delay == Duration::ZERO {
+            self.preempt_until = None;
+        }
+        match self.state {
+            State::Master => {
+                if priority_changed || interval_changed {
+                    self.send_advert(now);
+                }
+                if old_refresh != self.cfg.garp.master_refresh {
+                    let r = self.cfg.garp.master_refresh;
+                    self.garp_refresh_at = (r > Duration::ZERO).then(|| now + r);
+                }
+            }
+            State::Backup
+                if interval_changed
+                    && self.cfg.version == Version::V2
+                    && self.master_down_timer.is_some() =>
+            {
+                self.master_down_timer = Some(now + self.master_down_interval());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether [`reconfigure`](Self::reconfigure) would take `cfg`; changes nothing.
+    pub fn check_reconfigure(&self, cfg: &RouterConfig) -> Result<(), ReconfigureError> {
+        cfg.validate()?;
+        let old = &self.cfg;
+        if cfg.vrid != old.vrid {
+            Err(ReconfigureError::Vrid)
+        } else if cfg.version != old.version {
+            Err(ReconfigureError::Version)
+        } else if cfg.primary_address.is_ipv4() != old.primary_address.is_ipv4() {
+            Err(ReconfigureError::Family)
+        } else if (cfg.priority == OWNER_PRIORITY) != (old.priority == OWNER_PRIORITY) {
+            Err(ReconfigureError::Owner)
+        } else if cfg.sync_group_member != old.sync_group_member {
+            Err(ReconfigureError::SyncGroup)
+        } else if (track_faults(cfg) > 0) != (self.faults.tracks > 0) {
+            Err(ReconfigureError::Fault)
+        } else {
+            Ok(())
+        }
     }
 
     /// Current protocol state.
@@ -671,6 +773,17 @@ impl VirtualRouter {
             }),
         }
     }
+}
+
+/// How many weight-0 checks of `cfg` start (or, on reconfigure, are) failing: each holds
+/// the instance in Fault.
+fn track_faults(cfg: &RouterConfig) -> u32 {
+    let n = cfg
+        .tracks
+        .iter()
+        .filter(|t| t.weight == 0 && !t.initially_up)
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Unsigned comparison of addresses in network byte order (RFC 9568 6.4.3); callers ensure
