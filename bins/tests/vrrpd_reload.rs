@@ -1,7 +1,7 @@
 //! SIGHUP reload of a running instance: a changed priority and VIP list on the wire and in
 //! the kernel, a new script user for running track scripts, and a changed instance whose
-//! sockets cannot be opened (the old one keeps running), and a VIP-only change that keeps
-//! the Master in place.
+//! sockets cannot be opened (the old one keeps running), and VIP-only and priority changes
+//! that keep the Master in place.
 
 mod common;
 
@@ -363,4 +363,68 @@ fn a_sync_group_still_takes_over_after_reloads() {
             b.log()
         )
     });
+}
+
+/// A reload that changes the priority of a running Master keeps its state, as keepalived
+/// does: no priority 0, no new election; lowered below the Backup, the Backup preempts it by
+/// the protocol (it ignores the lower adverts and times the Master out), still with no
+/// priority 0 from the old Master.
+#[test]
+fn a_priority_change_keeps_the_master_and_a_lower_one_lets_the_backup_preempt() {
+    if !testkit::require_root("reload_priority_in_place") {
+        return;
+    }
+    let lab = Lab::builder("vrlprio")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    let mut a = Vrrpd::start(a_ns, &instance(135, 110, &[VIP1], "")).expect("a");
+    let b = Vrrpd::start(b_ns, &instance(135, 100, &[VIP1], "")).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(a_ns, ip(VIP1)) && b.state("VI_1").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("a master, b backup\na:\n{}\nb:\n{}", a.log(), b.log()));
+    let capture = Capture::start(b_ns, "eth0", &["ip", "proto", "112"]).expect("tcpdump");
+
+    // 110 -> 105: still above b.
+    a.reload(&instance(135, 105, &[VIP1], ""));
+    within(Duration::from_secs(3), || {
+        a.status()["instances"][0]["effective_priority"] == 105
+    })
+    .unwrap_or_else(|| panic!("a takes priority 105\n{}", a.log()));
+    std::thread::sleep(Duration::from_millis(500));
+    let inst = a.status()["instances"][0].clone();
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+    assert_eq!(
+        inst["counters"]["become_master"], 1,
+        "no new election: {inst}"
+    );
+    assert_eq!(inst["counters"]["pri_zero_sent"], 0, "no hand-over: {inst}");
+    assert!(has_vip(a_ns, ip(VIP1)), "the VIP stayed on a");
+    assert_eq!(b.counter("VI_1", "become_master"), 0, "b never took over");
+    assert!(a.log().contains("updated in place"), "{}", a.log());
+
+    // 105 -> 90: below b, which preempts.
+    a.reload(&instance(135, 90, &[VIP1], ""));
+    within(Duration::from_secs(3), || {
+        b.state("VI_1").as_deref() == Some("MASTER") && a.state("VI_1").as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("b preempts\na:\n{}\nb:\n{}", a.log(), b.log()));
+    within(Duration::from_secs(2), || {
+        has_vip(b_ns, ip(VIP1)) && !has_vip(a_ns, ip(VIP1))
+    })
+    .unwrap_or_else(|| panic!("the VIP moves to b\na:\n{}\nb:\n{}", a.log(), b.log()));
+    let frames = capture.stop().expect("capture").frames;
+    let a_ip = lab.node("a").ipv4();
+    let prios: Vec<u8> = adverts(&frames)
+        .into_iter()
+        .filter(|(src, _, _)| *src == a_ip)
+        .map(|(_, prio, _)| prio)
+        .collect();
+    assert!(prios.contains(&105) && prios.contains(&90), "{prios:?}");
+    assert!(!prios.contains(&0), "never a priority 0 from a: {prios:?}");
+    assert_eq!(a.counter("VI_1", "pri_zero_sent"), 0);
+    assert_eq!(a.status()["reloads"], 2);
 }

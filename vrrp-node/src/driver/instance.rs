@@ -490,31 +490,39 @@ impl Instance {
         }
     }
 
-    /// Whether `new` differs from this instance's plan only in what the driver carries out
-    /// itself (the VIP lists, `dev`s, notify scripts, accept): then a reload updates the
-    /// running instance in place instead of restarting it, and a Master stays Master.
-    pub fn can_update_in_place(&self, new: &InstancePlan) -> bool {
+    /// Whether a reload can switch this instance to `new` in place, its state kept (a
+    /// Master stays Master), instead of restarting it: the sockets stay the same and the
+    /// state machine takes `router_now` (`new`'s settings with the tracks' current states;
+    /// see [`VirtualRouter::reconfigure`](crate::fsm::VirtualRouter::reconfigure)). The
+    /// VIP lists, `dev`s, notify scripts, accept, authentication, priority, intervals,
+    /// preempt settings and tracked checks can all change this way.
+    pub fn can_update_in_place(&self, new: &InstancePlan, router_now: &RouterConfig) -> bool {
         let old = &self.plan;
         old.name == new.name
-            && old.router == new.router
             && old.socket == new.socket
-            && old.check == new.check
             && old.v3_checksum_as_v2 == new.v3_checksum_as_v2
-            && old.tracks == new.tracks
             && old.interface.index == new.interface.index
             && old.interface.mac == new.interface.mac
+            && self.router.check_reconfigure(router_now).is_ok()
     }
 
-    /// Switches to `plan` (see [`Instance::can_update_in_place`]) without touching the state
-    /// machine: while the VIPs are installed, the ones no longer listed are removed and the
-    /// new ones added and announced; the next advert carries the new list.
-    /// `announce_other` comes from [`open_announce_others`] for `plan`.
+    /// Switches to `plan` (see [`Instance::can_update_in_place`]): the state machine takes
+    /// `router_now` in its current state; while the VIPs are installed, the ones no longer
+    /// listed are removed and the new ones added and announced; the next advert carries the
+    /// new list. `announce_other` comes from [`open_announce_others`] for `plan`.
     pub async fn update_in_place(
         &mut self,
+        now: Instant,
         plan: InstancePlan,
+        router_now: RouterConfig,
         announce_other: AnnounceSockets,
         vips: &VipManager,
     ) {
+        self.track_up = router_now.tracks.iter().map(|t| t.initially_up).collect();
+        if let Err(e) = self.router.reconfigure(now, router_now) {
+            // can_update_in_place checked this; the old settings stay in force.
+            warn!(instance = %plan.name, "new settings not taken: {e}");
+        }
         let added: Vec<VirtualAddress> = plan
             .vips
             .iter()

@@ -209,10 +209,10 @@ impl Daemon {
     /// Starts the instances of `config` that are not running with the same settings, stops
     /// those that are gone or changed, and (re)starts the track scripts that changed.
     ///
-    /// A changed instance is updated in place, its state kept, when only what the driver
-    /// does itself changed (VIP lists, notify scripts, accept); any change the state machine
-    /// or the sockets see (priority, timers, tracks, addresses) restarts it, as it has no
-    /// way to take new settings while running.
+    /// A changed instance is updated in place, its state kept as keepalived keeps it, when
+    /// its sockets stay the same and its state machine can take the new settings (see
+    /// [`Instance::can_update_in_place`]); anything else (interface, addresses, peers, VRID,
+    /// version, owner status, sync group, a change into or out of FAULT) restarts it.
     async fn apply(&mut self, config: Config) -> Result<(), DriverError> {
         // Resolve the script policy, build every new plan and open its sockets first: a
         // failure leaves the running set untouched.
@@ -229,10 +229,11 @@ impl Daemon {
                 continue;
             }
             let plan = InstancePlan::build(inst, &config)?;
+            let router_now = self.router_config_now(&plan);
             match running {
-                Some(r) if r.inst.can_update_in_place(&plan) => {
+                Some(r) if r.inst.can_update_in_place(&plan, &router_now) => {
                     let sockets = instance::open_announce_others(&plan)?;
-                    updates.push((plan, sockets));
+                    updates.push((plan, router_now, sockets));
                 }
                 _ => plans.push(plan),
             }
@@ -258,7 +259,7 @@ impl Daemon {
                     .instances
                     .iter()
                     .any(|i| i.name == r.inst.plan.name && r.inst.plan.source.same_settings(i))
-                    || updates.iter().any(|(p, _)| p.name == r.inst.plan.name)
+                    || updates.iter().any(|(p, _, _)| p.name == r.inst.plan.name)
             })
             .collect();
         let mut old = std::mem::take(&mut self.instances);
@@ -277,13 +278,16 @@ impl Daemon {
             }
         }
         self.instances = kept;
-        for (plan, sockets) in updates {
+        let now = self.now();
+        for (plan, router_now, sockets) in updates {
             if let Some(r) = self
                 .instances
                 .iter_mut()
                 .find(|r| r.inst.name() == plan.name)
             {
-                r.inst.update_in_place(plan, sockets, &self.vips).await;
+                r.inst
+                    .update_in_place(now, plan, router_now, sockets, &self.vips)
+                    .await;
             }
         }
         // Start the new ones.
@@ -308,13 +312,7 @@ impl Daemon {
             inst.router.handle(now, Event::Startup);
             // Scripts that already reported: apply their state at once.
             for (tid, src) in inst.plan.tracks.clone().iter().enumerate() {
-                let up = match src {
-                    TrackSource::Script { name, reverse } => {
-                        self.script_state.get(name).map(|ok| *ok != *reverse)
-                    }
-                    TrackSource::Interface { name } => Some(link_running(name)),
-                };
-                if let Some(up) = up {
+                if let Some(up) = self.track_state(src) {
                     if inst.track_up.get(tid).copied() != Some(up) {
                         inst.set_track(now, fsm::TrackId(tid as u16), up);
                     }
@@ -330,6 +328,30 @@ impl Daemon {
         self.sync_firewall().await;
         self.run_all_actions().await;
         Ok(())
+    }
+
+    /// What the driver knows now of a tracked check: a script's last result, an interface's
+    /// link; `None` for a script that has not reported yet.
+    fn track_state(&self, src: &TrackSource) -> Option<bool> {
+        match src {
+            TrackSource::Script { name, reverse } => {
+                self.script_state.get(name).map(|ok| *ok != *reverse)
+            }
+            TrackSource::Interface { name } => Some(link_running(name)),
+        }
+    }
+
+    /// `plan`'s state-machine settings with each track's state as the driver knows it now
+    /// (a script that has not reported keeps its configured initial state), for
+    /// [`VirtualRouter::reconfigure`](crate::fsm::VirtualRouter::reconfigure).
+    fn router_config_now(&self, plan: &InstancePlan) -> fsm::RouterConfig {
+        let mut cfg = plan.router.clone();
+        for (track, src) in cfg.tracks.iter_mut().zip(&plan.tracks) {
+            if let Some(up) = self.track_state(src) {
+                track.initially_up = up;
+            }
+        }
+        cfg
     }
 
     /// The sync group coordinators for `config`, before the start-up actions of the
