@@ -1,6 +1,8 @@
 //! Random event sequences against one router: no panic, and the state machine's own
 //! invariants hold after every event (VIPs iff Master, timers per state, no timer left in the
 //! past after `handle_timeout`, adverts carry the effective priority or 0 when leaving).
+//! Reloads come among the events: new random settings, taken in place (the invariants still
+//! hold) or refused with nothing changed.
 
 use core::net::{IpAddr, Ipv4Addr};
 
@@ -14,6 +16,10 @@ fn pick<T: Copy>(rng: &mut Rng, xs: &[T]) -> T {
 
 fn config(rng: &mut Rng) -> RouterConfig {
     let version = pick(rng, &[Version::V2, Version::V3]);
+    config_for(rng, version)
+}
+
+fn config_for(rng: &mut Rng, version: Version) -> RouterConfig {
     let prio = pick(rng, &[1u8, 50, 100, 200, 254, 255]);
     let mut c = RouterConfig::new(7, version, prio, IpAddr::V4(Ipv4Addr::new(198, 18, 0, 10)));
     c.advert_interval_cs = match version {
@@ -71,16 +77,73 @@ fn event(rng: &mut Rng, version: Version) -> Event {
     }
 }
 
-fn check_sequence(seed: u64) {
+/// Runs one seed's sequence; returns how many reloads were taken and refused.
+fn check_sequence(seed: u64) -> (u32, u32) {
     let mut rng = Rng::new(seed);
-    let cfg = config(&mut rng);
+    let mut cfg = config(&mut rng);
     let version = cfg.version;
-    let base = cfg.priority;
-    let adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
+    let mut base = cfg.priority;
+    let mut adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
     let mut vr = VirtualRouter::new(cfg.clone()).expect("generated configs are valid");
     let mut vips = false;
     let mut now = Instant::ZERO;
+    let mut reloads = (0u32, 0u32);
     for step in 0..60 {
+        if rng.chance(80) {
+            // A reload: mostly the same version (taken unless owner, sync group or fault
+            // status change), sometimes the other one (always refused).
+            let v = if rng.chance(900) {
+                version
+            } else {
+                pick(&mut rng, &[Version::V2, Version::V3])
+            };
+            let new = config_for(&mut rng, v);
+            let state = vr.state();
+            let (prio, deadline) = (vr.priority(), vr.next_deadline());
+            let verdict = vr.check_reconfigure(&new);
+            let taken = vr.reconfigure(now, new.clone());
+            assert_eq!(
+                taken, verdict,
+                "seed {seed} step {step}: check and apply agree"
+            );
+            assert_eq!(
+                vr.state(),
+                state,
+                "seed {seed} step {step}: a reload keeps the state"
+            );
+            match taken {
+                Ok(()) => {
+                    reloads.0 += 1;
+                    cfg = new;
+                    base = cfg.priority;
+                    adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
+                    // In place: no VIP change, no notify; adverts carry the new priority.
+                    while let Some(a) = vr.poll_action() {
+                        match a {
+                            Action::SendAdvert { priority, .. } => {
+                                assert_eq!(state, State::Master, "seed {seed} step {step}");
+                                assert_eq!(priority, vr.priority(), "seed {seed} step {step}");
+                            }
+                            Action::Observe(_) => {}
+                            other => panic!("seed {seed} step {step}: a reload did {other:?}"),
+                        }
+                    }
+                    if state == State::Master {
+                        let d = vr.next_deadline().expect("Master has an Adver_Timer");
+                        assert!(d <= now + adv, "seed {seed} step {step}: new interval");
+                    }
+                }
+                Err(e) => {
+                    reloads.1 += 1;
+                    assert_eq!(vr.priority(), prio, "seed {seed} step {step} {e}");
+                    assert_eq!(vr.next_deadline(), deadline, "seed {seed} step {step} {e}");
+                    assert_eq!(vr.poll_action(), None, "seed {seed} step {step} {e}");
+                    if v != version {
+                        assert_eq!(e, ReconfigureError::Version, "seed {seed} step {step}");
+                    }
+                }
+            }
+        }
         // Sometimes jump to the next deadline, sometimes somewhere before it.
         let ev = if rng.chance(400) {
             match vr.next_deadline() {
@@ -164,11 +227,20 @@ fn check_sequence(seed: u64) {
             );
         }
     }
+    reloads
 }
 
 #[test]
 fn random_event_sequences_keep_the_invariants() {
+    let (mut taken, mut refused) = (0, 0);
     for seed in 0..20_000 {
-        check_sequence(seed);
+        let (t, r) = check_sequence(seed);
+        taken += t;
+        refused += r;
     }
+    // Both paths of a reload are exercised, many times.
+    assert!(
+        taken > 10_000 && refused > 1_000,
+        "{taken} taken, {refused} refused"
+    );
 }
