@@ -1,4 +1,5 @@
-//! VRRPv3 over IPv6: election, failover, and unsolicited neighbour advertisements.
+//! VRRPv3 over IPv6: election, failover, unsolicited neighbour advertisements, and the
+//! configured multicast group (vrrp_mcast_group6) on the wire.
 
 mod common;
 
@@ -81,4 +82,50 @@ fn ipv6_v3_failover_with_unsolicited_na() {
         "b announced the VIP with unsolicited NAs, saw {nas}"
     );
     assert_eq!(b.counter("VI_6", "drops.checksum_err"), 0);
+}
+
+/// `vrrp_mcast_group6`: adverts go to the configured group, and the peer that joined it
+/// hears them.
+#[test]
+fn vrrp_mcast_group6_is_used_on_the_wire() {
+    if !testkit::require_root("mcast_group6") {
+        return;
+    }
+    let lab = Lab::builder("v6mcg")
+        .node("a")
+        .node("b")
+        .build()
+        .expect("lab");
+    within(Duration::from_secs(3), || {
+        lab.nodes().iter().all(|n| {
+            testkit::addresses(n.ns(), "eth0").is_ok_and(|a| {
+                a.iter()
+                    .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+            })
+        })
+    })
+    .expect("link-local addresses");
+    let group: std::net::Ipv6Addr = "ff02::112".parse().expect("literal");
+    let global = format!("global_defs {{\n    vrrp_mcast_group6 {group}\n}}\n");
+    let capture =
+        Capture::start(lab.node("b").ns(), "eth0", &["ip6", "proto", "112"]).expect("tcpdump");
+    let a = Vrrpd::start(lab.node("a").ns(), &format!("{global}{}", conf(110))).expect("a");
+    let b = Vrrpd::start(lab.node("b").ns(), &format!("{global}{}", conf(100))).expect("b");
+    within(Duration::from_secs(3), || {
+        has_vip(lab.node("a").ns(), vip())
+            && !has_vip(lab.node("b").ns(), vip())
+            && b.counter("VI_6", "advert_rcvd") > 3
+    })
+    .unwrap_or_else(|| panic!("a master, heard by b\na:\n{}\nb:\n{}", a.log(), b.log()));
+    let frames = capture.stop().expect("capture").frames;
+    let dsts: Vec<_> = frames
+        .iter()
+        .filter_map(|f| f.ipv6_addrs())
+        .map(|(_, d)| d)
+        .collect();
+    assert!(!dsts.is_empty(), "adverts captured");
+    assert!(
+        dsts.iter().all(|d| *d == group),
+        "every advert to {group}: {dsts:?}"
+    );
 }
