@@ -216,9 +216,32 @@ impl HttpLog<'_> {
             self.conns[4],
             self.queues[0],
             self.queues[1],
-            self.request.escape_default(),
+            LogEncoded(self.request),
         );
         s
+    }
+}
+
+/// A request line as HAProxy logs it: control bytes, bytes from 127 up, `"` and `#` as `#`
+/// and two hex digits (its `url_encode_map`), so a client cannot end the quoted field or
+/// forge a line, and log parsers built for HAProxy read ours.
+struct LogEncoded<'a>(&'a str);
+
+impl std::fmt::Display for LogEncoded<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let bytes = self.0.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !(32..127).contains(&b) || b == b'"' || b == b'#' {
+                // Runs between escapes are plain ASCII, so valid UTF-8 on their own.
+                f.write_str(self.0.get(start..i).unwrap_or_default())?;
+                let hex = [b'#', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+                f.write_str(std::str::from_utf8(&hex).unwrap_or_default())?;
+                start = i + 1;
+            }
+        }
+        f.write_str(self.0.get(start..).unwrap_or_default())
     }
 }
 
@@ -315,5 +338,21 @@ mod tests {
             l.format(),
             "127.0.0.1:40000 [01/Jan/1970:00:00:00.000] fe be/web1 1/0/2/3/7 200 150 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\""
         );
+    }
+
+    #[test]
+    fn request_lines_are_encoded_as_haproxy_does() {
+        let enc = |s: &str| LogEncoded(s).to_string();
+        assert_eq!(enc("GET /a?b=c HTTP/1.1"), "GET /a?b=c HTTP/1.1");
+        assert_eq!(
+            enc("GET /\"x\"#frag HTTP/1.1"),
+            "GET /#22x#22#23frag HTTP/1.1"
+        );
+        assert_eq!(enc("GET /\tq\r\n"), "GET /#09q#0D#0A");
+        assert_eq!(enc("GET /\u{7f}"), "GET /#7F");
+        // Every byte of a multi-byte character, as HAProxy sees bytes.
+        assert_eq!(enc("GET /é"), "GET /#C3#A9");
+        // Characters HAProxy leaves alone in a request line, backslash among them.
+        assert_eq!(enc("{|}\\ <>"), "{|}\\ <>");
     }
 }
