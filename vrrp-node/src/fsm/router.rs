@@ -142,13 +142,7 @@ impl VirtualRouter {
             tracks: track_faults(&cfg),
             ..Faults::default()
         };
-        let priority = effective_priority(
-            cfg.priority,
-            cfg.tracks
-                .iter()
-                .zip(&track_up)
-                .map(|(t, up)| (t.weight, *up)),
-        );
+        let priority = tracked_priority(&cfg, &track_up);
         Ok(VirtualRouter {
             master_adver_interval_cs: cfg.advert_interval_cs,
             cfg,
@@ -208,14 +202,7 @@ impl VirtualRouter {
         self.track_up = cfg.tracks.iter().map(|t| t.initially_up).collect();
         self.faults.tracks = track_faults(&cfg);
         self.cfg = cfg;
-        let priority = effective_priority(
-            self.cfg.priority,
-            self.cfg
-                .tracks
-                .iter()
-                .zip(&self.track_up)
-                .map(|(t, up)| (t.weight, *up)),
-        );
+        let priority = tracked_priority(&self.cfg, &self.track_up);
         let priority_changed = priority != self.priority;
         if priority_changed {
             self.observe(Observation::PriorityChanged {
@@ -682,14 +669,7 @@ impl VirtualRouter {
             self.set_fault(now, FaultSource::Track(id), !up);
             return;
         }
-        let new = effective_priority(
-            self.cfg.priority,
-            self.cfg
-                .tracks
-                .iter()
-                .zip(&self.track_up)
-                .map(|(t, up)| (t.weight, *up)),
-        );
+        let new = tracked_priority(&self.cfg, &self.track_up);
         if new == self.priority {
             return;
         }
@@ -773,6 +753,17 @@ impl VirtualRouter {
             }),
         }
     }
+}
+
+/// The effective priority of `cfg` with its tracks in the states `track_up`.
+fn tracked_priority(cfg: &RouterConfig, track_up: &[bool]) -> u8 {
+    effective_priority(
+        cfg.priority,
+        cfg.tracks
+            .iter()
+            .zip(track_up)
+            .map(|(t, up)| (t.weight, *up)),
+    )
 }
 
 /// How many weight-0 checks of `cfg` start (or, on reconfigure, are) failing: each holds
