@@ -32,6 +32,20 @@ fn conf(priority: u8) -> String {
     )
 }
 
+/// Waits until every node has its link-local address (it comes up with the link): VRRPv3
+/// over IPv6 sends from it.
+fn wait_for_link_local(lab: &Lab) {
+    within(Duration::from_secs(3), || {
+        lab.nodes().iter().all(|n| {
+            testkit::addresses(n.ns(), "eth0").is_ok_and(|a| {
+                a.iter()
+                    .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+            })
+        })
+    })
+    .expect("link-local addresses");
+}
+
 #[test]
 fn ipv6_v3_failover_with_unsolicited_na() {
     if !testkit::require_root("ipv6_failover") {
@@ -42,16 +56,8 @@ fn ipv6_v3_failover_with_unsolicited_na() {
         .node("b")
         .build()
         .expect("lab");
-    // Link-local addresses come up with the links; give DAD a moment to finish.
-    within(Duration::from_secs(3), || {
-        lab.nodes().iter().all(|n| {
-            testkit::addresses(n.ns(), "eth0").is_ok_and(|a| {
-                a.iter()
-                    .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
-            })
-        })
-    })
-    .expect("link-local addresses");
+    wait_for_link_local(&lab);
+    // Give DAD a moment to finish.
     std::thread::sleep(Duration::from_millis(1200));
     let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110)).expect("a");
     let b = Vrrpd::start(lab.node("b").ns(), &conf(100)).expect("b");
@@ -96,15 +102,7 @@ fn vrrp_mcast_group6_is_used_on_the_wire() {
         .node("b")
         .build()
         .expect("lab");
-    within(Duration::from_secs(3), || {
-        lab.nodes().iter().all(|n| {
-            testkit::addresses(n.ns(), "eth0").is_ok_and(|a| {
-                a.iter()
-                    .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
-            })
-        })
-    })
-    .expect("link-local addresses");
+    wait_for_link_local(&lab);
     let group: std::net::Ipv6Addr = "ff02::112".parse().expect("literal");
     let global = format!("global_defs {{\n    vrrp_mcast_group6 {group}\n}}\n");
     let capture =

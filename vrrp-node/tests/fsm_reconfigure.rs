@@ -2,59 +2,13 @@
 //! refused with the reason and nothing changed.
 #![allow(clippy::unwrap_used)]
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr};
 
 use vrrp_node::fsm::*;
 use vrrp_proto::Version;
 
-fn ip(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(198, 18, 0, last))
-}
-
-fn t(ms: u64) -> Instant {
-    Instant::ZERO + Duration::from_millis(ms)
-}
-
-fn cfg(version: Version, prio: u8) -> RouterConfig {
-    RouterConfig::new(7, version, prio, ip(10))
-}
-
-fn drain(vr: &mut VirtualRouter) -> Vec<Action> {
-    std::iter::from_fn(|| vr.poll_action()).collect()
-}
-
-fn effects(vr: &mut VirtualRouter) -> Vec<Action> {
-    drain(vr)
-        .into_iter()
-        .filter(|a| !matches!(a, Action::Observe(_)))
-        .collect()
-}
-
-fn adv(from: u8, prio: u8, interval: u16, version: Version) -> Event {
-    Event::Advert(Advert {
-        source: ip(from),
-        version,
-        vrid: 7,
-        priority: prio,
-        max_advert_interval: interval,
-    })
-}
-
-fn started(c: RouterConfig) -> VirtualRouter {
-    let mut vr = VirtualRouter::new(c).unwrap();
-    vr.handle(Instant::ZERO, Event::Startup);
-    drain(&mut vr);
-    vr
-}
-
-fn master(c: RouterConfig) -> VirtualRouter {
-    let mut vr = started(c);
-    let d = vr.next_deadline().unwrap();
-    vr.handle_timeout(d);
-    assert_eq!(vr.state(), State::Master);
-    drain(&mut vr);
-    vr
-}
+mod common;
+use common::*;
 
 #[test]
 fn a_master_keeps_its_state_and_advertises_a_new_priority_and_interval_at_once() {

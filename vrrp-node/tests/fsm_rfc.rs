@@ -1,69 +1,16 @@
 //! RFC 5798/9568/3768 and keepalived behaviour of one `VirtualRouter`, event by event.
 #![allow(clippy::unwrap_used)]
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr};
 
 use vrrp_node::fsm::*;
 use vrrp_proto::Version;
 
-fn ip(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(198, 18, 0, last))
-}
-
-fn t(ms: u64) -> Instant {
-    Instant::ZERO + Duration::from_millis(ms)
-}
-
-fn cfg(version: Version, prio: u8) -> RouterConfig {
-    RouterConfig::new(7, version, prio, ip(10))
-}
-
-fn router(c: RouterConfig) -> VirtualRouter {
-    VirtualRouter::new(c).expect("valid config")
-}
-
-fn drain(vr: &mut VirtualRouter) -> Vec<Action> {
-    std::iter::from_fn(|| vr.poll_action()).collect()
-}
-
-/// Actions without observations, for checking what the driver must do.
-fn effects(vr: &mut VirtualRouter) -> Vec<Action> {
-    drain(vr)
-        .into_iter()
-        .filter(|a| !matches!(a, Action::Observe(_)))
-        .collect()
-}
-
-fn adv(from: u8, prio: u8, interval: u16, version: Version) -> Event {
-    Event::Advert(Advert {
-        source: ip(from),
-        version,
-        vrid: 7,
-        priority: prio,
-        max_advert_interval: interval,
-    })
-}
+mod common;
+use common::*;
 
 fn adv3(from: u8, prio: u8) -> Event {
     adv(from, prio, 100, Version::V3)
-}
-
-fn started(c: RouterConfig) -> VirtualRouter {
-    let mut vr = router(c);
-    vr.handle(Instant::ZERO, Event::Startup);
-    drain(&mut vr);
-    vr
-}
-
-fn master(c: RouterConfig) -> VirtualRouter {
-    let mut vr = started(c);
-    if vr.state() == State::Backup {
-        let d = vr.next_deadline().expect("down timer");
-        vr.handle_timeout(d);
-    }
-    assert_eq!(vr.state(), State::Master);
-    drain(&mut vr);
-    vr
 }
 
 fn dropped(actions: &[Action], reason: DropReason) -> bool {
