@@ -619,6 +619,19 @@ async fn pipelined_and_http10_requests() {
     );
 }
 
+/// Two GETs to `fe`, the second `stagger` after the first; both must succeed. Returns how
+/// long the pair took (a limit of one connection makes it at least two server times).
+async fn two_clients_one_after_the_other(fe: std::net::SocketAddr, stagger: Duration) -> Duration {
+    let t0 = Instant::now();
+    let (r1, r2) = tokio::join!(get_once(fe, "/"), async {
+        tokio::time::sleep(stagger).await;
+        get_once(fe, "/").await
+    });
+    assert_eq!(r1.unwrap().status, 200);
+    assert_eq!(r2.unwrap().status, 200);
+    t0.elapsed()
+}
+
 /// `global` `maxconn 1`: a second client is not served until the first leaves.
 #[tokio::test]
 async fn global_maxconn_limits_concurrent_clients() {
@@ -628,17 +641,10 @@ async fn global_maxconn_limits_concurrent_clients() {
         s.addr
     ))
     .await;
-    let fe = addr(&p, "fe");
-    let t0 = Instant::now();
-    let (r1, r2) = tokio::join!(get_once(fe, "/"), async {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        get_once(fe, "/").await
-    });
-    assert_eq!(r1.unwrap().status, 200);
-    assert_eq!(r2.unwrap().status, 200);
+    let took = two_clients_one_after_the_other(addr(&p, "fe"), Duration::from_millis(20)).await;
     assert!(
-        t0.elapsed() >= Duration::from_millis(400),
-        "the second waited for the first"
+        took >= Duration::from_millis(400),
+        "the second waited for the first: {took:?}"
     );
     assert_eq!(
         s.connections.load(Ordering::SeqCst),
@@ -937,18 +943,10 @@ async fn frontend_maxconn_limits_its_clients() {
         s.addr
     ))
     .await;
-    let fe = addr(&p, "fe");
-    let t0 = Instant::now();
-    let (r1, r2) = tokio::join!(get_once(fe, "/"), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        get_once(fe, "/").await
-    });
-    assert_eq!(r1.unwrap().status, 200);
-    assert_eq!(r2.unwrap().status, 200);
+    let took = two_clients_one_after_the_other(addr(&p, "fe"), Duration::from_millis(50)).await;
     assert!(
-        t0.elapsed() >= Duration::from_millis(550),
-        "the second client waited for the first: {:?}",
-        t0.elapsed()
+        took >= Duration::from_millis(550),
+        "the second client waited for the first: {took:?}"
     );
     // On the other frontend two clients are served side by side.
     let free = addr(&p, "free");
