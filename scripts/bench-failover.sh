@@ -237,7 +237,7 @@ run_one() { # IMPL VERSION ADVERT CASE RUN_ID
         "ip proto 112 and src 198.18.0.1" >/dev/null 2>&1 ||
         echo "warning: no advert from lb1 seen before the fault" >&2
     sleep "$(awk -v a="$adv" -v r="$r" 'BEGIN { print a * r / 32768 }')"
-    local fault_at phase
+    local fault_at
     fault_at=$(date +%s.%N)
     case $case in
         sigkill) kill -KILL -- "-$master"; kill -KILL "$http1" ;;
@@ -248,16 +248,20 @@ run_one() { # IMPL VERSION ADVERT CASE RUN_ID
     wait "$poller" || true
     kill "$capture" 2>/dev/null || true
     wait "$capture" 2>/dev/null || true
-    phase=$(awk -v f="$fault_at" '/VRRP/ && $1 < f { t = $1 } END { if (t) printf "%.0f", (f - t) * 1000; else print "-" }' "$dir/adverts.txt")
-    local reaction
-    reaction=$(awk -v f="$fault_at" -v down="$down" -v skew="$skew" -v c="$case" -v vip="$VIP" '
-        /VRRP/ && $1 < f { last = $1 }
-        /VRRP/ && / prio 0,/ && $1 >= f && !p0 { p0 = $1 }
+    # lb1's last advert is the last one lb2 received before its own first GARP after the
+    # fault: an advert can leave lb1 after fault_at was taken, while `ip link set down` is
+    # still starting, and lb1 sends none once the fault has struck (sigterm: the priority 0).
+    local timing phase reaction
+    timing=$(awk -v f="$fault_at" -v down="$down" -v skew="$skew" -v c="$case" -v vip="$VIP" '
         $2 == "02:00:c6:12:01:02" && /Request who-has/ && index($0, "tell " vip ",") && $1 > f && !g { g = $1 }
+        /VRRP/ && !g && !/ prio 0,/ { last = $1 }
+        /VRRP/ && / prio 0,/ && $1 >= f && !p0 { p0 = $1 }
         END {
+            if (last) printf "%.0f ", (f - last) * 1000; else printf "- "
             dl = (c == "sigterm") ? (p0 ? p0 + skew : 0) : (last ? last + down : 0)
-            if (g && dl) printf "%.1f", (g - dl) * 1000; else print "-"
+            if (g && dl) printf "%.1f\n", (g - dl) * 1000; else print "-"
         }' "$dir/adverts.txt")
+    read -r phase reaction <<<"$timing"
     local j; j=$(cat "$dir/poller.json")
     field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$j" | tr -d '"'; }
     local gap after gap_to start tail fault_ok

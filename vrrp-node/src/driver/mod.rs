@@ -82,6 +82,9 @@ struct Datagram {
     instance: u64,
     bytes: Vec<u8>,
     meta: RecvMeta,
+    /// When the reader got it from the socket: the Master_Down_Timer runs from the advert's
+    /// arrival, not from when the main loop gets to it.
+    received: std::time::Instant,
 }
 
 struct Running {
@@ -189,8 +192,13 @@ pub async fn run(
 
 impl Daemon {
     fn now(&self) -> fsm::Instant {
+        self.fsm_time(std::time::Instant::now())
+    }
+
+    /// `at` on the state machine's clock (microseconds since the daemon started).
+    fn fsm_time(&self, at: std::time::Instant) -> fsm::Instant {
         fsm::Instant::from_micros(
-            u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
+            u64::try_from(at.saturating_duration_since(self.start).as_micros()).unwrap_or(u64::MAX),
         )
     }
 
@@ -469,7 +477,7 @@ impl Daemon {
     }
 
     async fn on_packet(&mut self, dgram: Datagram) {
-        let now = self.now();
+        let now = self.fsm_time(dgram.received);
         if let Some(r) = self.instances.iter_mut().find(|r| r.id == dgram.instance) {
             r.inst.receive(now, &dgram.bytes, dgram.meta);
         }
@@ -738,10 +746,12 @@ async fn read_loop(id: u64, socket: Arc<crate::net::AdvertSocket>, tx: mpsc::Sen
     loop {
         match socket.recv(&mut buf).await {
             Ok(meta) => {
+                let received = std::time::Instant::now();
                 let dgram = Datagram {
                     instance: id,
                     bytes: buf[..meta.len.min(buf.len())].to_vec(),
                     meta,
+                    received,
                 };
                 if tx.send(dgram).await.is_err() {
                     return;
