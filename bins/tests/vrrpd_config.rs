@@ -347,3 +347,61 @@ fn scripts_run_as_script_user() {
     assert_eq!(uid.trim(), String::from_utf8_lossy(&nobody.stdout).trim());
     assert_ne!(uid.trim(), "0", "not as root");
 }
+
+#[test]
+fn a_vrrp_script_runs_as_its_own_user() {
+    if !testkit::require_root("script_own_user") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = dir.path().join("uid");
+    let check = script(
+        dir.path(),
+        "check.sh",
+        &format!("id -u > {}", out.display()),
+        0o755,
+    );
+    let lab = Lab::builder("vcfsown").node("a").build().expect("lab");
+    // script_user is root; the script's own `user` wins for that script.
+    let conf = format!(
+        "global_defs {{\n    script_user root\n}}\nvrrp_script chk {{\n    script \"{}\"\n    interval 1\n    user nobody\n}}\n{}",
+        check.display(),
+        instance("VI_1", 89, 100, VIP1, "track_script {\n chk\n }")
+    );
+    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    within(Duration::from_secs(4), || {
+        std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
+    })
+    .unwrap_or_else(|| panic!("the track script ran\n{}", d.log()));
+    let uid = std::fs::read_to_string(&out).expect("uid file");
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id");
+    assert_eq!(uid.trim(), String::from_utf8_lossy(&nobody.stdout).trim());
+}
+
+/// `dont_track_primary`: the instance's own link going down does not mean FAULT (the
+/// control is `link_down_puts_the_master_in_fault_and_the_backup_takes_over`).
+#[test]
+fn dont_track_primary_keeps_the_master_out_of_fault_on_link_down() {
+    if !testkit::require_root("dont_track_primary") {
+        return;
+    }
+    let lab = Lab::builder("vcfdtp").node("a").build().expect("lab");
+    let a_ns = lab.node("a").ns();
+    let a = Vrrpd::start(a_ns, &instance("VI_1", 91, 110, VIP1, "dont_track_primary")).expect("a");
+    within(Duration::from_secs(3), || has_vip(a_ns, ip(VIP1))).expect("a master");
+    lab.set_port("a", false).expect("a's link down");
+    let faulted = within(Duration::from_secs(2), || {
+        a.state("VI_1").as_deref() == Some("FAULT")
+    });
+    assert!(
+        faulted.is_none(),
+        "no FAULT with dont_track_primary\n{}",
+        a.log()
+    );
+    assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"), "{}", a.log());
+    assert!(has_vip(a_ns, ip(VIP1)), "the VIP stays");
+}
