@@ -217,8 +217,9 @@ fn keepalived_2_2_7_drops_rfc9568_checksums_and_vrrpd_accepts_both() {
             .counter("VI_1", "advert_rcvd")
             > 2)
         .is_some(),
-        "vrrpd accepts keepalived's pseudo-header adverts\n{}",
-        ours.log()
+        "vrrpd accepts keepalived's pseudo-header adverts\nvrrpd:\n{}\nkeepalived:\n{}",
+        ours.log(),
+        keepalived_log(&theirs)
     );
     assert_eq!(ours.counter("VI_1", "drops.checksum_err"), 0);
 }
