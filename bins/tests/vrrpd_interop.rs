@@ -212,10 +212,14 @@ fn keepalived_2_2_7_drops_rfc9568_checksums_and_vrrpd_accepts_both() {
             keepalived_log(&theirs)
         )
     });
+    // keepalived's Master re-arms its advert timer on every packet it receives, even one it
+    // rejects (vrrp_init_instance_sands after each read), and ours come at least every
+    // interval: it may send no more than the advert it sends on entering MASTER. One accepted
+    // advert of keepalived's, and no checksum drop, is the proof that we take its form.
     assert!(
-        within(Duration::from_secs(2), || ours
+        within(Duration::from_secs(3), || ours
             .counter("VI_1", "advert_rcvd")
-            > 2)
+            >= 1)
         .is_some(),
         "vrrpd accepts keepalived's pseudo-header adverts\nvrrpd:\n{}\nkeepalived:\n{}",
         ours.log(),
