@@ -82,8 +82,8 @@ struct Datagram {
     instance: u64,
     bytes: Vec<u8>,
     meta: RecvMeta,
-    /// When the reader got it from the socket: the Master_Down_Timer runs from the advert's
-    /// arrival, not from when the main loop gets to it.
+    /// When it arrived (the kernel's timestamp, on the monotonic clock): the
+    /// Master_Down_Timer runs from the advert's arrival, not from when the loop gets to it.
     received: std::time::Instant,
 }
 
@@ -746,7 +746,7 @@ async fn read_loop(id: u64, socket: Arc<crate::net::AdvertSocket>, tx: mpsc::Sen
     loop {
         match socket.recv(&mut buf).await {
             Ok(meta) => {
-                let received = std::time::Instant::now();
+                let received = arrival(meta.arrived);
                 let dgram = Datagram {
                     instance: id,
                     bytes: buf[..meta.len.min(buf.len())].to_vec(),
@@ -765,10 +765,52 @@ async fn read_loop(id: u64, socket: Arc<crate::net::AdvertSocket>, tx: mpsc::Sen
     }
 }
 
+/// The monotonic time of a datagram the kernel stamped `arrived` on the wall clock: now,
+/// less its age. Without a stamp, or with one from the future or over a second old (the
+/// wall clock stepped), now.
+fn arrival(arrived: Option<std::time::SystemTime>) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    arrived
+        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+        .filter(|age| *age < Duration::from_secs(1))
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+}
+
 /// Whether interface `name` is up with carrier, from sysfs (cheap enough to poll).
 pub fn link_running(name: &str) -> bool {
     let base = std::path::Path::new("/sys/class/net").join(name);
     let oper = std::fs::read_to_string(base.join("operstate")).unwrap_or_default();
     matches!(oper.trim(), "up" | "unknown")
         && std::fs::read_to_string(base.join("carrier")).is_ok_and(|c| c.trim() == "1")
+}
+
+#[cfg(test)]
+mod arrival_tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::arrival;
+
+    #[test]
+    fn a_kernel_stamp_moves_the_arrival_back_by_its_age() {
+        let before = Instant::now();
+        let at = arrival(Some(SystemTime::now() - Duration::from_millis(50)));
+        let after = Instant::now();
+        // About 50 ms before the call (the two clocks are read a moment apart).
+        assert!(at <= after - Duration::from_millis(45));
+        assert!(at + Duration::from_millis(55) >= before);
+    }
+
+    #[test]
+    fn no_stamp_a_future_one_or_a_stale_one_means_now() {
+        for stamp in [
+            None,
+            Some(SystemTime::now() + Duration::from_secs(5)),
+            Some(SystemTime::now() - Duration::from_secs(5)),
+        ] {
+            let before = Instant::now();
+            let at = arrival(stamp);
+            assert!(at >= before && at <= Instant::now(), "{stamp:?}");
+        }
+    }
 }

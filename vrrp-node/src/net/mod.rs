@@ -12,7 +12,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{recvmsg, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{recvmsg, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6};
+use nix::sys::time::TimeSpec;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use vrrp_proto::frames::{emit_gratuitous_arp, emit_unsolicited_na, MacAddr};
@@ -55,6 +56,8 @@ pub struct RecvMeta {
     pub dst: Option<IpAddr>,
     /// Hop limit (IPv6: from IPV6_HOPLIMIT; IPv4: in the header, for the codec to check).
     pub hop_limit: Option<u8>,
+    /// When the kernel received it (SO_TIMESTAMPNS, on the wall clock).
+    pub arrived: Option<std::time::SystemTime>,
 }
 
 /// The sockets of one VRRP instance.
@@ -135,8 +138,23 @@ impl AdvertSocket {
 
 fn recv_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
     // An IPv4 raw socket delivers the IP header: the source, destination and TTL are read
-    // from it by the codec, so a plain read is enough.
-    let len = io::Read::read(&mut &*socket, buf)?;
+    // from it by the codec; the control message only brings the arrival time.
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!(libc::timespec);
+    let msg = recvmsg::<SockaddrIn>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let mut arrived = None;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+            arrived = wall_time(ts);
+        }
+    }
+    let len = msg.bytes;
     let src = match buf.get(12..16) {
         Some(&[a, b, c, d]) if len >= 20 => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -146,12 +164,20 @@ fn recv_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
         src,
         dst: None,
         hop_limit: None,
+        arrived,
     })
+}
+
+/// A kernel timestamp as a wall-clock time (`None` before the epoch).
+fn wall_time(ts: TimeSpec) -> Option<std::time::SystemTime> {
+    let secs = u64::try_from(ts.tv_sec()).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec()).ok()?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
 }
 
 fn recv_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
     let mut iov = [io::IoSliceMut::new(buf)];
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec);
     let msg = recvmsg::<SockaddrIn6>(
         socket.as_raw_fd(),
         &mut iov,
@@ -161,12 +187,14 @@ fn recv_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
     .map_err(io::Error::from)?;
     let mut dst = None;
     let mut hop_limit = None;
+    let mut arrived = None;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         match c {
             ControlMessageOwned::Ipv6PacketInfo(info) => {
                 dst = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
             }
             ControlMessageOwned::Ipv6HopLimit(h) => hop_limit = u8::try_from(h).ok(),
+            ControlMessageOwned::ScmTimestampns(ts) => arrived = wall_time(ts),
             _ => {}
         }
     }
@@ -179,6 +207,7 @@ fn recv_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
         src,
         dst,
         hop_limit,
+        arrived,
     })
 }
 
@@ -209,6 +238,9 @@ fn send_socket_v4(config: &SocketConfig) -> io::Result<Socket> {
 fn recv_socket_v4(config: &SocketConfig) -> io::Result<Socket> {
     let socket = raw_socket(Domain::IPV4)?;
     socket.bind_device(Some(config.interface.as_bytes()))?;
+    // Arrival times: the Master_Down_Timer runs from an advert's arrival.
+    nix::sys::socket::setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+        .map_err(io::Error::from)?;
     if config.unicast_peers.is_empty() {
         let IpAddr::V4(group) = config.group else {
             return Err(invalid("IPv4 instance with an IPv6 group"));
@@ -248,6 +280,8 @@ fn recv_socket_v6(config: &SocketConfig) -> io::Result<Socket> {
     nix::sys::socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
         .map_err(io::Error::from)?;
     nix::sys::socket::setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
+        .map_err(io::Error::from)?;
+    nix::sys::socket::setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
         .map_err(io::Error::from)?;
     if config.unicast_peers.is_empty() {
         let IpAddr::V6(group) = config.group else {
