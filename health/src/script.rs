@@ -3,6 +3,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 use crate::HealthError;
 
 /// A script check: an argv run without a shell.
@@ -36,13 +39,10 @@ struct GroupGuard {
 impl GroupGuard {
     fn kill(&mut self) {
         if let Some(pgid) = self.pgid.take() {
+            // The process group we created for the child (pgid = child pid > 1); it may be
+            // gone already, which is fine.
             if pgid > 1 {
-                // SAFETY: kill(2) has no memory-safety preconditions; a negative pid targets
-                // the process group we created for the child (pgid = child pid > 1).
-                #[allow(unsafe_code)]
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
             }
         }
     }

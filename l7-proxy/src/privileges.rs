@@ -1,5 +1,7 @@
 //! `global` `user`/`group`: drop root after the listeners are bound.
 
+use nix::unistd::{geteuid, getgid, getuid, setgid, setgroups, setuid, Gid, Uid};
+
 /// Why privileges could not be dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivError {
@@ -46,9 +48,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<(u32, u
     if user.is_none() && group.is_none() {
         return Ok(None);
     }
-    // SAFETY: getuid/getgid have no preconditions.
-    #[allow(unsafe_code)]
-    let (cur_uid, cur_gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (cur_uid, cur_gid) = (getuid().as_raw(), getgid().as_raw());
     let (uid, user_gid) = match user {
         None => (cur_uid, cur_gid),
         Some(u) => match u.parse::<u32>() {
@@ -71,30 +71,22 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<(u32, u
 /// Switches the whole process (all threads) to `uid`/`gid`, dropping supplementary groups.
 /// A no-op when already running as them.
 pub fn switch_to(uid: u32, gid: u32) -> Result<(), PrivError> {
-    // SAFETY: these calls take plain integers (and a null list for setgroups with size 0);
-    // glibc applies set*id to every thread of the process.
-    #[allow(unsafe_code)]
-    unsafe {
-        if libc::getuid() == uid && libc::getgid() == gid {
-            return Ok(());
-        }
-        if libc::geteuid() != 0 {
-            return Err(PrivError::NotRoot { uid, gid });
-        }
-        let sys = |call, r: libc::c_int| {
-            if r == 0 {
-                Ok(())
-            } else {
-                Err(PrivError::Sys {
-                    call,
-                    source: std::io::Error::last_os_error(),
-                })
-            }
-        };
-        sys("setgroups", libc::setgroups(0, std::ptr::null()))?;
-        sys("setgid", libc::setgid(gid))?;
-        sys("setuid", libc::setuid(uid))?;
+    if getuid().as_raw() == uid && getgid().as_raw() == gid {
+        return Ok(());
     }
+    if !geteuid().is_root() {
+        return Err(PrivError::NotRoot { uid, gid });
+    }
+    let sys = |call, r: nix::Result<()>| {
+        r.map_err(|e| PrivError::Sys {
+            call,
+            source: e.into(),
+        })
+    };
+    // glibc applies set*id to every thread of the process.
+    sys("setgroups", setgroups(&[]))?;
+    sys("setgid", setgid(Gid::from_raw(gid)))?;
+    sys("setuid", setuid(Uid::from_raw(uid)))?;
     Ok(())
 }
 
@@ -113,8 +105,7 @@ mod tests {
 
     #[test]
     fn switching_to_self_is_a_noop() {
-        #[allow(unsafe_code)]
-        let (u, g) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (u, g) = (getuid().as_raw(), getgid().as_raw());
         assert!(switch_to(u, g).is_ok());
     }
 }
