@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{has_vip, within, Vrrpd};
+use common::{has_vip, within, write_script, Vrrpd};
 use testkit::Lab;
 
 fn testdata() -> PathBuf {
@@ -141,13 +141,6 @@ fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
     assert!(has_vip(ns, ip(VIP2)));
 }
 
-fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script written");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    path
-}
-
 #[test]
 fn notify_scripts_run_with_keepalived_arguments() {
     if !testkit::require_root("notify") {
@@ -155,13 +148,13 @@ fn notify_scripts_run_with_keepalived_arguments() {
     }
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("notify.out");
-    let notify = script(
+    let notify = write_script(
         dir.path(),
         "notify.sh",
         &format!("echo \"$@\" >> {}", out.display()),
         0o755,
     );
-    let master = script(
+    let master = write_script(
         dir.path(),
         "master.sh",
         &format!("echo master-hook >> {}", out.display()),
@@ -207,7 +200,7 @@ fn script_security_refuses_a_world_writable_track_script() {
         return;
     }
     let dir = tempfile::tempdir().expect("dir");
-    let unsafe_script = script(dir.path(), "check.sh", "exit 0", 0o777);
+    let unsafe_script = write_script(dir.path(), "check.sh", "exit 0", 0o777);
     let lab = Lab::builder("vcfsec").node("a").build().expect("lab");
     let conf = format!(
         "global_defs {{\n    enable_script_security\n    script_user root\n}}\n\
@@ -314,7 +307,7 @@ fn scripts_run_as_script_user() {
     // nobody must be able to write its answer here.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let out = dir.path().join("uid");
-    let notify = script(
+    let notify = write_script(
         dir.path(),
         "whoami.sh",
         &format!("id -u > {}", out.display()),
@@ -356,7 +349,7 @@ fn a_vrrp_script_runs_as_its_own_user() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let out = dir.path().join("uid");
-    let check = script(
+    let check = write_script(
         dir.path(),
         "check.sh",
         &format!("id -u > {}", out.display()),

@@ -7,11 +7,10 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{has_vip, within, Vrrpd};
+use common::{has_vip, within, write_script, Vrrpd};
 use testkit::{Capture, Lab};
 
 const VIP1: &str = "198.18.0.100";
@@ -124,13 +123,6 @@ fn reload_changes_priority_and_vips_of_a_running_instance() {
     );
 }
 
-fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
-}
-
 #[test]
 fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
     if !testkit::require_root("reload_script_user") {
@@ -143,6 +135,7 @@ fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
         dir.path(),
         "whoami.sh",
         &format!("touch {}/uid-$(id -u)", dir.path().display()),
+        0o755,
     );
     let body = |global: &str| {
         format!(

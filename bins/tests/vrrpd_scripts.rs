@@ -5,11 +5,9 @@
 mod common;
 
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{has_vip, within, Vrrpd};
+use common::{has_vip, within, write_script, Vrrpd};
 use testkit::{Capture, Lab, Signal};
 
 const VIP: &str = "198.18.0.100";
@@ -35,13 +33,6 @@ fn instance(vrid: u8, priority: u8, extra: &str) -> String {
     )
 }
 
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script written");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
-}
-
 const NO_USER: &str = "default script user 'keepalived_script' does not exist";
 
 /// Whether the system has keepalived's default script user (then vrrpd does not warn).
@@ -60,10 +51,11 @@ fn notify_backup_fault_and_stop_scripts_run() {
     let dir = tempfile::tempdir().expect("dir");
     let hook = |state: &str| {
         let file = dir.path().join(format!("{state}.ran"));
-        let s = script(
+        let s = write_script(
             dir.path(),
             &format!("{state}.sh"),
             &format!("echo {state} >> {}", file.display()),
+            0o755,
         );
         (s, file)
     };
@@ -150,7 +142,7 @@ fn the_missing_default_script_user_is_logged_for_track_and_notify_scripts() {
         return;
     }
     let dir = tempfile::tempdir().expect("dir");
-    let notify = script(dir.path(), "n.sh", "true");
+    let notify = write_script(dir.path(), "n.sh", "true", 0o755);
     let lab = Lab::builder("vscusr").node("a").build().expect("lab");
     let ns = lab.node("a").ns();
     let cases = [

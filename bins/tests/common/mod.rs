@@ -126,3 +126,12 @@ pub fn v3_master_down(priority: u32, advert_cs: u32) -> Duration {
     let us = advert_cs * 10_000;
     Duration::from_micros(u64::from(3 * us + (256 - priority) * us / 256))
 }
+
+/// Writes `body` as a `/bin/sh` script `name` in `dir` with permissions `mode`.
+pub fn write_script(dir: &std::path::Path, name: &str, body: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script written");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
