@@ -4,14 +4,18 @@
 # nginx serves a 100-byte body on two ports (the backend servers); wrk drives the proxy
 # (-t1 -c64 --latency). The proxy is pinned with taskset: 1 thread on CPU 1 (wrk and nginx
 # on CPU 0), 2 threads on CPUs 0-1. Reported per run: req/s, requests per proxy CPU-second
-# (utime+stime of the proxy process from /proc), p50/p99 latency, peak RSS (VmHWM).
+# (utime+stime of the proxy process from /proc), p50/p99 latency, peak RSS (VmHWM), and how
+# idle each CPU was (from /proc/stat): with 1 thread, CPU 1 is the proxy's and CPU 0 the
+# load's (wrk + nginx), so the idle columns say which side was the bottleneck.
 #
 # Usage: scripts/bench-proxy.sh [DURATION_SECONDS]   (needs haproxy, nginx, wrk, taskset)
+# CONNS=N sets wrk's connection count (default 64, as the issue's layout).
 # LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
 # `cargo build --release -p bins`).
 set -euo pipefail
 
 DUR=${1:-10}
+CONNS=${CONNS:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LBPROXY=${LBPROXY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/lbproxy}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
@@ -98,6 +102,12 @@ CFG
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "idle total" ticks of one CPU (idle + iowait, and the sum of all fields).
+cpu_idle() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat; }
+idle_pct() { # before after
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        if (y[2] > x[2]) printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]); else print "n/a" }'
+}
 to_ms() { # wrk latency value like 1.23ms / 456.00us / 1.01s
     awk -v v="$1" 'BEGIN {
         if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
@@ -106,7 +116,7 @@ to_ms() { # wrk latency value like 1.23ms / 456.00us / 1.01s
         else print v }'
 }
 
-printf "%-8s %-3s %-10s %10s %12s %9s %9s %9s\n" proxy thr test "req/s" "req/cpu-s" "p50 ms" "p99 ms" "RSS MiB"
+printf "%-8s %-3s %-10s %10s %12s %9s %9s %9s %7s %7s\n" proxy thr test "req/s" "req/cpu-s" "p50 ms" "p99 ms" "RSS MiB" "idle0 %" "idle1 %"
 
 run() { # name threads
     local name=$1 thr=$2 cpus pid
@@ -126,7 +136,7 @@ run() { # name threads
         sleep 0.1
     done
     # Warm-up (pool, page cache, CPU frequency).
-    taskset -c 0 wrk -t1 -c64 -d2s "http://127.0.0.1:$FE_PORT/" >/dev/null
+    taskset -c 0 wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$FE_PORT/" >/dev/null
     local tests=(keepalive close)
     [ "$thr" = 1 ] && tests+=(tcp)
     for t in "${tests[@]}"; do
@@ -134,9 +144,14 @@ run() { # name threads
         [ "$t" = tcp ] && url="http://127.0.0.1:$TCP_PORT/"
         [ "$t" = close ] && hdr=(-H "Connection: close")
         local c0 c1 out rps reqs p50 p99 cpu
+        local i0a i1a i0b i1b
         c0=$(cpu_ticks "$pid")
-        out=$(taskset -c 0 wrk -t1 -c64 -d"${DUR}s" --latency "${hdr[@]}" "$url")
+        i0a=$(cpu_idle 0)
+        i1a=$(cpu_idle 1)
+        out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "${hdr[@]}" "$url")
         c1=$(cpu_ticks "$pid")
+        i0b=$(cpu_idle 0)
+        i1b=$(cpu_idle 1)
         rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
         p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
@@ -148,7 +163,8 @@ run() { # name threads
         errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
         local rss
         rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
-        printf "%-8s %-3s %-10s %10.0f %12s %9s %9s %9s %s\n" "$name" "$thr" "$t" "$rps" "$per_cpu" "$p50" "$p99" "$rss" "$errs"
+        printf "%-8s %-3s %-10s %10.0f %12s %9s %9s %9s %7s %7s %s\n" "$name" "$thr" "$t" "$rps" "$per_cpu" "$p50" "$p99" "$rss" \
+            "$(idle_pct "$i0a" "$i0b")" "$(idle_pct "$i1a" "$i1b")" "$errs"
     done
     kill "$pid"
     wait "$pid" 2>/dev/null || true
