@@ -26,8 +26,8 @@ impl Drop for ServerCheck {
 }
 
 /// Starts the checks of every server with `check`. State changes are logged through
-/// `tracing` and, for backends with `log` (e.g. `log global`), sent to the syslog targets
-/// of `log` as HAProxy does: DOWN at `alert`, UP at `notice`, "no server available" at
+/// `tracing` and, for backends with `log` lines, sent to their syslog targets (the global
+/// ones for `log global`) as HAProxy does: DOWN at `alert`, UP at `notice`, "no server available" at
 /// `emerg`.
 pub fn start(
     backends: &HashMap<String, Arc<Backend>>,
@@ -36,6 +36,15 @@ pub fn start(
 ) -> Vec<ServerCheck> {
     let mut out = Vec::new();
     for be in backends.values() {
+        // The backend's own `log` targets when it has some, else the global sink.
+        let syslog = (!be.settings.logs.is_empty()).then(|| {
+            let targets = be.settings.log_targets(&cfg.global.logs);
+            if targets == cfg.global.logs {
+                log.clone()
+            } else {
+                Arc::new(AccessLog::new(&targets))
+            }
+        });
         for (i, s) in be.servers.iter().enumerate() {
             let Some(params) = cfg
                 .backend(&be.name)
@@ -78,7 +87,7 @@ pub fn start(
             let mut rx = handle.subscribe();
             let be2 = be.clone();
             let idx = i;
-            let syslog = st.log.then(|| log.clone());
+            let syslog = syslog.clone();
             let watcher = tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
                     let state = rx.borrow_and_update().clone();

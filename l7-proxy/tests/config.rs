@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use l7_proxy::config::{
     load_files, parse_str, parse_str_offline, parse_time, split_line, AclFetch, Balance,
-    ConfigError, HttpConnMode, Mode, Severity,
+    ConfigError, HttpConnMode, LogConfig, LogTarget, Mode, ProxyLog, Severity,
 };
 use proptest::prelude::*;
 
@@ -120,6 +120,56 @@ fn errors_have_file_line_and_column() {
     assert!(!errors("defaults\n option frobnicate\n").is_empty());
     assert!(!errors("defaults\n balance rendezvous\n").is_empty());
     assert!(!errors("frontend f\n bind :1\nfrontend g\n bind :1\n").is_empty());
+}
+
+/// `log` lines of a proxy: inherited from `defaults`, added to, cleared by `no log`; `log
+/// global` expands to the global targets, each target once.
+#[test]
+fn proxy_log_lines() {
+    let l = parse_str(
+        "t.cfg",
+        "global\n log 127.0.0.1:514 local0\n\
+         defaults\n mode http\n log global\n\
+         frontend inherits\n bind :1\n\
+         frontend adds\n bind :2\n log 127.0.0.1:1514 len 1024 local3 info\n log global\n\
+         frontend quiet\n bind :3\n no log\n\
+         frontend own\n bind :4\n no log\n log /dev/log local1\n",
+    )
+    .unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let c = l.config;
+    let global = LogConfig {
+        target: LogTarget::Udp("127.0.0.1:514".parse().unwrap()),
+        facility: 16,
+    };
+    let second = LogConfig {
+        target: LogTarget::Udp("127.0.0.1:1514".parse().unwrap()),
+        facility: 19,
+    };
+    let fe = |n: &str| c.frontends.iter().find(|f| f.name == n).unwrap();
+    assert_eq!(fe("inherits").settings.logs, vec![ProxyLog::Global]);
+    assert_eq!(
+        fe("inherits").settings.log_targets(&c.global.logs),
+        vec![global.clone()]
+    );
+    // `log global` twice (defaults, then the frontend) still sends each line once.
+    assert_eq!(
+        fe("adds").settings.log_targets(&c.global.logs),
+        vec![global.clone(), second]
+    );
+    assert!(fe("quiet").settings.logs.is_empty());
+    assert_eq!(
+        fe("own").settings.log_targets(&c.global.logs),
+        vec![LogConfig {
+            target: LogTarget::Unix("/dev/log".into()),
+            facility: 17,
+        }]
+    );
+    // A bad target or facility in a proxy is an error at its position, as in `global`.
+    let e = errors("frontend f\n bind :1\n log 127.0.0.1:514 local9\n");
+    assert!(e.iter().any(|e| e.contains("t.cfg:3:")), "{e:?}");
+    let e = errors("frontend f\n bind :1\n no log now\n");
+    assert!(e.iter().any(|e| e.contains("t.cfg:3:2")), "{e:?}");
 }
 
 #[test]

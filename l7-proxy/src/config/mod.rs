@@ -275,8 +275,9 @@ pub struct ProxySettings {
     /// `option http-ignore-probes`: a connection that sends nothing before `timeout
     /// http-request` is closed silently instead of answered 408.
     pub ignore_probes: bool,
-    /// `log global` or a `log` line in the proxy: access logs are emitted.
-    pub log: bool,
+    /// The proxy's `log` lines, in order (inherited from `defaults`, cleared by `no log`).
+    /// Any line at all turns access logging on.
+    pub logs: Vec<ProxyLog>,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheckConfig>,
     /// `http-check expect status N`.
@@ -303,7 +304,7 @@ impl Default for ProxySettings {
             tcplog: false,
             dontlognull: false,
             ignore_probes: false,
-            log: false,
+            logs: Vec::new(),
             httpchk: None,
             expect_status: None,
             default_server: ServerParams::default(),
@@ -323,6 +324,43 @@ pub enum LogTarget {
     Udp(SocketAddr),
     /// `log /dev/log ...` (unix datagram syslog).
     Unix(PathBuf),
+}
+
+/// One `log` line of a proxy (`frontend`, `listen`, `defaults`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyLog {
+    /// `log global`: the `global` section's targets.
+    Global,
+    /// `log <target> [len N] [format F] <facility>`: a target of the proxy's own.
+    Own(LogConfig),
+}
+
+impl ProxySettings {
+    /// Where this proxy's access log lines go: its own targets and, for `log global`, the
+    /// global ones, each once, in the order of the lines.
+    ///
+    /// ```
+    /// use l7_proxy::config::{LogConfig, LogTarget, ProxyLog, ProxySettings};
+    /// let global = [LogConfig { target: LogTarget::Stderr, facility: 16 }];
+    /// let mut s = ProxySettings::default();
+    /// s.logs = vec![ProxyLog::Global, ProxyLog::Global];
+    /// assert_eq!(s.log_targets(&global), global.to_vec());
+    /// ```
+    pub fn log_targets(&self, global: &[LogConfig]) -> Vec<LogConfig> {
+        let mut out: Vec<LogConfig> = Vec::new();
+        for l in &self.logs {
+            let add: &[LogConfig] = match l {
+                ProxyLog::Global => global,
+                ProxyLog::Own(c) => std::slice::from_ref(c),
+            };
+            for c in add {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A `log` line of `global`.

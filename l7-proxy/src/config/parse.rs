@@ -1049,13 +1049,11 @@ impl Parser {
                 (None, _) => self.err(w[0].col, "'http-check' needs arguments"),
             },
             "log" => match self.arg(w, 1) {
-                Some("global") => s.log = true,
+                Some("global") => s.logs.push(ProxyLog::Global),
                 Some(_) => {
-                    s.log = true;
-                    self.warn(
-                        w[1].col,
-                        "per-proxy log targets are not supported; the global ones are used",
-                    );
+                    if let Some(l) = self.log_target(w) {
+                        s.logs.push(ProxyLog::Own(l));
+                    }
                 }
                 None => {}
             },
@@ -1096,9 +1094,17 @@ impl Parser {
 
     fn option_kw(&mut self, s: &mut ProxySettings, w: &[Word]) {
         let (neg, rest) = if w[0].text == "no" {
-            if w.get(1).map(|x| x.text.as_str()) != Some("option") {
-                self.err(w[0].col, "'no' must be followed by 'option'");
-                return;
+            match w.get(1).map(|x| x.text.as_str()) {
+                Some("option") => {}
+                // `no log`: drops the log lines so far (those of `defaults` included).
+                Some("log") if w.len() == 2 => {
+                    s.logs.clear();
+                    return;
+                }
+                _ => {
+                    self.err(w[0].col, "'no' must be followed by 'option' or be 'no log'");
+                    return;
+                }
             }
             (true, &w[2..])
         } else {

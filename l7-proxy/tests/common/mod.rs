@@ -552,6 +552,25 @@ impl SyslogRx {
         )
     }
 
+    /// The address a `log` line names to send here.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.0.local_addr().unwrap()
+    }
+
+    /// Every datagram up to and including the first containing `part`, without the syslog
+    /// headers.
+    pub async fn lines_through(&self, part: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self.line_with("").await;
+            let done = l.contains(part);
+            out.push(l);
+            if done {
+                return out;
+            }
+        }
+    }
+
     /// The next datagram containing `part` (others are skipped), without the syslog header.
     pub async fn line_with(&self, part: &str) -> String {
         let mut b = [0u8; 2048];
