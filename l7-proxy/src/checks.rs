@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::log::{AccessLog, SEVERITY_ALERT, SEVERITY_EMERG, SEVERITY_NOTICE};
+use crate::log::{LogSinks, SEVERITY_ALERT, SEVERITY_EMERG, SEVERITY_NOTICE};
 
 /// A running check of one server; dropping it stops the check and its watcher.
 #[derive(Debug)]
@@ -32,19 +32,11 @@ impl Drop for ServerCheck {
 pub fn start(
     backends: &HashMap<String, Arc<Backend>>,
     cfg: &Config,
-    log: &Arc<AccessLog>,
+    sinks: &mut LogSinks,
 ) -> Vec<ServerCheck> {
     let mut out = Vec::new();
     for be in backends.values() {
-        // The backend's own `log` targets when it has some, else the global sink.
-        let syslog = (!be.settings.logs.is_empty()).then(|| {
-            let targets = be.settings.log_targets(&cfg.global.logs);
-            if targets == cfg.global.logs {
-                log.clone()
-            } else {
-                Arc::new(AccessLog::new(&targets))
-            }
-        });
+        let syslog = (!be.settings.logs.is_empty()).then(|| sinks.for_proxy(&be.settings));
         for (i, s) in be.servers.iter().enumerate() {
             let Some(params) = cfg
                 .backend(&be.name)

@@ -16,6 +16,47 @@ pub const SEVERITY_NOTICE: u8 = 5;
 /// Syslog severity `info`: access log lines.
 pub const SEVERITY_INFO: u8 = 6;
 
+/// The log sinks of one configuration: the global one, and one per distinct list of
+/// targets that proxies name with their own `log` lines, so that proxies logging to the
+/// same places share one socket.
+#[derive(Debug)]
+pub struct LogSinks {
+    global_targets: Vec<crate::config::LogConfig>,
+    global: std::sync::Arc<AccessLog>,
+    own: Vec<(Vec<crate::config::LogConfig>, std::sync::Arc<AccessLog>)>,
+}
+
+impl LogSinks {
+    /// Opens the global sink for the `global` section's `log` lines.
+    pub fn new(global: &[crate::config::LogConfig]) -> LogSinks {
+        LogSinks {
+            global_targets: global.to_vec(),
+            global: std::sync::Arc::new(AccessLog::new(global)),
+            own: Vec::new(),
+        }
+    }
+
+    /// The global sink.
+    pub fn global(&self) -> &std::sync::Arc<AccessLog> {
+        &self.global
+    }
+
+    /// The sink for a proxy: the global one when its lines name no target of its own (or
+    /// none at all), else the one for its targets, opened on first use.
+    pub fn for_proxy(&mut self, s: &crate::config::ProxySettings) -> std::sync::Arc<AccessLog> {
+        let targets = s.log_targets(&self.global_targets);
+        if targets.is_empty() || targets == self.global_targets {
+            return self.global.clone();
+        }
+        if let Some((_, l)) = self.own.iter().find(|(t, _)| *t == targets) {
+            return l.clone();
+        }
+        let l = std::sync::Arc::new(AccessLog::new(&targets));
+        self.own.push((targets, l.clone()));
+        l
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct AccessLog {
     stderr: bool,

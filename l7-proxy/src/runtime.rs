@@ -218,22 +218,9 @@ impl Proxy {
             .iter()
             .map(|b| (b.name.clone(), Arc::new(Backend::new(b))))
             .collect();
-        let access_log = Arc::new(crate::log::AccessLog::new(&cfg.global.logs));
-        // One sink per distinct target list; a frontend with none uses the global one.
-        let mut sinks: Vec<(Vec<crate::config::LogConfig>, Arc<crate::log::AccessLog>)> =
-            Vec::new();
+        let mut sinks = crate::log::LogSinks::new(&cfg.global.logs);
         let mut frontends = Vec::new();
         for f in &cfg.frontends {
-            let targets = f.settings.log_targets(&cfg.global.logs);
-            let fe_log = if targets.is_empty() || targets == cfg.global.logs {
-                access_log.clone()
-            } else if let Some((_, l)) = sinks.iter().find(|(t, _)| *t == targets) {
-                l.clone()
-            } else {
-                let l = Arc::new(crate::log::AccessLog::new(&targets));
-                sinks.push((targets, l.clone()));
-                l
-            };
             let get = |n: &str| backends.get(n).cloned();
             let rules = f
                 .use_backends
@@ -249,7 +236,7 @@ impl Proxy {
                 total: std::sync::atomic::AtomicU64::new(0),
                 stats: std::sync::OnceLock::new(),
                 log: !f.settings.logs.is_empty() || f.settings.httplog || f.settings.tcplog,
-                access_log: fe_log,
+                access_log: sinks.for_proxy(&f.settings),
                 retired: watch::Sender::new(false),
                 maxconn: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
             }));
@@ -298,7 +285,7 @@ impl Proxy {
             fresh.insert(key.clone(), l);
         }
         // Commit: checks of the new generation, then traffic.
-        let checks = crate::checks::start(&backends, cfg, &access_log);
+        let checks = crate::checks::start(&backends, cfg, &mut sinks);
         let mut addrs: HashMap<String, Vec<SocketAddr>> = HashMap::new();
         let mut keep: HashMap<String, ListenerSlot> = HashMap::new();
         for (key, _, fe) in wanted {

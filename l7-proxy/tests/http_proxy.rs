@@ -1092,34 +1092,44 @@ async fn httpchk_sends_the_configured_method_and_uri() {
     );
 }
 
-/// A frontend's own `log` lines: `no log` then a target sends its lines there only; a
+/// A proxy's own `log` lines: `no log` then a target sends its lines there only; a
 /// target beside `log global` sends them to both; `log global` alone to the global ones.
+/// A backend's own target gets its servers' state changes.
 #[tokio::test]
-async fn per_frontend_log_targets() {
+async fn per_proxy_log_targets() {
     let s = TestServer::start("s", Behaviour::Name).await;
     let global = SyslogRx::bind().await;
     let own = SyslogRx::bind().await;
     let o = own.addr();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let p = proxy(&format!(
         "{} timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend fa\n bind 127.0.0.1:0\n default_backend be\n\
          frontend fb\n bind 127.0.0.1:0\n no log\n log {o} local1\n default_backend be\n\
          frontend fc\n bind 127.0.0.1:0\n log {o} local1\n default_backend be\n\
-         backend be\n server s {}\n",
+         backend be\n server s {}\n\
+         backend bdead\n no log\n log {o} local1\n server d {dead} check inter 100ms fall 1\n",
         global.config("http"),
         s.addr
     ))
     .await;
+    let down = own.line_with("Server bdead/d is DOWN").await;
+    assert!(down.contains("Layer4 connection problem"), "{down}");
     assert_eq!(get_once(addr(&p, "fb"), "/b").await.unwrap().status, 200);
     let b = own.line_with(" fb be/s ").await;
     assert!(b.contains("\"GET /b HTTP/1.1\""), "{b}");
     assert_eq!(get_once(addr(&p, "fc"), "/c").await.unwrap().status, 200);
     own.line_with(" fc be/s ").await;
     assert_eq!(get_once(addr(&p, "fa"), "/a").await.unwrap().status, 200);
-    // The global sink sends in order: fb's line would have come before fc's and fa's.
+    // The global sink sends in order: the DOWN line and fb's line would have come before
+    // fc's and fa's.
     let seen = global.lines_through(" fa be/s ").await;
     assert!(seen.iter().any(|l| l.contains(" fc be/s ")), "{seen:?}");
     assert!(!seen.iter().any(|l| l.contains(" fb be/s ")), "{seen:?}");
+    assert!(!seen.iter().any(|l| l.contains("bdead")), "{seen:?}");
 }
 
 /// A client that connects and sends nothing gets HAProxy's 408 page when `timeout
