@@ -17,19 +17,8 @@ fn vip() -> IpAddr {
 
 fn conf(vrid: u8, priority: u8, extra: &str) -> String {
     format!(
-        "global_defs {{\n    vrrp_strict\n}}\n\
-         vrrp_instance VI_1 {{
-    interface eth0
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {VIP}/24
-    }}
-}}
-"
+        "global_defs {{\n    vrrp_strict\n}}\n{}",
+        common::vrrp_instance("VI_1", vrid, priority, &[format!("{VIP}/24")], extra)
     )
 }
 

@@ -17,20 +17,12 @@ fn vip() -> IpAddr {
 }
 
 fn instance(priority: u8, extra: &str) -> String {
-    format!(
-        "vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 52
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {VIP}/24
-    }}
-}}
-"
+    common::vrrp_instance(
+        "VI_1",
+        52,
+        priority,
+        &[format!("{VIP}/24")],
+        &format!("state BACKUP\n    {extra}"),
     )
 }
 

@@ -84,20 +84,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn instance(name: &str, vrid: u8, priority: u8, vip: &str, extra: &str) -> String {
-    format!(
-        "vrrp_instance {name} {{
-    interface eth0
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {vip}/24
-    }}
-}}
-"
-    )
+    common::vrrp_instance(name, vrid, priority, &[format!("{vip}/24")], extra)
 }
 
 #[test]

@@ -18,20 +18,7 @@ fn vip() -> IpAddr {
 }
 
 fn instance(name: &str, vrid: u8, priority: u8, vips: &str, extra: &str) -> String {
-    format!(
-        "vrrp_instance {name} {{
-    interface eth0
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {vips}
-    }}
-}}
-"
-    )
+    common::vrrp_instance(name, vrid, priority, &[vips], extra)
 }
 
 #[test]

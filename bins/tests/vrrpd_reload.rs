@@ -23,21 +23,7 @@ fn ip(s: &str) -> IpAddr {
 
 fn instance(vrid: u8, priority: u8, vips: &[&str], extra: &str) -> String {
     let vips: Vec<String> = vips.iter().map(|v| format!("{v}/24")).collect();
-    format!(
-        "vrrp_instance VI_1 {{
-    interface eth0
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {}
-    }}
-}}
-",
-        vips.join("\n        ")
-    )
+    common::vrrp_instance("VI_1", vrid, priority, &vips, extra)
 }
 
 /// A VRRPv3 advert seen on the wire: source, priority, addresses.

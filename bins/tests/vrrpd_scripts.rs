@@ -17,20 +17,7 @@ fn vip() -> IpAddr {
 }
 
 fn instance(vrid: u8, priority: u8, extra: &str) -> String {
-    format!(
-        "vrrp_instance VI_1 {{
-    interface eth0
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int 0.1
-    version 3
-    {extra}
-    virtual_ipaddress {{
-        {VIP}/24
-    }}
-}}
-"
-    )
+    common::vrrp_instance("VI_1", vrid, priority, &[format!("{VIP}/24")], extra)
 }
 
 const NO_USER: &str = "default script user 'keepalived_script' does not exist";

@@ -11,6 +11,34 @@ use testkit::{exec, spawn, ProcessGuard, Signal};
 /// Port of the status endpoint inside each node's namespace (each has its own loopback).
 pub const STATUS_PORT: u16 = 9650;
 
+/// A `vrrp_instance` block as the tests write it: `eth0`, VRRPv3, adverts every 0.1 s,
+/// the `extra` lines inside the block, and each of `vips` (as written) on its own
+/// `virtual_ipaddress` line.
+pub fn vrrp_instance<S: AsRef<str>>(
+    name: &str,
+    vrid: u8,
+    priority: u8,
+    vips: &[S],
+    extra: &str,
+) -> String {
+    let vips: Vec<&str> = vips.iter().map(AsRef::as_ref).collect();
+    format!(
+        "vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int 0.1
+    version 3
+    {extra}
+    virtual_ipaddress {{
+        {}
+    }}
+}}
+",
+        vips.join("\n        ")
+    )
+}
+
 /// A `vrrpd` running in a namespace, with its config file.
 pub struct Vrrpd {
     /// The namespace.
