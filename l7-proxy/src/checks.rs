@@ -27,8 +27,8 @@ impl Drop for ServerCheck {
 
 /// Starts the checks of every server with `check`. State changes are logged through
 /// `tracing` and, for backends with `log` lines, sent to their syslog targets (the global
-/// ones for `log global`) as HAProxy does: DOWN at `alert`, UP at `notice`, "no server available" at
-/// `emerg`.
+/// ones for `log global`) as HAProxy does: DOWN at `alert`, UP at `notice`, "no server
+/// available" at `emerg`.
 pub fn start(
     backends: &HashMap<String, Arc<Backend>>,
     cfg: &Config,

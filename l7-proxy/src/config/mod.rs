@@ -326,7 +326,7 @@ pub enum LogTarget {
     Unix(PathBuf),
 }
 
-/// One `log` line of a proxy (`frontend`, `listen`, `defaults`).
+/// One `log` line of a proxy (`frontend`, `backend`, `listen`, `defaults`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyLog {
     /// `log global`: the `global` section's targets.
