@@ -6,7 +6,9 @@
 # on CPU 0), 2 threads on CPUs 0-1. Reported per run: req/s, requests per proxy CPU-second
 # (utime+stime of the proxy process from /proc), p50/p99 latency, peak RSS (VmHWM), and how
 # idle each CPU was (from /proc/stat): with 1 thread, CPU 1 is the proxy's and CPU 0 the
-# load's (wrk + nginx), so the idle columns say which side was the bottleneck.
+# load's (wrk + nginx), so the idle columns say which side was the bottleneck. usr/sys are
+# the proxy's user and kernel CPU time per request in microseconds: with the same syscalls
+# on both sides, sys is mostly the kernel's TCP work, which no proxy can make smaller.
 #
 # Usage: scripts/bench-proxy.sh [DURATION_SECONDS]   (needs haproxy, nginx, wrk, taskset)
 # CONNS=N sets wrk's connection count (default 64, as the issue's layout).
@@ -101,7 +103,7 @@ backend nginx_tcp
 CFG
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # utime stime
 # "idle total" ticks of one CPU (idle + iowait, and the sum of all fields).
 cpu_idle() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat; }
 idle_pct() { # before after
@@ -116,7 +118,7 @@ to_ms() { # wrk latency value like 1.23ms / 456.00us / 1.01s
         else print v }'
 }
 
-printf "%-8s %-3s %-10s %10s %12s %9s %9s %9s %7s %7s\n" proxy thr test "req/s" "req/cpu-s" "p50 ms" "p99 ms" "RSS MiB" "idle0 %" "idle1 %"
+printf "%-8s %-3s %-10s %10s %12s %9s %9s %9s %7s %7s %6s %6s\n" proxy thr test "req/s" "req/cpu-s" "p50 ms" "p99 ms" "RSS MiB" "idle0 %" "idle1 %" "usr us" "sys us"
 
 run() { # name threads
     local name=$1 thr=$2 cpus pid
@@ -156,15 +158,21 @@ run() { # name threads
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
         p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
         p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TICKS" 'BEGIN {printf "%.2f", (b - a) / t}')
+        cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TICKS" 'BEGIN {split(a, x, " "); split(b, y, " ");
+            printf "%.2f", (y[1] + y[2] - x[1] - x[2]) / t}')
+        local usr sys
+        read -r usr sys < <(awk -v a="$c0" -v b="$c1" -v t="$TICKS" -v r="$reqs" 'BEGIN {
+            split(a, x, " "); split(b, y, " ");
+            if (r > 0) printf "%.2f %.2f\n", (y[1] - x[1]) / t / r * 1e6, (y[2] - x[2]) / t / r * 1e6;
+            else print "n/a n/a" }')
         local per_cpu
         per_cpu=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "n/a" }')
         local errs
         errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
         local rss
         rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
-        printf "%-8s %-3s %-10s %10.0f %12s %9s %9s %9s %7s %7s %s\n" "$name" "$thr" "$t" "$rps" "$per_cpu" "$p50" "$p99" "$rss" \
-            "$(idle_pct "$i0a" "$i0b")" "$(idle_pct "$i1a" "$i1b")" "$errs"
+        printf "%-8s %-3s %-10s %10.0f %12s %9s %9s %9s %7s %7s %6s %6s %s\n" "$name" "$thr" "$t" "$rps" "$per_cpu" "$p50" "$p99" "$rss" \
+            "$(idle_pct "$i0a" "$i0b")" "$(idle_pct "$i1a" "$i1b")" "$usr" "$sys" "$errs"
     done
     kill "$pid"
     wait "$pid" 2>/dev/null || true
