@@ -88,7 +88,7 @@ impl Drop for SyslogLine {
         if text.is_empty() {
             return;
         }
-        let line = syslog_line(
+        let line = l7_proxy::log::syslog_line(
             FACILITY_DAEMON,
             self.severity,
             std::time::SystemTime::now(),
@@ -130,39 +130,10 @@ impl SyslogWriter {
     }
 }
 
-/// An RFC 3164 line: `<PRI>Mmm dd hh:mm:ss TAG[PID]: MESSAGE` (UTC).
-pub fn syslog_line(
-    facility: u8,
-    severity: u8,
-    at: std::time::SystemTime,
-    tag: &str,
-    pid: u32,
-    message: &str,
-) -> String {
-    let pri = u32::from(facility) * 8 + u32::from(severity);
-    // `22/Nov/2026:03:22:49.123` -> `Nov 22 03:22:49`
-    let d = l7_proxy::log::accept_date(at);
-    let day = d.get(0..2).unwrap_or("01");
-    let mon = d.get(3..6).unwrap_or("Jan");
-    let time = d.get(12..20).unwrap_or("00:00:00");
-    let day = day.strip_prefix('0').unwrap_or(day);
-    format!("<{pri}>{mon} {day:>2} {time} {tag}[{pid}]: {message}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn syslog_line_is_rfc3164() {
-        // 2026-11-02 03:04:05 UTC
-        let at = UNIX_EPOCH + Duration::from_secs(1_793_588_645);
-        assert_eq!(
-            syslog_line(3, 6, at, "vrrpd", 42, "hello"),
-            "<30>Nov  2 03:04:05 vrrpd[42]: hello"
-        );
-    }
+    use std::time::Duration;
 
     #[test]
     fn events_reach_the_socket_as_datagrams() {

@@ -4,9 +4,6 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Where access log lines go: stderr (through `tracing`, target `lbproxy::access`) and the
-/// syslog servers of the `global` `log` lines (UDP or a unix datagram socket such as
-/// `/dev/log`), in RFC 3164 format with HAProxy's tag.
 /// Syslog severity `emerg`: a backend has no server left.
 pub const SEVERITY_EMERG: u8 = 0;
 /// Syslog severity `alert`: a server went DOWN.
@@ -57,6 +54,9 @@ impl LogSinks {
     }
 }
 
+/// Where access log lines go: stderr (through `tracing`, target `lbproxy::access`) and the
+/// syslog servers of a list of `log` lines (UDP or a unix datagram socket such as
+/// `/dev/log`), in RFC 3164 format with HAProxy's tag.
 #[derive(Debug, Default)]
 pub struct AccessLog {
     stderr: bool,
@@ -126,12 +126,13 @@ impl AccessLog {
         }
         let now = SystemTime::now();
         for (t, facility) in &self.syslog {
-            // <PRI> = facility * 8 + severity.
-            let msg = format!(
-                "<{}>{} haproxy[{}]: {line}",
-                u32::from(*facility) * 8 + u32::from(severity.min(7)),
-                syslog_date(now),
-                std::process::id()
+            let msg = syslog_line(
+                *facility,
+                severity,
+                now,
+                "haproxy",
+                std::process::id(),
+                line,
             );
             // Datagrams, non-blocking: a slow syslog drops lines instead of stalling traffic.
             let _ = match t {
@@ -140,6 +141,30 @@ impl AccessLog {
             };
         }
     }
+}
+
+/// An RFC 3164 line: `<PRI>Mmm dd hh:mm:ss TAG[PID]: MESSAGE` (UTC), where PRI is
+/// `facility * 8 + severity` (severity 0 emerg .. 7 debug; a larger one counts as debug).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// // 2026-11-02 03:04:05 UTC, daemon.info
+/// let at = UNIX_EPOCH + Duration::from_secs(1_793_588_645);
+/// assert_eq!(
+///     l7_proxy::log::syslog_line(3, 6, at, "vrrpd", 42, "hello"),
+///     "<30>Nov  2 03:04:05 vrrpd[42]: hello"
+/// );
+/// ```
+pub fn syslog_line(
+    facility: u8,
+    severity: u8,
+    at: SystemTime,
+    tag: &str,
+    pid: u32,
+    message: &str,
+) -> String {
+    let pri = u32::from(facility) * 8 + u32::from(severity.min(7));
+    format!("<{pri}>{} {tag}[{pid}]: {message}", syslog_date(at))
 }
 
 /// RFC 3164 timestamp: `Nov 22 03:22:49`.
