@@ -145,7 +145,7 @@ run() { # name threads
         local url="http://127.0.0.1:$FE_PORT/" hdr=()
         [ "$t" = tcp ] && url="http://127.0.0.1:$TCP_PORT/"
         [ "$t" = close ] && hdr=(-H "Connection: close")
-        local c0 c1 out rps reqs p50 p99 cpu
+        local c0 c1 out rps reqs p50 p99
         local i0a i1a i0b i1b
         c0=$(cpu_ticks "$pid")
         i0a=$(cpu_idle 0)
@@ -158,15 +158,13 @@ run() { # name threads
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
         p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
         p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TICKS" 'BEGIN {split(a, x, " "); split(b, y, " ");
-            printf "%.2f", (y[1] + y[2] - x[1] - x[2]) / t}')
-        local usr sys
-        read -r usr sys < <(awk -v a="$c0" -v b="$c1" -v t="$TICKS" -v r="$reqs" 'BEGIN {
+        # Requests per CPU-second, and user / kernel microseconds per request.
+        local per_cpu usr sys
+        read -r per_cpu usr sys < <(awk -v a="$c0" -v b="$c1" -v t="$TICKS" -v r="$reqs" 'BEGIN {
             split(a, x, " "); split(b, y, " ");
-            if (r > 0) printf "%.2f %.2f\n", (y[1] - x[1]) / t / r * 1e6, (y[2] - x[2]) / t / r * 1e6;
-            else print "n/a n/a" }')
-        local per_cpu
-        per_cpu=$(awk -v r="$reqs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "n/a" }')
+            u = (y[1] - x[1]) / t; s = (y[2] - x[2]) / t;
+            if (u + s > 0) printf "%.0f ", r / (u + s); else printf "n/a ";
+            if (r > 0) printf "%.2f %.2f\n", u / r * 1e6, s / r * 1e6; else print "n/a n/a" }')
         local errs
         errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
         local rss
