@@ -321,20 +321,24 @@ done
 if ((REPEAT > 1)); then
     echo
     echo "over $REPEAT runs (outage_ms; excess_ms and reaction_ms over the RFC deadline; implementations side by side):"
+    # column_of IMPL VER ADVERT CASE COL SKIP: column COL of those runs, less SKIP, sorted.
+    column_of() {
+        awk -F'\t' -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v col="$5" -v skip="$6" \
+            '$1 == a && $2 == b && $3 == c && $4 == d && $col != skip { print $col }' "$RESULTS" | sort -g
+    }
+    # spread NONE SORTED...: "median min max count", or "NONE - - 0" without values.
+    spread() {
+        local none=$1; shift
+        if (($# == 0)); then echo "$none - - 0"; return; fi
+        local v=("$@"); echo "${v[$((($# - 1) / 2))]} ${v[0]} ${v[$(($# - 1))]} $#"
+    }
     cut -f1-4,7 "$RESULTS" | sort -u | sort -t$'\t' -k2,2 -k3,3n -k4,4 -k1,1 | while IFS=$'\t' read -r impl ver adv case theory; do
-        mapfile -t v < <(awk -F'\t' -v a="$impl" -v b="$ver" -v c="$adv" -v d="$case" \
-            '$1 == a && $2 == b && $3 == c && $4 == d && $5 != "FAIL" { print $5 }' "$RESULTS" | sort -n)
-        mapfile -t x < <(awk -F'\t' -v a="$impl" -v b="$ver" -v c="$adv" -v d="$case" \
-            '$1 == a && $2 == b && $3 == c && $4 == d && $10 != "-" { print $10 }' "$RESULTS" | sort -n)
-        k=${#v[@]}
-        if ((k == 0)); then med=FAIL min=- max=-
-        else med=${v[$(((k - 1) / 2))]} min=${v[0]} max=${v[$((k - 1))]}; fi
-        mapfile -t y < <(awk -F'\t' -v a="$impl" -v b="$ver" -v c="$adv" -v d="$case" \
-            '$1 == a && $2 == b && $3 == c && $4 == d && $11 != "-" { print $11 }' "$RESULTS" | sort -g)
-        if ((${#x[@]} == 0)); then xmed=- xmax=-
-        else xmed=${x[$(((${#x[@]} - 1) / 2))]} xmax=${x[$((${#x[@]} - 1))]}; fi
-        if ((${#y[@]} == 0)); then ymed=- ymax=-
-        else ymed=${y[$(((${#y[@]} - 1) / 2))]} ymax=${y[$((${#y[@]} - 1))]}; fi
+        mapfile -t v < <(column_of "$impl" "$ver" "$adv" "$case" 5 FAIL)
+        mapfile -t x < <(column_of "$impl" "$ver" "$adv" "$case" 10 -)
+        mapfile -t y < <(column_of "$impl" "$ver" "$adv" "$case" 11 -)
+        read -r med min max k <<<"$(spread FAIL "${v[@]}")"
+        read -r xmed _ xmax _ <<<"$(spread - "${x[@]}")"
+        read -r ymed _ ymax _ <<<"$(spread - "${y[@]}")"
         printf '%-11s v%-2s %-7s %-9s median %6s  min %6s  max %6s  theory %s  excess median %4s max %4s  reaction median %5s max %5s  (%d ok)\n' \
             "$impl" "$ver" "$adv" "$case" "$med" "$min" "$max" "$theory" "$xmed" "$xmax" "$ymed" "$ymax" "$k"
     done | tee -a "${OUT:-/dev/null}"
