@@ -17,6 +17,18 @@ fn vip() -> IpAddr {
     VIP.parse().expect("literal address")
 }
 
+/// A veth pair `a`-`b` inside `ns`, both ends up (the namespace goes with the lab).
+fn veth_pair_up(ns: &str, a: &str, b: &str) {
+    exec_ok(
+        ns,
+        ["ip", "link", "add", a, "type", "veth", "peer", "name", b],
+    )
+    .expect("veth");
+    for end in [a, b] {
+        exec_ok(ns, ["ip", "link", "set", end, "up"]).expect("veth end up");
+    }
+}
+
 fn instance(name: &str, vrid: u8, priority: u8, vips: &str, extra: &str) -> String {
     common::vrrp_instance(name, vrid, priority, &[vips], extra)
 }
@@ -67,15 +79,7 @@ fn track_interface_with_weight_moves_the_vip() {
         .expect("lab");
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     // An uplink for a to track: a veth pair inside a's namespace.
-    exec_ok(
-        a_ns,
-        [
-            "ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1",
-        ],
-    )
-    .expect("veth");
-    exec_ok(a_ns, ["ip", "link", "set", "up0", "up"]).expect("up0");
-    exec_ok(a_ns, ["ip", "link", "set", "up1", "up"]).expect("up1");
+    veth_pair_up(a_ns, "up0", "up1");
     let a_conf = instance(
         "VI_1",
         92,
@@ -246,15 +250,7 @@ fn vips_with_dev_go_on_that_interface_and_are_announced_there() {
     let lab = Lab::builder("vkwdev").node("a").build().expect("lab");
     let ns = lab.node("a").ns();
     // A second interface for a: one end of a veth pair, the other end to listen on.
-    exec_ok(
-        ns,
-        [
-            "ip", "link", "add", "vd0", "type", "veth", "peer", "name", "vd1",
-        ],
-    )
-    .expect("veth");
-    exec_ok(ns, ["ip", "link", "set", "vd0", "up"]).expect("vd0");
-    exec_ok(ns, ["ip", "link", "set", "vd1", "up"]).expect("vd1");
+    veth_pair_up(ns, "vd0", "vd1");
     let capture = Capture::start(ns, "vd1", &["arp"]).expect("tcpdump");
     let conf = format!(
         "vrrp_instance VI_1 {{
