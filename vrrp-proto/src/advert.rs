@@ -14,15 +14,17 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use nom::bytes::complete::take;
+use nom::combinator::eof;
 use nom::number::complete::{be_u16, be_u8};
-use nom::Parser;
+use nom::{IResult, Parser};
 
-use crate::checksum;
 use crate::error::DecodeError;
+use crate::{be16, checksum};
 use crate::{Family, Version};
 
 /// Length of the fixed VRRP header.
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::CHECKSUM.end;
 /// Length of the VRRPv2 authentication data that follows the addresses.
 pub const AUTH_DATA_LEN: usize = 8;
 /// IP protocol number of VRRP.
@@ -102,6 +104,44 @@ pub enum ChecksumForm {
     Ipv6PseudoHeader,
 }
 
+/// Where each field of the advertisement sits, named once (RFC 3768 §5.1, RFC 9568 §5.1);
+/// the getters and setters of [`VrrpPacket`] read and write through these.
+mod field {
+    /// A run of bytes.
+    pub type Field = core::ops::Range<usize>;
+
+    /// Version (high nibble) and Type (low nibble).
+    pub const VER_TYPE: usize = 0;
+    /// Virtual Rtr ID.
+    pub const VRID: usize = 1;
+    /// Priority.
+    pub const PRIORITY: usize = 2;
+    /// Count IPvX Addr.
+    pub const COUNT: usize = 3;
+    /// v2: Auth Type.
+    pub const AUTH_TYPE: usize = 4;
+    /// v2: Adver Int, whole seconds.
+    pub const ADVER_INT: usize = 5;
+    /// v3: 4 reserved bits, then the 12-bit Max Adver Int in centiseconds.
+    pub const MAX_ADVER_INT: Field = 4..6;
+    /// Checksum.
+    pub const CHECKSUM: Field = 6..8;
+
+    /// The addresses: `count` of them, `addr_len` bytes each, after the fixed header.
+    pub const fn addresses(count: usize, addr_len: usize) -> Field {
+        CHECKSUM.end..CHECKSUM.end + count * addr_len
+    }
+
+    /// v2: the authentication data, the last 8 bytes of a message of `len` bytes.
+    pub const fn auth_data(len: usize) -> Field {
+        len - super::AUTH_DATA_LEN..len
+    }
+}
+
+/// The reserved bits in front of v3's Max Adver Int: sent as zero, ignored on receive
+/// (RFC 9568 §5.2.5).
+const MAX_ADVER_INT_MASK: u16 = 0x0fff;
+
 /// A checked, zero-copy view of a VRRP advertisement.
 ///
 /// [`VrrpPacket::new_checked`] verifies the version, the type, the address family and that
@@ -126,24 +166,36 @@ pub struct VrrpPacket<T: AsRef<[u8]>> {
     version: Version,
 }
 
-/// The fixed header's six fields, as nom reads them.
+/// The fixed header as nom reads it, in wire order: version and type, VRID, priority,
+/// count, auth type and interval (v3: the 16 bits around Max Adver Int), checksum.
 type RawHeader = (u8, u8, u8, u8, u16, u16);
 
-fn raw_header(input: &[u8]) -> nom::IResult<&[u8], RawHeader> {
+fn raw_header(input: &[u8]) -> IResult<&[u8], RawHeader> {
     (be_u8, be_u8, be_u8, be_u8, be_u16, be_u16).parse(input)
+}
+
+/// What follows the header: the address list and v2's authentication data, and nothing
+/// more.
+fn body(input: &[u8], version: Version, addr_bytes: usize) -> IResult<&[u8], &[u8]> {
+    let auth = match version {
+        Version::V2 => AUTH_DATA_LEN,
+        Version::V3 => 0,
+    };
+    let (rest, (list_and_auth, _)) = (take(addr_bytes + auth), eof).parse(input)?;
+    Ok((rest, list_and_auth))
 }
 
 impl<T: AsRef<[u8]>> VrrpPacket<T> {
     /// Checks `buffer` as an advertisement carried over `family` and wraps it.
     ///
-    /// The checks are the ones that need no configuration: version 2 or 3, type 1, no v2
-    /// over IPv6, length equal to what the address count implies, a known v2
-    /// authentication type, a non-zero interval. Checksum and the configured version,
-    /// authentication and interval are checked separately ([`VrrpPacket::verify_checksum`],
-    /// [`crate::ReceiveCheck`]).
+    /// The checks are the ones that need no configuration, in RFC 5798 §7.1's order: version
+    /// 2 or 3, type 1, no v2 over IPv6, length equal to what the address count implies, a
+    /// known v2 authentication type, a non-zero interval. Checksum and the configured
+    /// version, authentication and interval are checked separately
+    /// ([`VrrpPacket::verify_checksum`], [`crate::ReceiveCheck`]).
     pub fn new_checked(buffer: T, family: Family) -> Result<Self, DecodeError> {
         let bytes = buffer.as_ref();
-        let Ok((_, (ver_type, _vrid, _prio, count, auth_int, _csum))) = raw_header(bytes) else {
+        let Ok((rest, (ver_type, _vrid, _prio, count, auth_int, _csum))) = raw_header(bytes) else {
             return Err(DecodeError::Truncated {
                 needed: HEADER_LEN,
                 available: bytes.len(),
@@ -152,7 +204,7 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
         let version = match ver_type >> 4 {
             2 => Version::V2,
             3 => Version::V3,
-            found => return Err(DecodeError::VersionMismatch { found, expected: 3 }),
+            other => return Err(DecodeError::UnknownVersion(other)),
         };
         let kind = ver_type & 0x0f;
         if kind != TYPE_ADVERTISEMENT {
@@ -161,11 +213,10 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
         if version == Version::V2 && family == Family::Ipv6 {
             return Err(DecodeError::V2OverIpv6);
         }
-        let expected = message_len(version, family, usize::from(count));
-        if bytes.len() != expected {
+        if body(rest, version, usize::from(count) * family.addr_len()).is_err() {
             return Err(DecodeError::LengthMismatch {
                 count,
-                expected,
+                expected: message_len(version, family, usize::from(count)),
                 length: bytes.len(),
             });
         }
@@ -177,8 +228,7 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
                 }
                 u16::from(seconds)
             }
-            // The top four bits are reserved: ignored on receive (RFC 9568 §5.2.5).
-            Version::V3 => auth_int & 0x0fff,
+            Version::V3 => auth_int & MAX_ADVER_INT_MASK,
         };
         if interval == 0 {
             return Err(DecodeError::IntervalMismatch {
@@ -209,23 +259,25 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
 
     /// Virtual router identifier.
     pub fn vrid(&self) -> u8 {
-        self.bytes()[1]
+        self.bytes()[field::VRID]
     }
 
     /// Priority: 255 for the address owner, 0 for a master that is leaving.
     pub fn priority(&self) -> u8 {
-        self.bytes()[2]
+        self.bytes()[field::PRIORITY]
     }
 
     /// Count of addresses in the message.
     pub fn addr_count(&self) -> u8 {
-        self.bytes()[3]
+        self.bytes()[field::COUNT]
     }
 
     /// The v2 authentication type; `AuthType::None` for v3, which has none.
     pub fn auth_type(&self) -> AuthType {
         match self.version {
-            Version::V2 => AuthType::from_u8(self.bytes()[4]).unwrap_or(AuthType::None),
+            Version::V2 => {
+                AuthType::from_u8(self.bytes()[field::AUTH_TYPE]).unwrap_or(AuthType::None)
+            }
             Version::V3 => AuthType::None,
         }
     }
@@ -233,8 +285,8 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
     /// The interval field as sent: seconds for v2, centiseconds for v3.
     pub fn interval(&self) -> u16 {
         match self.version {
-            Version::V2 => u16::from(self.bytes()[5]),
-            Version::V3 => u16::from_be_bytes([self.bytes()[4], self.bytes()[5]]) & 0x0fff,
+            Version::V2 => u16::from(self.bytes()[field::ADVER_INT]),
+            Version::V3 => be16(&self.bytes()[field::MAX_ADVER_INT]) & MAX_ADVER_INT_MASK,
         }
     }
 
@@ -248,22 +300,24 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
 
     /// The checksum field.
     pub fn checksum(&self) -> u16 {
-        u16::from_be_bytes([self.bytes()[6], self.bytes()[7]])
+        be16(&self.bytes()[field::CHECKSUM])
     }
 
     /// The virtual addresses, read in place.
     pub fn addresses(&self) -> AddressIter<'_> {
-        let end = HEADER_LEN + usize::from(self.addr_count()) * self.family.addr_len();
-        AddressIter {
-            rest: &self.bytes()[HEADER_LEN..end],
-            family: self.family,
-        }
+        AddressIter::new(self.address_bytes(), self.family)
+    }
+
+    /// The address list as it stands in the message.
+    pub(crate) fn address_bytes(&self) -> &[u8] {
+        let count = usize::from(self.addr_count());
+        &self.bytes()[field::addresses(count, self.family.addr_len())]
     }
 
     /// The v2 authentication data (8 bytes); `None` for v3.
     pub fn auth_data(&self) -> Option<&[u8; AUTH_DATA_LEN]> {
         match self.version {
-            Version::V2 => self.bytes()[self.bytes().len() - AUTH_DATA_LEN..]
+            Version::V2 => self.bytes()[field::auth_data(self.bytes().len())]
                 .try_into()
                 .ok(),
             Version::V3 => None,
@@ -314,6 +368,67 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
     }
 }
 
+/// The writing side, for [`crate::AdvertRepr::emit`]: a buffer of exactly the message's
+/// length, filled field by field.
+impl<T: AsRef<[u8]> + AsMut<[u8]>> VrrpPacket<T> {
+    /// Wraps a buffer to write a message of `version` over `family` into; nothing is checked.
+    pub(crate) fn new_unchecked(buffer: T, family: Family, version: Version) -> Self {
+        VrrpPacket {
+            buffer,
+            family,
+            version,
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
+    }
+
+    /// Writes the fixed header with a zero checksum; v2 takes `auth_type`, v3 ignores it.
+    pub(crate) fn set_header(
+        &mut self,
+        vrid: u8,
+        priority: u8,
+        count: u8,
+        auth_type: AuthType,
+        interval: u16,
+    ) {
+        let version = self.version;
+        let data = self.bytes_mut();
+        data[field::VER_TYPE] = ((version as u8) << 4) | TYPE_ADVERTISEMENT;
+        data[field::VRID] = vrid;
+        data[field::PRIORITY] = priority;
+        data[field::COUNT] = count;
+        match version {
+            Version::V2 => {
+                data[field::AUTH_TYPE] = auth_type.to_u8();
+                data[field::ADVER_INT] = interval as u8;
+            }
+            Version::V3 => data[field::MAX_ADVER_INT].copy_from_slice(&interval.to_be_bytes()),
+        }
+        data[field::CHECKSUM].fill(0);
+    }
+
+    /// The address list, to write into: `count` addresses of this packet's family.
+    pub(crate) fn addresses_mut(&mut self, count: usize) -> &mut [u8] {
+        let range = field::addresses(count, self.family.addr_len());
+        &mut self.bytes_mut()[range]
+    }
+
+    /// Writes v2's authentication data (the last 8 bytes).
+    pub(crate) fn set_auth_data(&mut self, data: &[u8; AUTH_DATA_LEN]) {
+        let range = field::auth_data(self.bytes().len());
+        self.bytes_mut()[range].copy_from_slice(data);
+    }
+
+    /// Computes the checksum over the message and `pseudo` (a pseudo-header's sum, or 0)
+    /// and writes it.
+    pub(crate) fn fill_checksum(&mut self, pseudo: u64) {
+        let sum = checksum::finish(checksum::sum_words(self.bytes(), pseudo));
+        self.bytes_mut()[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+    }
+}
+
 /// The virtual addresses of an advertisement, decoded one at a time from the buffer.
 #[derive(Debug, Clone)]
 pub struct AddressIter<'a> {
@@ -321,22 +436,36 @@ pub struct AddressIter<'a> {
     family: Family,
 }
 
+impl<'a> AddressIter<'a> {
+    /// The addresses in `bytes`, `family`'s length each (a shorter tail is left unread).
+    pub(crate) fn new(bytes: &'a [u8], family: Family) -> Self {
+        AddressIter {
+            rest: bytes,
+            family,
+        }
+    }
+}
+
 impl Iterator for AddressIter<'_> {
     type Item = IpAddr;
 
     fn next(&mut self) -> Option<IpAddr> {
-        match self.family {
+        // The list itself was taken with nom in `new_checked`; here fixed-size chunks come
+        // off it (a nom parser per address cost 8 instructions each, +12% on an 8-address
+        // decode, measured with callgrind).
+        let addr = match self.family {
             Family::Ipv4 => {
                 let (addr, rest) = self.rest.split_first_chunk::<4>()?;
                 self.rest = rest;
-                Some(IpAddr::V4(Ipv4Addr::from(*addr)))
+                IpAddr::from(*addr)
             }
             Family::Ipv6 => {
                 let (addr, rest) = self.rest.split_first_chunk::<16>()?;
                 self.rest = rest;
-                Some(IpAddr::V6(Ipv6Addr::from(*addr)))
+                IpAddr::from(*addr)
             }
-        }
+        };
+        Some(addr)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -346,3 +475,29 @@ impl Iterator for AddressIter<'_> {
 }
 
 impl ExactSizeIterator for AddressIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nom parse and the field table describe one layout.
+    #[test]
+    fn the_header_parse_and_the_field_table_agree() {
+        let bytes: [u8; HEADER_LEN] = [0, 1, 2, 3, 4, 5, 6, 7];
+        let Ok((rest, (ver_type, vrid, prio, count, auth_int, csum))) = raw_header(&bytes) else {
+            panic!("eight bytes are a header");
+        };
+        assert!(rest.is_empty());
+        assert_eq!(ver_type, bytes[field::VER_TYPE]);
+        assert_eq!(vrid, bytes[field::VRID]);
+        assert_eq!(prio, bytes[field::PRIORITY]);
+        assert_eq!(count, bytes[field::COUNT]);
+        assert_eq!(auth_int, be16(&bytes[field::MAX_ADVER_INT]));
+        assert_eq!(
+            auth_int.to_be_bytes(),
+            [bytes[field::AUTH_TYPE], bytes[field::ADVER_INT]]
+        );
+        assert_eq!(csum, be16(&bytes[field::CHECKSUM]));
+        assert_eq!(field::addresses(0, 4).start, HEADER_LEN);
+    }
+}

@@ -5,17 +5,21 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// Adds `data` as big-endian 16-bit words to `acc` (an odd last byte is padded with zero).
 ///
 /// The accumulator is 64-bit so that any packet up to 4 GiB sums without overflow; folding
-/// to 16 bits happens once, in [`finish`].
+/// to 16 bits happens once, in [`finish`]. Whole 32-bit words are added at once: `hi *
+/// 2^16 + lo` folds to `hi + lo`, so this is the same one's complement sum in half the
+/// additions (RFC 1071 §2(B), deferred carries; §2(C), word size).
 #[inline]
 pub fn sum_words(data: &[u8], mut acc: u64) -> u64 {
-    let mut chunks = data.chunks_exact(2);
+    let mut chunks = data.chunks_exact(4);
     for word in &mut chunks {
-        acc += u64::from(u16::from_be_bytes([word[0], word[1]]));
+        acc += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc += u64::from(*last) << 8;
+    match *chunks.remainder() {
+        [a, b, c] => acc + u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        [a, b] => acc + u64::from(u16::from_be_bytes([a, b])),
+        [a] => acc + (u64::from(a) << 8),
+        _ => acc,
     }
-    acc
 }
 
 /// Folds the carries of `acc` into 16 bits and returns the one's complement: the checksum

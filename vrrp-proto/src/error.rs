@@ -28,12 +28,15 @@ pub enum DecodeError {
     /// TTL (IPv4) or hop limit (IPv6) is not 255: the packet was routed (RFC 5798 §7.1).
     #[error("TTL/hop limit {0}, expected 255")]
     TtlNot255(u8),
-    /// The version nibble is neither 2 nor 3, or does not match the configured version.
+    /// The version nibble is neither 2 (RFC 3768) nor 3 (RFC 9568).
+    #[error("unknown VRRP version {0} (2 and 3 are known)")]
+    UnknownVersion(u8),
+    /// The version is known but not the one the receiver is configured for.
     #[error("VRRP version {found}, expected {expected}")]
     VersionMismatch {
         /// The version nibble found in the packet.
         found: u8,
-        /// The version the receiver is configured for, or the highest known.
+        /// The version the receiver is configured for.
         expected: u8,
     },
     /// VRRPv2 carried over IPv6, which RFC 3768 does not define.
@@ -175,7 +178,9 @@ impl DecodeError {
             }
             DecodeError::IpHeader(_) | DecodeError::NotVrrp(_) => DropCounter::IpHeader,
             DecodeError::TtlNot255(_) => DropCounter::IpTtl,
-            DecodeError::VersionMismatch { .. } | DecodeError::V2OverIpv6 => DropCounter::Version,
+            DecodeError::UnknownVersion(_)
+            | DecodeError::VersionMismatch { .. }
+            | DecodeError::V2OverIpv6 => DropCounter::Version,
             DecodeError::InvalidType(_) => DropCounter::InvalidType,
             DecodeError::Checksum { .. } => DropCounter::Checksum,
             DecodeError::InvalidAuthType(_) => DropCounter::InvalidAuthType,

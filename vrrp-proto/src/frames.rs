@@ -17,7 +17,7 @@ pub const ETHERNET_HEADER_LEN: usize = 14;
 /// Length of a gratuitous ARP frame (before link-layer padding).
 pub const GARP_FRAME_LEN: usize = ETHERNET_HEADER_LEN + 28;
 /// Length of an unsolicited Neighbor Advertisement frame with a target link-layer option.
-pub const UNSOLICITED_NA_FRAME_LEN: usize = ETHERNET_HEADER_LEN + 40 + 32;
+pub const UNSOLICITED_NA_FRAME_LEN: usize = ETHERNET_HEADER_LEN + crate::ipv6::HEADER_LEN + 32;
 
 const ETHERTYPE_ARP: u16 = 0x0806;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -43,6 +43,57 @@ pub const fn virtual_mac(family: Family, vrid: u8) -> MacAddr {
     [0x00, 0x00, 0x5e, 0x00, kind, vrid]
 }
 
+/// Where each field of the frames sits, named once: the Ethernet header (IEEE 802.3), the
+/// ARP packet after it (RFC 826), the Neighbor Advertisement after the IPv6 header (RFC 4861
+/// §4.4) with its target link-layer address option (§4.6.1).
+mod field {
+    /// A run of bytes.
+    pub type Field = core::ops::Range<usize>;
+
+    /// Ethernet destination MAC.
+    pub const ETH_DST: Field = 0..6;
+    /// Ethernet source MAC.
+    pub const ETH_SRC: Field = 6..12;
+    /// Ethertype.
+    pub const ETH_TYPE: Field = 12..14;
+
+    /// ARP hardware type.
+    pub const ARP_HTYPE: Field = 0..2;
+    /// ARP protocol type.
+    pub const ARP_PTYPE: Field = 2..4;
+    /// ARP hardware address length.
+    pub const ARP_HLEN: usize = 4;
+    /// ARP protocol address length.
+    pub const ARP_PLEN: usize = 5;
+    /// ARP operation.
+    pub const ARP_OPER: Field = 6..8;
+    /// ARP sender hardware address.
+    pub const ARP_SHA: Field = 8..14;
+    /// ARP sender protocol address.
+    pub const ARP_SPA: Field = 14..18;
+    /// ARP target hardware address.
+    pub const ARP_THA: Field = 18..24;
+    /// ARP target protocol address.
+    pub const ARP_TPA: Field = 24..28;
+
+    /// ICMPv6 type.
+    pub const NA_TYPE: usize = 0;
+    /// ICMPv6 code.
+    pub const NA_CODE: usize = 1;
+    /// ICMPv6 checksum.
+    pub const NA_CHECKSUM: Field = 2..4;
+    /// Router, Solicited, Override flags (top bits), then reserved.
+    pub const NA_FLAGS: Field = 4..8;
+    /// Target address.
+    pub const NA_TARGET: Field = 8..24;
+    /// Option type.
+    pub const NA_OPT_TYPE: usize = 24;
+    /// Option length in units of 8 bytes.
+    pub const NA_OPT_LEN: usize = 25;
+    /// Option: the target's link-layer address.
+    pub const NA_OPT_MAC: Field = 26..32;
+}
+
 fn frame<const N: usize>(buf: &mut [u8]) -> Result<&mut [u8], EncodeError> {
     let available = buf.len();
     buf.get_mut(..N).ok_or(EncodeError::BufferTooSmall {
@@ -52,9 +103,9 @@ fn frame<const N: usize>(buf: &mut [u8]) -> Result<&mut [u8], EncodeError> {
 }
 
 fn ethernet(out: &mut [u8], dst: MacAddr, src: MacAddr, ethertype: u16) {
-    out[0..6].copy_from_slice(&dst);
-    out[6..12].copy_from_slice(&src);
-    out[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    out[field::ETH_DST].copy_from_slice(&dst);
+    out[field::ETH_SRC].copy_from_slice(&src);
+    out[field::ETH_TYPE].copy_from_slice(&ethertype.to_be_bytes());
 }
 
 /// Writes a gratuitous ARP for `addr` from `src_mac`: a broadcast ARP request whose sender
@@ -70,15 +121,15 @@ pub fn emit_gratuitous_arp(
     let out = frame::<GARP_FRAME_LEN>(buf)?;
     ethernet(out, BROADCAST, src_mac, ETHERTYPE_ARP);
     let arp = &mut out[ETHERNET_HEADER_LEN..];
-    arp[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
-    arp[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol: IPv4
-    arp[4] = 6;
-    arp[5] = 4;
-    arp[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
-    arp[8..14].copy_from_slice(&src_mac);
-    arp[14..18].copy_from_slice(&addr.octets());
-    arp[18..24].copy_from_slice(&BROADCAST);
-    arp[24..28].copy_from_slice(&addr.octets());
+    arp[field::ARP_HTYPE].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
+    arp[field::ARP_PTYPE].copy_from_slice(&0x0800u16.to_be_bytes()); // IPv4
+    arp[field::ARP_HLEN] = 6;
+    arp[field::ARP_PLEN] = 4;
+    arp[field::ARP_OPER].copy_from_slice(&1u16.to_be_bytes()); // request
+    arp[field::ARP_SHA].copy_from_slice(&src_mac);
+    arp[field::ARP_SPA].copy_from_slice(&addr.octets());
+    arp[field::ARP_THA].copy_from_slice(&BROADCAST);
+    arp[field::ARP_TPA].copy_from_slice(&addr.octets());
     Ok(GARP_FRAME_LEN)
 }
 
@@ -108,19 +159,19 @@ pub fn emit_unsolicited_na(
         payload_len: ICMP_LEN,
     }
     .emit(&mut out[ETHERNET_HEADER_LEN..])?;
-    let icmp = &mut out[ETHERNET_HEADER_LEN + 40..];
-    icmp[0] = ND_NEIGHBOR_ADVERT;
-    icmp[1] = 0;
-    icmp[2..4].copy_from_slice(&[0, 0]);
+    let icmp = &mut out[ETHERNET_HEADER_LEN + crate::ipv6::HEADER_LEN..];
+    icmp[field::NA_TYPE] = ND_NEIGHBOR_ADVERT;
+    icmp[field::NA_CODE] = 0;
+    icmp[field::NA_CHECKSUM].fill(0);
     // R (router), S (solicited, never here), O (override).
-    icmp[4] = if router { 0xa0 } else { 0x20 };
-    icmp[5..8].copy_from_slice(&[0, 0, 0]);
-    icmp[8..24].copy_from_slice(&target.octets());
-    icmp[24] = 2; // target link-layer address
-    icmp[25] = 1; // length in units of 8 bytes
-    icmp[26..32].copy_from_slice(&src_mac);
+    let flags: u32 = if router { 0xa000_0000 } else { 0x2000_0000 };
+    icmp[field::NA_FLAGS].copy_from_slice(&flags.to_be_bytes());
+    icmp[field::NA_TARGET].copy_from_slice(&target.octets());
+    icmp[field::NA_OPT_TYPE] = 2; // target link-layer address
+    icmp[field::NA_OPT_LEN] = 1;
+    icmp[field::NA_OPT_MAC].copy_from_slice(&src_mac);
     let pseudo = checksum::ipv6_pseudo_header(src_ip, ALL_NODES, ICMPV6, u32::from(ICMP_LEN));
     let sum = checksum::finish(checksum::sum_words(icmp, pseudo));
-    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    icmp[field::NA_CHECKSUM].copy_from_slice(&sum.to_be_bytes());
     Ok(UNSOLICITED_NA_FRAME_LEN)
 }

@@ -3,11 +3,62 @@
 
 use core::net::Ipv4Addr;
 
-use crate::checksum;
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u16, be_u8};
+use nom::{IResult, Parser};
+
 use crate::error::{DecodeError, IpHeaderError};
+use crate::{be16, checksum};
 
 /// The minimum IPv4 header length in bytes (IHL 5).
 pub const MIN_HEADER_LEN: usize = 20;
+
+/// Where each field of the IPv4 header sits (RFC 791 §3.1), named once.
+mod field {
+    /// A run of bytes.
+    pub type Field = core::ops::Range<usize>;
+
+    /// Version (high nibble) and IHL (low nibble, in 32-bit words).
+    pub const VER_IHL: usize = 0;
+    /// Type of service.
+    pub const TOS: usize = 1;
+    /// Total length: header and payload.
+    pub const LENGTH: Field = 2..4;
+    /// Identification.
+    pub const IDENT: Field = 4..6;
+    /// Flags (3 bits) and fragment offset (13 bits).
+    pub const FLG_OFF: Field = 6..8;
+    /// Time to live.
+    pub const TTL: usize = 8;
+    /// Protocol of the payload.
+    pub const PROTOCOL: usize = 9;
+    /// Header checksum.
+    pub const CHECKSUM: Field = 10..12;
+    /// Source address.
+    pub const SRC_ADDR: Field = 12..16;
+    /// Destination address.
+    pub const DST_ADDR: Field = 16..20;
+}
+
+/// More-fragments flag and fragment offset: a piece of a larger datagram when any is set.
+const FRAGMENT_MASK: u16 = 0x3fff;
+
+/// The fields of the fixed header a receiver checks, as nom reads them: version and IHL,
+/// total length, flags and fragment offset; the others are taken whole, read later by the
+/// getters.
+fn fixed_header(input: &[u8]) -> IResult<&[u8], (u8, u16, u16)> {
+    let (rest, (ver_ihl, _tos, total, _ident, flg_off, _ttl_to_dst)) = (
+        be_u8,
+        take(1usize),
+        be_u16,
+        take(2usize),
+        be_u16,
+        // TTL, protocol, checksum, source, destination.
+        take(MIN_HEADER_LEN - field::FLG_OFF.end),
+    )
+        .parse(input)?;
+    Ok((rest, (ver_ihl, total, flg_off)))
+}
 
 /// A read-only view of an IPv4 packet, checked on construction.
 ///
@@ -37,27 +88,25 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Bytes past the total length (link-layer padding) are ignored.
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let bytes = buffer.as_ref();
-        if bytes.len() < MIN_HEADER_LEN {
+        let Ok((_, (ver_ihl, total, flg_off))) = fixed_header(bytes) else {
             return Err(DecodeError::Truncated {
                 needed: MIN_HEADER_LEN,
                 available: bytes.len(),
             });
-        }
-        let version = bytes[0] >> 4;
+        };
+        let version = ver_ihl >> 4;
         if version != 4 {
             return Err(DecodeError::IpHeader(IpHeaderError::Version(version)));
         }
-        let ihl = bytes[0] & 0x0f;
+        let ihl = ver_ihl & 0x0f;
         let header_len = usize::from(ihl) * 4;
         if header_len < MIN_HEADER_LEN || header_len > bytes.len() {
             return Err(DecodeError::IpHeader(IpHeaderError::HeaderLength(ihl)));
         }
-        let total = u16::from_be_bytes([bytes[2], bytes[3]]);
         if usize::from(total) < header_len || usize::from(total) > bytes.len() {
             return Err(DecodeError::IpHeader(IpHeaderError::TotalLength(total)));
         }
-        // More-fragments flag or a non-zero offset: a piece of a larger datagram.
-        if u16::from_be_bytes([bytes[6], bytes[7]]) & 0x3fff != 0 {
+        if flg_off & FRAGMENT_MASK != 0 {
             return Err(DecodeError::IpHeader(IpHeaderError::Fragmented));
         }
         Ok(Ipv4Packet { buffer })
@@ -69,34 +118,42 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Header length in bytes (IHL × 4).
     pub fn header_len(&self) -> usize {
-        usize::from(self.bytes()[0] & 0x0f) * 4
+        usize::from(self.bytes()[field::VER_IHL] & 0x0f) * 4
     }
 
     /// Total length field: header plus payload.
     pub fn total_len(&self) -> usize {
-        usize::from(u16::from_be_bytes([self.bytes()[2], self.bytes()[3]]))
+        usize::from(be16(&self.bytes()[field::LENGTH]))
+    }
+
+    /// Type of service.
+    pub fn tos(&self) -> u8 {
+        self.bytes()[field::TOS]
+    }
+
+    /// Identification.
+    pub fn ident(&self) -> u16 {
+        be16(&self.bytes()[field::IDENT])
     }
 
     /// Time to live.
     pub fn ttl(&self) -> u8 {
-        self.bytes()[8]
+        self.bytes()[field::TTL]
     }
 
     /// Protocol number of the payload (112 for VRRP, 51 for AH).
     pub fn protocol(&self) -> u8 {
-        self.bytes()[9]
+        self.bytes()[field::PROTOCOL]
     }
 
     /// Source address.
     pub fn src_addr(&self) -> Ipv4Addr {
-        let b = self.bytes();
-        Ipv4Addr::new(b[12], b[13], b[14], b[15])
+        addr(&self.bytes()[field::SRC_ADDR])
     }
 
     /// Destination address.
     pub fn dst_addr(&self) -> Ipv4Addr {
-        let b = self.bytes();
-        Ipv4Addr::new(b[16], b[17], b[18], b[19])
+        addr(&self.bytes()[field::DST_ADDR])
     }
 
     /// Whether the header checksum is correct.
@@ -139,38 +196,50 @@ impl Ipv4Header {
             });
         };
         let total = (MIN_HEADER_LEN as u16).saturating_add(self.payload_len);
-        out[0] = 0x45;
-        out[1] = self.tos;
-        out[2..4].copy_from_slice(&total.to_be_bytes());
-        out[4..6].copy_from_slice(&self.ident.to_be_bytes());
-        out[6..8].copy_from_slice(&[0, 0]);
-        out[8] = self.ttl;
-        out[9] = self.protocol;
-        out[10..12].copy_from_slice(&[0, 0]);
-        out[12..16].copy_from_slice(&self.src.octets());
-        out[16..20].copy_from_slice(&self.dst.octets());
+        out[field::VER_IHL] = 0x45; // version 4, IHL 5: no options
+        out[field::TOS] = self.tos;
+        out[field::LENGTH].copy_from_slice(&total.to_be_bytes());
+        out[field::IDENT].copy_from_slice(&self.ident.to_be_bytes());
+        out[field::FLG_OFF].fill(0);
+        out[field::TTL] = self.ttl;
+        out[field::PROTOCOL] = self.protocol;
+        out[field::CHECKSUM].fill(0);
+        out[field::SRC_ADDR].copy_from_slice(&self.src.octets());
+        out[field::DST_ADDR].copy_from_slice(&self.dst.octets());
         let sum = checksum::of(out);
-        out[10..12].copy_from_slice(&sum.to_be_bytes());
+        out[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
         Ok(MIN_HEADER_LEN)
     }
 }
+
+/// A 4-byte address field.
+fn addr(field: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(field[0], field[1], field[2], field[3])
+}
+
+/// The fixed part of an AH header (RFC 4302 §2): next header, payload length, reserved,
+/// SPI, sequence number.
+const AH_FIXED_LEN: usize = 12;
 
 /// Skips an IPsec AH header (RFC 4302) in front of a VRRPv2 message, as keepalived's
 /// `auth_type AH` sends. Returns the next-header value and the bytes after the AH header.
 ///
 /// The integrity check value is not verified here.
 pub fn skip_ah(payload: &[u8]) -> Result<(u8, &[u8]), DecodeError> {
-    if payload.len() < 12 {
+    let parsed: IResult<&[u8], (u8, u8)> = (be_u8, be_u8, take(AH_FIXED_LEN - 2))
+        .map(|(next, len, _)| (next, len))
+        .parse(payload);
+    let Ok((_, (next_header, ah_words))) = parsed else {
         return Err(DecodeError::Truncated {
-            needed: 12,
+            needed: AH_FIXED_LEN,
             available: payload.len(),
         });
-    }
-    // AH length field: in 32-bit words, minus 2.
-    let ah_len = (usize::from(payload[1]) + 2) * 4;
-    match payload.get(ah_len..) {
-        Some(rest) => Ok((payload[0], rest)),
-        None => Err(DecodeError::Truncated {
+    };
+    // AH's length field: the header's length in 32-bit words, minus 2 (RFC 4302 §2.2).
+    let ah_len = (usize::from(ah_words) + 2) * 4;
+    match take::<_, _, nom::error::Error<&[u8]>>(ah_len).parse(payload) {
+        Ok((rest, _)) => Ok((next_header, rest)),
+        Err(_) => Err(DecodeError::Truncated {
             needed: ah_len,
             available: payload.len(),
         }),

@@ -73,3 +73,8 @@ impl Family {
         }
     }
 }
+
+/// A big-endian 16-bit field of a header (two bytes by the field tables' construction).
+pub(crate) fn be16(field: &[u8]) -> u16 {
+    u16::from_be_bytes([field[0], field[1]])
+}

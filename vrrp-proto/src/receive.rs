@@ -131,14 +131,10 @@ pub struct ReceiveCheck {
 }
 
 impl ReceiveCheck {
-    /// Applies the checks to a received advertisement.
+    /// Applies the checks to a received advertisement, in RFC 3768 §7.1's order: version,
+    /// authentication, interval.
     pub fn check<T: AsRef<[u8]>>(&self, advert: &VrrpPacket<T>) -> Result<(), DecodeError> {
-        if advert.version() != self.version {
-            return Err(DecodeError::VersionMismatch {
-                found: advert.version() as u8,
-                expected: self.version as u8,
-            });
-        }
+        self.check_version(advert.version())?;
         if self.version == Version::V3 {
             return Ok(());
         }
@@ -156,9 +152,34 @@ impl ReceiveCheck {
                 return Err(DecodeError::AuthFailure);
             }
         }
-        if advert.interval() != self.interval {
+        self.check_interval(advert.interval())
+    }
+
+    /// The version rule alone: an advert of another version than the configured one is
+    /// discarded (RFC 3768 §7.1, RFC 9568 §7.1).
+    pub fn check_version(&self, found: Version) -> Result<(), DecodeError> {
+        if found != self.version {
+            return Err(DecodeError::VersionMismatch {
+                found: found as u8,
+                expected: self.version as u8,
+            });
+        }
+        Ok(())
+    }
+
+    /// The interval rule alone, on the field as sent: never zero; for v2 equal to the
+    /// configured interval (RFC 3768 §7.1), while a v3 Backup learns its Master's (RFC 9568
+    /// §6.4.2). A zero is reported as [`VrrpPacket::new_checked`] reports it.
+    pub fn check_interval(&self, found: u16) -> Result<(), DecodeError> {
+        if found == 0 {
             return Err(DecodeError::IntervalMismatch {
-                found: advert.interval(),
+                found: 0,
+                configured: 0,
+            });
+        }
+        if self.version == Version::V2 && found != self.interval {
+            return Err(DecodeError::IntervalMismatch {
+                found,
                 configured: self.interval,
             });
         }

@@ -2,7 +2,7 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::advert::{message_len, AuthType, AUTH_DATA_LEN, HEADER_LEN, IP_PROTOCOL};
+use crate::advert::{message_len, AuthType, VrrpPacket, AUTH_DATA_LEN, IP_PROTOCOL};
 use crate::checksum;
 use crate::error::EncodeError;
 use crate::{Family, Version};
@@ -14,6 +14,15 @@ pub enum Addresses<'a> {
     V4(&'a [Ipv4Addr]),
     /// IPv6 addresses.
     V6(&'a [Ipv6Addr]),
+    /// Addresses as a received advert carries them, `family`'s length each in network
+    /// order: what [`AdvertRepr::parse`] borrows, so that parsing copies nothing. Equal to
+    /// another `Wire` list of the same bytes, never to a `V4`/`V6` list.
+    Wire {
+        /// The address family.
+        family: Family,
+        /// The addresses' bytes.
+        bytes: &'a [u8],
+    },
 }
 
 impl Addresses<'_> {
@@ -22,6 +31,7 @@ impl Addresses<'_> {
         match self {
             Addresses::V4(_) => Family::Ipv4,
             Addresses::V6(_) => Family::Ipv6,
+            Addresses::Wire { family, .. } => *family,
         }
     }
 
@@ -30,6 +40,31 @@ impl Addresses<'_> {
         match self {
             Addresses::V4(a) => a.len(),
             Addresses::V6(a) => a.len(),
+            Addresses::Wire { family, bytes } => bytes.len() / family.addr_len(),
+        }
+    }
+
+    /// Writes the addresses into `out`, which holds exactly [`Addresses::len`] of them.
+    fn write(&self, out: &mut [u8]) {
+        match self {
+            // IPv4 lists are short (often one address): a copy per address beats the
+            // memcpy call that LLVM makes of a zipped loop, which pays off for IPv6's 16-byte
+            // addresses (callgrind: 216 vs 221 instructions for one IPv4 address, 384 vs 417
+            // for eight IPv6 ones).
+            Addresses::V4(addrs) => {
+                for (i, addr) in addrs.iter().enumerate() {
+                    out[i * 4..i * 4 + 4].copy_from_slice(&addr.octets());
+                }
+            }
+            Addresses::V6(addrs) => {
+                for (slot, addr) in out.chunks_exact_mut(16).zip(*addrs) {
+                    slot.copy_from_slice(&addr.octets());
+                }
+            }
+            Addresses::Wire { family, bytes } => {
+                let whole = bytes.len() - bytes.len() % family.addr_len();
+                out.copy_from_slice(&bytes[..whole]);
+            }
         }
     }
 
@@ -151,7 +186,36 @@ pub struct AdvertRepr<'a> {
     pub addresses: Addresses<'a>,
 }
 
-impl AdvertRepr<'_> {
+impl<'a> AdvertRepr<'a> {
+    /// The description of a received advert, borrowing its addresses (and copying nothing):
+    /// what re-encodes to the same fields with [`AdvertRepr::emit`]. The packet was checked
+    /// when it was made, so this cannot fail.
+    ///
+    /// ```
+    /// use vrrp_proto::{AdvertRepr, ChecksumScope, Family, VrrpPacket};
+    /// let bytes = [0x21, 0x33, 0x82, 0x01, 0x00, 0x01, 0x96, 0xad, 0xc6, 0x12, 0x00, 0x0a,
+    ///              0, 0, 0, 0, 0, 0, 0, 0];
+    /// let packet = VrrpPacket::new_checked(&bytes[..], Family::Ipv4).unwrap();
+    /// let repr = AdvertRepr::parse(&packet);
+    /// assert_eq!((repr.vrid, repr.priority, repr.interval), (51, 130, 1));
+    /// let mut out = [0u8; 20];
+    /// assert_eq!(repr.emit(&mut out, ChecksumScope::Message), Ok(20));
+    /// assert_eq!(out, bytes);
+    /// ```
+    pub fn parse<T: AsRef<[u8]>>(packet: &'a VrrpPacket<T>) -> AdvertRepr<'a> {
+        AdvertRepr {
+            version: packet.version(),
+            vrid: packet.vrid(),
+            priority: packet.priority(),
+            interval: packet.interval(),
+            auth: packet.auth(),
+            addresses: Addresses::Wire {
+                family: packet.family(),
+                bytes: packet.address_bytes(),
+            },
+        }
+    }
+
     /// The encoded length in bytes.
     pub fn buffer_len(&self) -> usize {
         message_len(self.version, self.addresses.family(), self.addresses.len())
@@ -162,8 +226,10 @@ impl AdvertRepr<'_> {
     /// Combinations the protocol does not define are refused with
     /// [`EncodeError::Inconsistent`] rather than encoded wrongly.
     pub fn emit(&self, buf: &mut [u8], scope: ChecksumScope) -> Result<usize, EncodeError> {
-        self.check(scope)?;
-        let len = self.buffer_len();
+        // Read once: each look at `addresses` is a match over its forms.
+        let (family, count) = (self.addresses.family(), self.addresses.len());
+        self.check(scope, family, count)?;
+        let len = message_len(self.version, family, count);
         let available = buf.len();
         let Some(out) = buf.get_mut(..len) else {
             return Err(EncodeError::BufferTooSmall {
@@ -171,36 +237,18 @@ impl AdvertRepr<'_> {
                 available,
             });
         };
-        out[0] = ((self.version as u8) << 4) | crate::advert::TYPE_ADVERTISEMENT;
-        out[1] = self.vrid;
-        out[2] = self.priority;
-        out[3] = self.addresses.len() as u8;
-        match self.version {
-            Version::V2 => {
-                out[4] = self.auth.auth_type().to_u8();
-                out[5] = self.interval as u8;
-            }
-            Version::V3 => out[4..6].copy_from_slice(&self.interval.to_be_bytes()),
-        }
-        out[6] = 0;
-        out[7] = 0;
-        let mut at = HEADER_LEN;
-        match self.addresses {
-            Addresses::V4(addrs) => {
-                for addr in addrs {
-                    out[at..at + 4].copy_from_slice(&addr.octets());
-                    at += 4;
-                }
-            }
-            Addresses::V6(addrs) => {
-                for addr in addrs {
-                    out[at..at + 16].copy_from_slice(&addr.octets());
-                    at += 16;
-                }
-            }
-        }
+        let mut packet = VrrpPacket::new_unchecked(out, family, self.version);
+        // `check` bounds the count to a u8 and the interval to the version's field.
+        packet.set_header(
+            self.vrid,
+            self.priority,
+            count as u8,
+            self.auth.auth_type(),
+            self.interval,
+        );
+        self.addresses.write(packet.addresses_mut(count));
         if self.version == Version::V2 {
-            out[at..at + AUTH_DATA_LEN].copy_from_slice(&self.auth.data());
+            packet.set_auth_data(&self.auth.data());
         }
         let pseudo = match scope {
             ChecksumScope::Message => 0,
@@ -211,14 +259,13 @@ impl AdvertRepr<'_> {
                 checksum::ipv6_pseudo_header(src, dst, IP_PROTOCOL, len as u32)
             }
         };
-        let sum = checksum::finish(checksum::sum_words(out, pseudo));
-        out[6..8].copy_from_slice(&sum.to_be_bytes());
+        packet.fill_checksum(pseudo);
         Ok(len)
     }
 
-    fn check(&self, scope: ChecksumScope) -> Result<(), EncodeError> {
-        if self.addresses.len() > usize::from(u8::MAX) {
-            return Err(EncodeError::TooManyAddresses(self.addresses.len()));
+    fn check(&self, scope: ChecksumScope, family: Family, count: usize) -> Result<(), EncodeError> {
+        if count > usize::from(u8::MAX) {
+            return Err(EncodeError::TooManyAddresses(count));
         }
         let max_interval = match self.version {
             Version::V2 => 255,
@@ -230,7 +277,6 @@ impl AdvertRepr<'_> {
                 version: self.version,
             });
         }
-        let family = self.addresses.family();
         match (self.version, family, scope) {
             (Version::V2, Family::Ipv6, _) => Err(EncodeError::Inconsistent("VRRPv2 over IPv6")),
             (Version::V2, _, ChecksumScope::Message) => Ok(()),

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use common::{ethertype, read_pcap};
 use vrrp_proto::frames::{emit_gratuitous_arp, GARP_FRAME_LEN};
 use vrrp_proto::ipv4::{Ipv4Header, Ipv4Packet};
 use vrrp_proto::ipv6::Ipv6Packet;
 use vrrp_proto::{
-    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, AuthType, ChecksumForm, ChecksumScope,
+    decode_ipv4, decode_ipv6, AdvertRepr, Auth, AuthType, ChecksumForm, ChecksumScope,
     ReceiveCheck, Received, Version,
 };
 
@@ -65,38 +65,10 @@ fn assert_fields(name: &str, rx: &Received<'_>, want: &Expected) {
     }
 }
 
-/// Rebuilds the advertisement from its decoded fields and encodes it with the checksum form
-/// the sender used.
+/// Re-encodes the advertisement from its parsed description, with the checksum form the
+/// sender used.
 fn reencode(rx: &Received<'_>) -> Vec<u8> {
-    let a = &rx.advert;
-    let v4: Vec<Ipv4Addr> = a
-        .addresses()
-        .filter_map(|ip| match ip {
-            IpAddr::V4(v) => Some(v),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = a
-        .addresses()
-        .filter_map(|ip| match ip {
-            IpAddr::V6(v) => Some(v),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
-    let addresses = if v6.is_empty() {
-        Addresses::V4(&v4)
-    } else {
-        Addresses::V6(&v6)
-    };
-    let auth = a.auth();
-    let repr = AdvertRepr {
-        version: a.version(),
-        vrid: a.vrid(),
-        priority: a.priority(),
-        interval: a.interval(),
-        auth,
-        addresses,
-    };
+    let repr = AdvertRepr::parse(&rx.advert);
     let scope = match (rx.checksum_form, rx.src, rx.dst) {
         (ChecksumForm::Message, _, _) => ChecksumScope::Message,
         (ChecksumForm::Ipv4PseudoHeader, IpAddr::V4(src), IpAddr::V4(dst)) => {
@@ -132,7 +104,7 @@ fn check_ipv4(name: &str, frame: &[u8], want: &Expected) -> ChecksumForm {
             protocol: 112,
             ttl: 255,
             tos: 0xc0,
-            ident: u16::from_be_bytes([packet[4], packet[5]]),
+            ident: ip.ident(),
             payload_len: message.len() as u16,
         }
         .emit(&mut whole)

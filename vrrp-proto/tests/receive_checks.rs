@@ -133,13 +133,8 @@ fn unknown_version_and_type_are_rejected() {
     p[20] = 0x41;
     fix_checksum(&mut p);
     let e = err(&p);
-    assert_eq!(
-        e,
-        DecodeError::VersionMismatch {
-            found: 4,
-            expected: 3
-        }
-    );
+    assert_eq!(e, DecodeError::UnknownVersion(4));
+    assert_eq!(e.to_string(), "unknown VRRP version 4 (2 and 3 are known)");
     assert_eq!(e.counter().name(), "version_err");
     let mut p = packet(&v2_pass());
     p[20] = 0x22;
