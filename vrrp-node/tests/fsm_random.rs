@@ -43,8 +43,15 @@ fn config_for(rng: &mut Rng, version: Version) -> RouterConfig {
     c
 }
 
-fn event(rng: &mut Rng, version: Version) -> Event {
-    match rng.below(12) {
+/// One input to the router: an event, or its timers' expiry (`handle_timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Event(Event),
+    Timeout,
+}
+
+fn input(rng: &mut Rng, version: Version) -> Input {
+    let event = match rng.below(12) {
         0 => Event::Startup,
         1 => Event::Shutdown,
         2 => Event::Track {
@@ -62,7 +69,7 @@ fn event(rng: &mut Rng, version: Version) -> Event {
                 SyncCommand::FaultCleared,
             ],
         )),
-        6 => Event::Timeout,
+        6 => return Input::Timeout,
         _ => Event::Advert(Advert {
             source: IpAddr::V4(Ipv4Addr::new(198, 18, 0, pick(rng, &[9u8, 10, 11]))),
             version: if rng.chance(950) {
@@ -74,118 +81,158 @@ fn event(rng: &mut Rng, version: Version) -> Event {
             priority: pick(rng, &[0u8, 1, 50, 100, 200, 254, 255]),
             max_advert_interval: pick(rng, &[0u16, 1, 3, 20, 100, 4095, 65535]),
         }),
-    }
+    };
+    Input::Event(event)
 }
 
-/// Runs one seed's sequence; returns how many reloads were taken and refused.
-fn check_sequence(seed: u64) -> (u32, u32) {
-    let mut rng = Rng::new(seed);
-    let mut cfg = config(&mut rng);
-    let version = cfg.version;
-    let mut base = cfg.priority;
-    let mut adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
-    let mut vr = VirtualRouter::new(cfg.clone()).expect("generated configs are valid");
-    let mut vips = false;
-    let mut now = Instant::ZERO;
-    let mut reloads = (0u32, 0u32);
-    for step in 0..60 {
-        if rng.chance(80) {
-            // A reload: mostly the same version (taken unless owner, sync group or fault
-            // status change), sometimes the other one (always refused).
-            let v = if rng.chance(900) {
-                version
-            } else {
-                pick(&mut rng, &[Version::V2, Version::V3])
-            };
-            let new = config_for(&mut rng, v);
-            let state = vr.state();
-            let (prio, deadline) = (vr.priority(), vr.next_deadline());
-            let verdict = vr.check_reconfigure(&new);
-            let taken = vr.reconfigure(now, new.clone());
-            assert_eq!(
-                taken, verdict,
-                "seed {seed} step {step}: check and apply agree"
-            );
-            assert_eq!(
-                vr.state(),
-                state,
-                "seed {seed} step {step}: a reload keeps the state"
-            );
-            match taken {
-                Ok(()) => {
-                    reloads.0 += 1;
-                    cfg = new;
-                    base = cfg.priority;
-                    adv = Duration::from_centis(u64::from(cfg.advert_interval_cs));
-                    // In place: no VIP change, no notify; adverts carry the new priority.
-                    while let Some(a) = vr.poll_action() {
-                        match a {
-                            Action::SendAdvert { priority, .. } => {
-                                assert_eq!(state, State::Master, "seed {seed} step {step}");
-                                assert_eq!(priority, vr.priority(), "seed {seed} step {step}");
-                            }
-                            Action::Observe(_) => {}
-                            other => panic!("seed {seed} step {step}: a reload did {other:?}"),
+/// One seed's router and what the checks need to know of it.
+struct Run {
+    seed: u64,
+    rng: Rng,
+    cfg: RouterConfig,
+    version: Version,
+    base: u8,
+    adv: Duration,
+    vr: VirtualRouter,
+    vips: bool,
+    now: Instant,
+    /// Reloads taken and refused.
+    reloads: (u32, u32),
+}
+
+impl Run {
+    fn new(seed: u64) -> Run {
+        let mut rng = Rng::new(seed);
+        let cfg = config(&mut rng);
+        Run {
+            seed,
+            version: cfg.version,
+            base: cfg.priority,
+            adv: Duration::from_centis(u64::from(cfg.advert_interval_cs)),
+            vr: VirtualRouter::new(cfg.clone()).expect("generated configs are valid"),
+            cfg,
+            rng,
+            vips: false,
+            now: Instant::ZERO,
+            reloads: (0, 0),
+        }
+    }
+
+    /// A reload: mostly the same version (taken unless owner, sync group or fault status
+    /// change), sometimes the other one (always refused).
+    fn reload(&mut self, step: u32) {
+        let (seed, version) = (self.seed, self.version);
+        let v = if self.rng.chance(900) {
+            version
+        } else {
+            pick(&mut self.rng, &[Version::V2, Version::V3])
+        };
+        let new = config_for(&mut self.rng, v);
+        let vr = &mut self.vr;
+        let state = vr.state();
+        let (prio, deadline) = (vr.priority(), vr.next_deadline());
+        let verdict = vr.check_reconfigure(&new);
+        let taken = vr.reconfigure(self.now, new.clone());
+        assert_eq!(
+            taken, verdict,
+            "seed {seed} step {step}: check and apply agree"
+        );
+        assert_eq!(
+            vr.state(),
+            state,
+            "seed {seed} step {step}: a reload keeps the state"
+        );
+        match taken {
+            Ok(()) => {
+                self.reloads.0 += 1;
+                self.cfg = new;
+                self.base = self.cfg.priority;
+                self.adv = Duration::from_centis(u64::from(self.cfg.advert_interval_cs));
+                // In place: no VIP change, no notify; adverts carry the new priority.
+                while let Some(a) = vr.poll_action() {
+                    match a {
+                        Action::SendAdvert { priority, .. } => {
+                            assert_eq!(state, State::Master, "seed {seed} step {step}");
+                            assert_eq!(priority, vr.priority(), "seed {seed} step {step}");
                         }
-                    }
-                    if state == State::Master {
-                        let d = vr.next_deadline().expect("Master has an Adver_Timer");
-                        assert!(d <= now + adv, "seed {seed} step {step}: new interval");
+                        Action::Observe(_) => {}
+                        other => panic!("seed {seed} step {step}: a reload did {other:?}"),
                     }
                 }
-                Err(e) => {
-                    reloads.1 += 1;
-                    assert_eq!(vr.priority(), prio, "seed {seed} step {step} {e}");
-                    assert_eq!(vr.next_deadline(), deadline, "seed {seed} step {step} {e}");
-                    assert_eq!(vr.poll_action(), None, "seed {seed} step {step} {e}");
-                    if v != version {
-                        assert_eq!(e, ReconfigureError::Version, "seed {seed} step {step}");
-                    }
+                if state == State::Master {
+                    let d = vr.next_deadline().expect("Master has an Adver_Timer");
+                    assert!(
+                        d <= self.now + self.adv,
+                        "seed {seed} step {step}: new interval"
+                    );
+                }
+            }
+            Err(e) => {
+                self.reloads.1 += 1;
+                assert_eq!(vr.priority(), prio, "seed {seed} step {step} {e}");
+                assert_eq!(vr.next_deadline(), deadline, "seed {seed} step {step} {e}");
+                assert_eq!(vr.poll_action(), None, "seed {seed} step {step} {e}");
+                if v != version {
+                    assert_eq!(e, ReconfigureError::Version, "seed {seed} step {step}");
                 }
             }
         }
-        // Sometimes jump to the next deadline, sometimes somewhere before it.
-        let ev = if rng.chance(400) {
-            match vr.next_deadline() {
+    }
+
+    /// The next input: sometimes the timers at the next deadline, sometimes an event
+    /// somewhere before it.
+    fn next_input(&mut self) -> Input {
+        if self.rng.chance(400) {
+            match self.vr.next_deadline() {
                 Some(d) => {
-                    now = now.max(d);
-                    Event::Timeout
+                    self.now = self.now.max(d);
+                    Input::Timeout
                 }
-                None => event(&mut rng, version),
+                None => input(&mut self.rng, self.version),
             }
         } else {
-            now += Duration::from_micros(rng.below(2_000_000));
-            event(&mut rng, version)
-        };
-        let before = vr.state();
-        vr.handle(now, ev);
+            self.now += Duration::from_micros(self.rng.below(2_000_000));
+            input(&mut self.rng, self.version)
+        }
+    }
+
+    /// Hands the router one input and checks its actions and the invariants after it.
+    fn input(&mut self, step: u32) {
+        let ev = self.next_input();
+        let before = self.vr.state();
+        match ev {
+            Input::Event(e) => self.vr.handle(self.now, e),
+            Input::Timeout => self.vr.handle_timeout(self.now),
+        }
+        let (seed, cfg) = (self.seed, &self.cfg);
         let ctx = |vr: &VirtualRouter| {
             format!(
                 "seed {seed} step {step} {ev:?} {before} -> {} cfg {cfg:?}",
                 vr.state()
             )
         };
+        let vr = &mut self.vr;
         let mut last_notify = None;
         while let Some(a) = vr.poll_action() {
             match a {
                 Action::InstallVips => {
-                    assert!(!vips, "installed twice: {}", ctx(&vr));
-                    vips = true;
+                    assert!(!self.vips, "installed twice: {}", ctx(vr));
+                    self.vips = true;
                 }
                 Action::RemoveVips => {
-                    assert!(vips, "removed while not installed: {}", ctx(&vr));
-                    vips = false;
+                    assert!(self.vips, "removed while not installed: {}", ctx(vr));
+                    self.vips = false;
                 }
                 Action::SendAdvert { priority, .. } => {
                     if priority == 0 {
-                        assert_eq!(before, State::Master, "{}", ctx(&vr));
+                        assert_eq!(before, State::Master, "{}", ctx(vr));
                         assert!(
                             matches!(vr.state(), State::Fault | State::Initialize),
                             "{}",
-                            ctx(&vr)
+                            ctx(vr)
                         );
                     } else {
-                        assert_eq!(priority, vr.priority(), "{}", ctx(&vr));
+                        assert_eq!(priority, vr.priority(), "{}", ctx(vr));
                     }
                 }
                 Action::Notify { state } => last_notify = Some(state),
@@ -193,41 +240,57 @@ fn check_sequence(seed: u64) -> (u32, u32) {
             }
         }
         if let Some(s) = last_notify {
-            assert_eq!(s, vr.state(), "{}", ctx(&vr));
+            assert_eq!(s, vr.state(), "{}", ctx(vr));
         }
-        assert_eq!(vips, vr.state() == State::Master, "{}", ctx(&vr));
+        assert_eq!(self.vips, vr.state() == State::Master, "{}", ctx(vr));
         let p = vr.priority();
-        assert!(p >= 1 && (p == 255) == (base == 255), "{}", ctx(&vr));
+        assert!(p >= 1 && (p == 255) == (self.base == 255), "{}", ctx(vr));
         let deadline = vr.next_deadline();
         match vr.state() {
-            State::Initialize | State::Fault => assert_eq!(deadline, None, "{}", ctx(&vr)),
+            State::Initialize | State::Fault => assert_eq!(deadline, None, "{}", ctx(vr)),
             State::Master => {
                 let d = deadline.expect("Master has an Adver_Timer");
-                assert!(d <= now + adv, "{}", ctx(&vr));
+                assert!(d <= self.now + self.adv, "{}", ctx(vr));
             }
             State::Backup if vr.is_ready_for_master() => {
                 assert_eq!(
                     deadline,
                     None,
                     "ready members wait without a timer: {}",
-                    ctx(&vr)
+                    ctx(vr)
                 );
             }
             State::Backup => {
                 let d = deadline.expect("Backup has a Master_Down_Timer");
                 // At most 3 intervals plus a skew below one interval, of the largest interval.
-                assert!(d <= now + Duration::from_centis(4 * 4095), "{}", ctx(&vr));
+                assert!(
+                    d <= self.now + Duration::from_centis(4 * 4095),
+                    "{}",
+                    ctx(vr)
+                );
             }
         }
-        if ev == Event::Timeout {
+        if ev == Input::Timeout {
+            let now = self.now;
             assert!(
                 deadline.is_none_or(|d| d > now),
                 "timer left in the past: {}",
-                ctx(&vr)
+                ctx(vr)
             );
         }
     }
-    reloads
+}
+
+/// Runs one seed's sequence; returns how many reloads were taken and refused.
+fn check_sequence(seed: u64) -> (u32, u32) {
+    let mut run = Run::new(seed);
+    for step in 0..60 {
+        if run.rng.chance(80) {
+            run.reload(step);
+        }
+        run.input(step);
+    }
+    run.reloads
 }
 
 #[test]

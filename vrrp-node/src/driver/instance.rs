@@ -12,7 +12,7 @@ use vrrp_proto::{
 
 use crate::config::{self, Authentication, VrrpInstance};
 use crate::fsm::{
-    self, Action, Advert, Event, Instant, Observation, RouterConfig, State, TrackConfig, TrackId,
+    self, Action, Advert, Event, Instant, Observation, RouterConfig, TrackConfig, TrackId,
     VirtualRouter,
 };
 use crate::net::iface::InterfaceInfo;
@@ -269,7 +269,7 @@ pub struct Instance {
     announce_other: AnnounceSockets,
     advert_v4: Vec<Ipv4Addr>,
     advert_v6: Vec<Ipv6Addr>,
-    /// Counters for the status endpoint.
+    /// The driver's counters (see [`Instance::counters`] for all of them).
     pub counters: Counters,
     /// Whether the VIPs are believed installed.
     pub vips_installed: bool,
@@ -589,25 +589,14 @@ impl Instance {
         }
     }
 
-    fn observe(&mut self, obs: Observation) {
+    /// Logs an observation (the state machine counts transitions and drops itself).
+    fn observe(&self, obs: Observation) {
         let name = &self.plan.name;
         match obs {
             Observation::StateChanged { from, to, reason } => {
                 info!(instance = %name, %from, %to, ?reason, "Entering {} STATE", to.keepalived_name());
-                match to {
-                    State::Master => self.counters.become_master += 1,
-                    State::Backup => self.counters.become_backup += 1,
-                    State::Fault => self.counters.become_fault += 1,
-                    State::Initialize => {}
-                }
-                if from == State::Master {
-                    self.counters.release_master += 1;
-                }
-                self.counters.transitions += 1;
             }
             Observation::AdvertDropped { source, reason } => {
-                self.counters
-                    .count_drop(super::status::fsm_drop_name(reason));
                 debug!(instance = %name, %source, ?reason, "advert not taken");
             }
             Observation::PriorityChanged { from, to } => {
@@ -615,6 +604,12 @@ impl Instance {
             }
             other => debug!(instance = %name, ?other, "observation"),
         }
+    }
+
+    /// Every counter: the driver's own (sends, receives, codec drops, and what earlier state
+    /// machines of this instance counted) plus the running state machine's.
+    pub fn counters(&self) -> Counters {
+        self.counters.plus(self.router.stats())
     }
 
     /// A snapshot for the status endpoint.
@@ -634,7 +629,7 @@ impl Instance {
                 .map(|v| format!("{}/{}", v.addr, v.prefix_len))
                 .collect(),
             vips_installed: self.vips_installed,
-            counters: self.counters.clone(),
+            counters: self.counters(),
         }
     }
 

@@ -473,7 +473,7 @@ impl Daemon {
             }
         }
         info!(instance = %running.inst.name(), "instance stopped");
-        running.inst.counters
+        running.inst.counters()
     }
 
     async fn on_packet(&mut self, dgram: Datagram) {

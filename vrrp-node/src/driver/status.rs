@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 use vrrp_proto::DropCounter;
 
-use crate::fsm::DropReason;
+use crate::fsm::{DropReason, Stats};
 
 /// Counters of one instance, named as keepalived's statistics.
 ///
@@ -71,6 +71,25 @@ impl Counters {
     pub fn count_drop(&mut self, name: &str) {
         *self.drops.entry(name.to_string()).or_insert(0) += 1;
     }
+
+    /// These counters plus the ones a state machine keeps itself (transitions, `fsm_*`
+    /// drops). The driver's own hold, for those, what the instance's earlier state machines
+    /// counted: a restarted instance keeps its counters.
+    pub fn plus(&self, fsm: &Stats) -> Counters {
+        let mut total = self.clone();
+        total.become_master += fsm.become_master;
+        total.become_backup += fsm.become_backup;
+        total.become_fault += fsm.become_fault;
+        total.release_master += fsm.release_master;
+        total.transitions += fsm.transitions;
+        for reason in DropReason::ALL {
+            *total
+                .drops
+                .entry(fsm_drop_name(reason).to_string())
+                .or_insert(0) += fsm.dropped(reason);
+        }
+        total
+    }
 }
 
 /// The drop counter of an advert the address list of which differs from ours.
@@ -91,26 +110,13 @@ pub fn fsm_drop_name(reason: DropReason) -> &'static str {
     }
 }
 
-/// Every state machine drop reason.
-const FSM_DROPS: [DropReason; 9] = [
-    DropReason::NotRunning,
-    DropReason::InFault,
-    DropReason::WrongVrid,
-    DropReason::WrongVersion,
-    DropReason::OwnAddress,
-    DropReason::AddressFamily,
-    DropReason::ZeroInterval,
-    DropReason::IntervalMismatch,
-    DropReason::LowerPriority,
-];
-
 /// Every key of [`Counters::drops`]: the codec's, `addr_list_err`, the state machine's.
 pub fn drop_names() -> impl Iterator<Item = &'static str> {
     DropCounter::ALL
         .into_iter()
         .map(DropCounter::name)
         .chain([ADDR_LIST_ERR])
-        .chain(FSM_DROPS.into_iter().map(fsm_drop_name))
+        .chain(DropReason::ALL.into_iter().map(fsm_drop_name))
 }
 
 /// One instance's status.

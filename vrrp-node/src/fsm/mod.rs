@@ -44,16 +44,19 @@
 
 mod config;
 mod router;
+mod rules;
+mod stats;
 mod sync;
 mod time;
+mod timer;
 mod types;
 
 pub use config::{
     ConfigError, GarpConfig, InitialState, ReconfigureError, RouterConfig, TrackConfig,
 };
-pub use router::{
-    effective_priority, master_down_interval, skew_time, VirtualRouter, OWNER_PRIORITY,
-};
+pub use router::VirtualRouter;
+pub use rules::{effective_priority, master_down_interval, skew_time, OWNER_PRIORITY};
+pub use stats::Stats;
 pub use sync::SyncGroup;
 pub use time::{Duration, Instant};
 pub use types::{

@@ -77,7 +77,8 @@ pub enum SyncCommand {
     FaultCleared,
 }
 
-/// An input to [`VirtualRouter::handle`](super::VirtualRouter::handle).
+/// An input to [`VirtualRouter::handle`](super::VirtualRouter::handle). A timer's expiry
+/// is not one: it goes to [`VirtualRouter::handle_timeout`](super::VirtualRouter::handle_timeout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
     /// The instance starts (Initialize → Backup, Master or Fault).
@@ -86,8 +87,6 @@ pub enum Event {
     Shutdown,
     /// An advertisement for this interface arrived.
     Advert(Advert),
-    /// A timer deadline passed; same as [`VirtualRouter::handle_timeout`](super::VirtualRouter::handle_timeout).
-    Timeout,
     /// A tracked check changed: `up` is true while it passes.
     Track {
         /// Which check.
@@ -181,6 +180,21 @@ pub enum DropReason {
     /// Backup ignores it so its Master_Down_Timer runs out; a Master answers with its own
     /// advert (RFC 9568) unless `lower_prio_no_advert`.
     LowerPriority,
+}
+
+impl DropReason {
+    /// Every reason, in declaration order (the index of [`Stats`](super::Stats)' counts).
+    pub const ALL: [DropReason; 9] = [
+        DropReason::NotRunning,
+        DropReason::InFault,
+        DropReason::WrongVrid,
+        DropReason::WrongVersion,
+        DropReason::OwnAddress,
+        DropReason::AddressFamily,
+        DropReason::ZeroInterval,
+        DropReason::IntervalMismatch,
+        DropReason::LowerPriority,
+    ];
 }
 
 /// Something the driver should log and count; it needs no other reaction.

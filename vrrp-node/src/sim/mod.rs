@@ -517,7 +517,7 @@ impl Sim {
             }
             if take_timer {
                 if let Some((_, i)) = next_timer {
-                    self.handle(i, Event::Timeout);
+                    self.handle_timeout(i);
                 }
             } else if let Some(Reverse(p)) = self.queue.pop() {
                 self.deliver(p);
@@ -567,11 +567,20 @@ impl Sim {
     }
 
     fn handle(&mut self, i: usize, ev: Event) {
+        self.step(i, |vr, now| vr.handle(now, ev));
+    }
+
+    fn handle_timeout(&mut self, i: usize) {
+        self.step(i, |vr, now| vr.handle_timeout(now));
+    }
+
+    /// Gives node `i`'s router one input at the current time, then carries out its actions.
+    fn step(&mut self, i: usize, input: impl FnOnce(&mut VirtualRouter, Instant)) {
         let now = self.now;
         let Some(node) = self.nodes.get_mut(i) else {
             return;
         };
-        node.vr.handle(now, ev);
+        input(&mut node.vr, now);
         while let Some(a) = self.nodes.get_mut(i).and_then(|n| n.vr.poll_action()) {
             self.apply(i, a);
         }
