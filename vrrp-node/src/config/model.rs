@@ -64,6 +64,32 @@ impl Family {
             IpAddr::V6(_) => Family::V6,
         }
     }
+
+    /// `IPv4` or `IPv6`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+impl From<Family> for vrrp_proto::Family {
+    fn from(family: Family) -> Self {
+        match family {
+            Family::V4 => vrrp_proto::Family::Ipv4,
+            Family::V6 => vrrp_proto::Family::Ipv6,
+        }
+    }
+}
+
+impl From<VrrpVersion> for vrrp_proto::Version {
+    fn from(version: VrrpVersion) -> Self {
+        match version {
+            VrrpVersion::V2 => vrrp_proto::Version::V2,
+            VrrpVersion::V3 => vrrp_proto::Version::V3,
+        }
+    }
 }
 
 /// A user and optional group scripts run as (`script_user`, a script's `user`).

@@ -2,236 +2,21 @@
 //! execution of the actions the state machine asks for.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration as StdDuration;
 
 use tracing::{debug, info, warn};
 use vrrp_proto::{
-    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, Auth, ChecksumScope, DecodeError, Family,
-    ReceiveCheck, Version,
+    decode_ipv4, decode_ipv6, Addresses, AdvertRepr, ChecksumScope, DecodeError, Family, Version,
 };
 
-use crate::config::{self, Authentication, VrrpInstance};
 use crate::fsm::{
-    self, Action, Advert, Event, Instant, Observation, RouterConfig, TrackConfig, TrackId,
-    VirtualRouter,
+    Action, Advert, Event, Instant, Observation, RouterConfig, TrackId, VirtualRouter,
 };
-use crate::net::iface::InterfaceInfo;
-use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta, SocketConfig};
+use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta};
 use crate::vip::{VipManager, VirtualAddress};
 
+use super::plan::{InstancePlan, TrackSource};
 use super::status::{Counters, InstanceStatus};
 use super::DriverError;
-
-/// Which tracked thing a [`TrackId`] of an instance stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrackSource {
-    /// A `vrrp_script`, by name; `reverse` inverts what counts as up.
-    Script {
-        /// The script's name.
-        name: String,
-        /// `weight ... reverse`.
-        reverse: bool,
-    },
-    /// A `track_interface` (or the instance's own interface).
-    Interface {
-        /// The interface name.
-        name: String,
-    },
-}
-
-/// Everything derived from the configuration of one instance, before any socket is open.
-#[derive(Debug, Clone)]
-pub struct InstancePlan {
-    /// Instance name.
-    pub name: String,
-    /// The configuration it was built from (to tell on reload whether it changed).
-    pub source: VrrpInstance,
-    /// State machine settings.
-    pub router: RouterConfig,
-    /// Socket settings.
-    pub socket: SocketConfig,
-    /// Receive checks.
-    pub check: ReceiveCheck,
-    /// v3/IPv4 checksum form to send: pseudo-header (keepalived's default) or message only.
-    pub v3_checksum_as_v2: bool,
-    /// Virtual addresses, resolved to interfaces.
-    pub vips: Vec<VirtualAddress>,
-    /// The interface of the instance.
-    pub interface: InterfaceInfo,
-    /// The other interfaces VIPs are on (`dev D`), for GARP/NA there.
-    pub other_interfaces: Vec<InterfaceInfo>,
-    /// Tracked checks, indexed by TrackId.
-    pub tracks: Vec<TrackSource>,
-}
-
-impl InstancePlan {
-    /// Builds the plan for `inst`, looking interfaces up now.
-    pub fn build(inst: &VrrpInstance, all: &config::Config) -> Result<InstancePlan, DriverError> {
-        let scripts = &all.scripts;
-        let fail = |what: String| DriverError::Instance {
-            instance: inst.name.clone(),
-            what,
-        };
-        let vip_addrs: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|v| v.addr).collect();
-        let interface = InterfaceInfo::lookup(&inst.interface, &vip_addrs)
-            .map_err(|e| fail(format!("interface {}: {e}", inst.interface)))?;
-        let family = match inst.family {
-            config::Family::V4 => Family::Ipv4,
-            config::Family::V6 => Family::Ipv6,
-        };
-        let version = match inst.version {
-            config::VrrpVersion::V2 => Version::V2,
-            config::VrrpVersion::V3 => Version::V3,
-        };
-        let configured_src = inst.unicast_src_ip.or(inst.mcast_src_ip);
-        let source: IpAddr = match (family, configured_src) {
-            (_, Some(src)) => src,
-            (Family::Ipv4, None) => IpAddr::V4(interface.primary_ipv4.ok_or_else(|| {
-                fail(format!(
-                    "interface {} has no IPv4 address to send from",
-                    inst.interface
-                ))
-            })?),
-            (Family::Ipv6, None) => IpAddr::V6(interface.link_local_ipv6.ok_or_else(|| {
-                fail(format!(
-                    "interface {} has no IPv6 link-local address",
-                    inst.interface
-                ))
-            })?),
-        };
-        let auth = match &inst.authentication {
-            None => Auth::None,
-            Some(Authentication::Pass(p)) => Auth::pass(p),
-            Some(Authentication::Ah(_)) => {
-                return Err(fail(
-                    "auth_type AH is not supported by vrrpd; use PASS or none".into(),
-                ))
-            }
-        };
-        let interval_field = match version {
-            Version::V2 => inst.advert_int_cs / 100,
-            Version::V3 => inst.advert_int_cs,
-        };
-        let mut router = RouterConfig::new(inst.virtual_router_id, version, inst.priority, source);
-        router.advert_interval_cs = inst.advert_int_cs;
-        router.initial_state = match inst.state {
-            config::InitialState::Master => fsm::InitialState::Master,
-            config::InitialState::Backup => fsm::InitialState::Backup,
-        };
-        router.preempt = inst.preempt;
-        // keepalived: a group goes Master only once every member's timer has run out.
-        router.sync_group_member = all.sync_group_of(&inst.name).is_some();
-        router.preempt_delay = to_fsm_duration(inst.preempt_delay);
-        router.garp.master_delay = to_fsm_duration(inst.garp_master_delay);
-        router.garp.master_repeat = inst.garp_master_repeat.min(255) as u8;
-        router.garp.master_refresh = inst
-            .garp_master_refresh
-            .map(to_fsm_duration)
-            .unwrap_or(fsm::Duration::ZERO);
-        router.garp.master_refresh_repeat = inst.garp_master_refresh_repeat.min(255) as u8;
-
-        let mut tracks = Vec::new();
-        for ts in &inst.track_scripts {
-            let script = scripts
-                .iter()
-                .find(|s| s.name == ts.name)
-                .ok_or_else(|| fail(format!("track_script {} names no vrrp_script", ts.name)))?;
-            let weight = ts.weight.unwrap_or(script.weight);
-            let reverse = ts.weight_reverse || (ts.weight.is_none() && script.weight_reverse);
-            let initially_ok = !script.init_fail;
-            router.tracks.push(TrackConfig {
-                weight: weight.clamp(-254, 254) as i16,
-                initially_up: initially_ok != reverse,
-            });
-            tracks.push(TrackSource::Script {
-                name: ts.name.clone(),
-                reverse,
-            });
-        }
-        for ti in &inst.track_interfaces {
-            router.tracks.push(TrackConfig::new(
-                ti.weight.unwrap_or(0).clamp(-254, 254) as i16
-            ));
-            tracks.push(TrackSource::Interface {
-                name: ti.name.clone(),
-            });
-        }
-
-        // Every VIP goes on its `dev`, the instance's interface when it names none; the other
-        // interfaces are looked up once, for the address and for GARP/NA on them.
-        let mut vips = Vec::new();
-        let mut other_interfaces: Vec<InterfaceInfo> = Vec::new();
-        let lists = [
-            ("virtual_ipaddress", &inst.virtual_ipaddresses),
-            (
-                "virtual_ipaddress_excluded",
-                &inst.virtual_ipaddresses_excluded,
-            ),
-        ];
-        for (list, entries) in lists {
-            for v in entries {
-                let dev = v.dev.as_deref().unwrap_or(&inst.interface);
-                let ifindex = if dev == inst.interface {
-                    interface.index
-                } else if let Some(known) = other_interfaces.iter().find(|i| i.name == dev) {
-                    known.index
-                } else {
-                    let info = InterfaceInfo::lookup(dev, &vip_addrs)
-                        .map_err(|e| fail(format!("{list} {} dev {dev}: {e}", v.addr)))?;
-                    let index = info.index;
-                    other_interfaces.push(info);
-                    index
-                };
-                vips.push(VirtualAddress {
-                    addr: v.addr,
-                    prefix_len: v.prefix_len,
-                    ifindex,
-                    broadcast: v.broadcast,
-                    scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
-                    label: v.label.clone(),
-                });
-            }
-        }
-
-        Ok(InstancePlan {
-            name: inst.name.clone(),
-            source: inst.clone(),
-            router,
-            socket: SocketConfig {
-                family,
-                interface: inst.interface.clone(),
-                ifindex: interface.index,
-                source,
-                group: inst.mcast_group,
-                unicast_peers: inst.unicast_peers.clone(),
-            },
-            check: ReceiveCheck {
-                version,
-                auth,
-                interval: interval_field,
-            },
-            v3_checksum_as_v2: inst.v3_checksum_as_v2,
-            vips,
-            interface,
-            other_interfaces,
-            tracks,
-        })
-    }
-
-    /// The addresses carried in adverts: the non-excluded virtual addresses of the instance's
-    /// family.
-    fn advertised(&self) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for v in &self.source.virtual_ipaddresses {
-            match v.addr {
-                IpAddr::V4(a) => v4.push(a),
-                IpAddr::V6(a) => v6.push(a),
-            }
-        }
-        (v4, v6)
-    }
-}
 
 /// Packet sockets on the other interfaces of an instance's VIPs: (ifindex, socket, the
 /// interface's link-local address for NA).
@@ -249,10 +34,6 @@ pub fn open_announce_others(plan: &InstancePlan) -> Result<AnnounceSockets, Driv
         out.push((other.index, socket, other.link_local_ipv6));
     }
     Ok(out)
-}
-
-fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
-    fsm::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// A running instance.
@@ -273,8 +54,6 @@ pub struct Instance {
     pub counters: Counters,
     /// Whether the VIPs are believed installed.
     pub vips_installed: bool,
-    /// Track state, by TrackId (true = counts as up for the FSM).
-    pub track_up: Vec<bool>,
 }
 
 impl Instance {
@@ -301,7 +80,6 @@ impl Instance {
             })?;
         let announce_other = open_announce_others(&plan)?;
         let (advert_v4, advert_v6) = plan.advertised();
-        let track_up = plan.router.tracks.iter().map(|t| t.initially_up).collect();
         Ok(Instance {
             plan,
             router,
@@ -312,7 +90,6 @@ impl Instance {
             advert_v6,
             counters: Counters::default(),
             vips_installed: false,
-            track_up,
         })
     }
 
@@ -518,7 +295,6 @@ impl Instance {
         announce_other: AnnounceSockets,
         vips: &VipManager,
     ) {
-        self.track_up = router_now.tracks.iter().map(|t| t.initially_up).collect();
         if let Err(e) = self.router.reconfigure(now, router_now) {
             // can_update_in_place checked this; the old settings stay in force.
             warn!(instance = %plan.name, "new settings not taken: {e}");
@@ -633,11 +409,23 @@ impl Instance {
         }
     }
 
-    /// Tells the state machine that track `id` changed.
-    pub fn set_track(&mut self, now: Instant, id: TrackId, up: bool) {
-        if let Some(slot) = self.track_up.get_mut(usize::from(id.0)) {
-            *slot = up;
+    /// Tells the state machine of every track whose state `state_of` knows and which it
+    /// does not have yet (`None`: unknown, left as it is).
+    pub fn update_tracks(
+        &mut self,
+        now: Instant,
+        mut state_of: impl FnMut(&TrackSource) -> Option<bool>,
+    ) {
+        for (i, source) in self.plan.tracks.iter().enumerate() {
+            let Ok(id) = u16::try_from(i).map(TrackId) else {
+                break;
+            };
+            match state_of(source) {
+                Some(up) if self.router.track_up(id) != Some(up) => {
+                    self.router.handle(now, Event::Track { id, up });
+                }
+                _ => {}
+            }
         }
-        self.router.handle(now, Event::Track { id, up });
     }
 }

@@ -16,7 +16,7 @@ use super::rules::{self, track_faults, tracked_priority, OWNER_PRIORITY};
 use super::stats::Stats;
 use super::time::{Duration, Instant};
 use super::timer::{Timer, TimerTable};
-use super::types::{Action, Event, FaultSource, GarpReason, Observation, State};
+use super::types::{Action, Event, FaultSource, GarpReason, Observation, State, TrackId};
 
 /// Which fault sources are active.
 #[derive(Debug, Clone, Default)]
@@ -254,6 +254,11 @@ impl VirtualRouter {
     /// Advertisement_Interval as configured.
     pub fn advert_interval(&self) -> Duration {
         Duration::from_centis(u64::from(self.cfg.advert_interval_cs))
+    }
+
+    /// Whether tracked check `id` counts as up now; `None` for an unknown id.
+    pub fn track_up(&self, id: TrackId) -> Option<bool> {
+        self.track_up.get(usize::from(id.0)).copied()
     }
 
     /// Whether any fault source is active.

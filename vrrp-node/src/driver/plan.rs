@@ -1,0 +1,262 @@
+//! What one instance's configuration means for the driver, before any socket is open: the
+//! state machine's settings, the sockets', the receive checks, the virtual addresses on
+//! their interfaces and the tracked checks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration as StdDuration;
+
+use vrrp_proto::{Auth, Family, ReceiveCheck, Version};
+
+use crate::config::{self, Authentication, VrrpInstance, VrrpScript};
+use crate::fsm::{self, RouterConfig, TrackConfig};
+use crate::net::iface::InterfaceInfo;
+use crate::net::SocketConfig;
+use crate::vip::VirtualAddress;
+
+use super::DriverError;
+
+/// Which tracked thing a [`TrackId`](crate::fsm::TrackId) of an instance stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackSource {
+    /// A `vrrp_script`, by name; `reverse` inverts what counts as up.
+    Script {
+        /// The script's name.
+        name: String,
+        /// `weight ... reverse`.
+        reverse: bool,
+    },
+    /// A `track_interface` (or the instance's own interface).
+    Interface {
+        /// The interface name.
+        name: String,
+    },
+}
+
+/// Everything derived from the configuration of one instance, before any socket is open.
+#[derive(Debug, Clone)]
+pub struct InstancePlan {
+    /// Instance name.
+    pub name: String,
+    /// The configuration it was built from (to tell on reload whether it changed).
+    pub source: VrrpInstance,
+    /// State machine settings.
+    pub router: RouterConfig,
+    /// Socket settings.
+    pub socket: SocketConfig,
+    /// Receive checks.
+    pub check: ReceiveCheck,
+    /// v3/IPv4 checksum form to send: pseudo-header (keepalived's default) or message only.
+    pub v3_checksum_as_v2: bool,
+    /// Virtual addresses, resolved to interfaces.
+    pub vips: Vec<VirtualAddress>,
+    /// The interface of the instance.
+    pub interface: InterfaceInfo,
+    /// The other interfaces VIPs are on (`dev D`), for GARP/NA there.
+    pub other_interfaces: Vec<InterfaceInfo>,
+    /// Tracked checks, indexed by TrackId.
+    pub tracks: Vec<TrackSource>,
+}
+
+impl InstancePlan {
+    /// Builds the plan for `inst`, looking interfaces up now.
+    pub fn build(inst: &VrrpInstance, all: &config::Config) -> Result<InstancePlan, DriverError> {
+        let fail = |what: String| DriverError::Instance {
+            instance: inst.name.clone(),
+            what,
+        };
+        let vip_addrs: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|v| v.addr).collect();
+        let interface = InterfaceInfo::lookup(&inst.interface, &vip_addrs)
+            .map_err(|e| fail(format!("interface {}: {e}", inst.interface)))?;
+        let family = Family::from(inst.family);
+        let version = Version::from(inst.version);
+        let source = source_address(inst, family, &interface).map_err(fail)?;
+        let auth = authentication(inst).map_err(fail)?;
+        let mut router = router_config(inst, all, version, source);
+        let tracks = tracks(inst, &all.scripts, &mut router.tracks).map_err(fail)?;
+        let (vips, other_interfaces) =
+            virtual_addresses(inst, &interface, &vip_addrs).map_err(fail)?;
+        Ok(InstancePlan {
+            name: inst.name.clone(),
+            source: inst.clone(),
+            router,
+            socket: SocketConfig {
+                family,
+                interface: inst.interface.clone(),
+                ifindex: interface.index,
+                source,
+                group: inst.mcast_group,
+                unicast_peers: inst.unicast_peers.clone(),
+            },
+            check: ReceiveCheck {
+                version,
+                auth,
+                // The field as sent: whole seconds for v2, centiseconds for v3.
+                interval: match version {
+                    Version::V2 => inst.advert_int_cs / 100,
+                    Version::V3 => inst.advert_int_cs,
+                },
+            },
+            v3_checksum_as_v2: inst.v3_checksum_as_v2,
+            vips,
+            interface,
+            other_interfaces,
+            tracks,
+        })
+    }
+
+    /// The addresses carried in adverts: the non-excluded virtual addresses of the instance's
+    /// family.
+    pub fn advertised(&self) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for v in &self.source.virtual_ipaddresses {
+            match v.addr {
+                IpAddr::V4(a) => v4.push(a),
+                IpAddr::V6(a) => v6.push(a),
+            }
+        }
+        (v4, v6)
+    }
+}
+
+/// The address adverts are sent from: the configured one, else the interface's primary IPv4
+/// address (RFC 3768 §7.1) or its IPv6 link-local one (RFC 9568 §7.1).
+fn source_address(
+    inst: &VrrpInstance,
+    family: Family,
+    interface: &InterfaceInfo,
+) -> Result<IpAddr, String> {
+    let missing = |what: &str| format!("interface {} has no {what}", inst.interface);
+    match (family, inst.unicast_src_ip.or(inst.mcast_src_ip)) {
+        (_, Some(src)) => Ok(src),
+        (Family::Ipv4, None) => interface
+            .primary_ipv4
+            .map(IpAddr::V4)
+            .ok_or_else(|| missing("IPv4 address to send from")),
+        (Family::Ipv6, None) => interface
+            .link_local_ipv6
+            .map(IpAddr::V6)
+            .ok_or_else(|| missing("IPv6 link-local address")),
+    }
+}
+
+/// The v2 authentication adverts carry (RFC 3768 §5.3.6).
+fn authentication(inst: &VrrpInstance) -> Result<Auth, String> {
+    match &inst.authentication {
+        None => Ok(Auth::None),
+        Some(Authentication::Pass(p)) => Ok(Auth::pass(p)),
+        Some(Authentication::Ah(_)) => {
+            Err("auth_type AH is not supported by vrrpd; use PASS or none".into())
+        }
+    }
+}
+
+/// The state machine's settings, without the tracks.
+fn router_config(
+    inst: &VrrpInstance,
+    all: &config::Config,
+    version: Version,
+    source: IpAddr,
+) -> RouterConfig {
+    let mut router = RouterConfig::new(inst.virtual_router_id, version, inst.priority, source);
+    router.advert_interval_cs = inst.advert_int_cs;
+    router.initial_state = match inst.state {
+        config::InitialState::Master => fsm::InitialState::Master,
+        config::InitialState::Backup => fsm::InitialState::Backup,
+    };
+    router.preempt = inst.preempt;
+    // keepalived: a group goes Master only once every member's timer has run out.
+    router.sync_group_member = all.sync_group_of(&inst.name).is_some();
+    router.preempt_delay = to_fsm_duration(inst.preempt_delay);
+    router.garp.master_delay = to_fsm_duration(inst.garp_master_delay);
+    router.garp.master_repeat = inst.garp_master_repeat.min(255) as u8;
+    router.garp.master_refresh = inst
+        .garp_master_refresh
+        .map(to_fsm_duration)
+        .unwrap_or(fsm::Duration::ZERO);
+    router.garp.master_refresh_repeat = inst.garp_master_refresh_repeat.min(255) as u8;
+    router
+}
+
+/// The tracked scripts, then the tracked interfaces, as the state machine's tracks (pushed
+/// onto `router`) and what each stands for, in the same order.
+fn tracks(
+    inst: &VrrpInstance,
+    scripts: &[VrrpScript],
+    router: &mut Vec<TrackConfig>,
+) -> Result<Vec<TrackSource>, String> {
+    let mut tracks = Vec::new();
+    for ts in &inst.track_scripts {
+        let script = scripts
+            .iter()
+            .find(|s| s.name == ts.name)
+            .ok_or_else(|| format!("track_script {} names no vrrp_script", ts.name))?;
+        let weight = ts.weight.unwrap_or(script.weight);
+        let reverse = ts.weight_reverse || (ts.weight.is_none() && script.weight_reverse);
+        let initially_ok = !script.init_fail;
+        router.push(TrackConfig {
+            weight: weight.clamp(-254, 254) as i16,
+            initially_up: initially_ok != reverse,
+        });
+        tracks.push(TrackSource::Script {
+            name: ts.name.clone(),
+            reverse,
+        });
+    }
+    for ti in &inst.track_interfaces {
+        router.push(TrackConfig::new(
+            ti.weight.unwrap_or(0).clamp(-254, 254) as i16
+        ));
+        tracks.push(TrackSource::Interface {
+            name: ti.name.clone(),
+        });
+    }
+    Ok(tracks)
+}
+
+/// Every VIP on its `dev`, the instance's interface when it names none; the other
+/// interfaces are looked up once, for the address and for GARP/NA on them.
+fn virtual_addresses(
+    inst: &VrrpInstance,
+    interface: &InterfaceInfo,
+    vip_addrs: &[IpAddr],
+) -> Result<(Vec<VirtualAddress>, Vec<InterfaceInfo>), String> {
+    let mut vips = Vec::new();
+    let mut other_interfaces: Vec<InterfaceInfo> = Vec::new();
+    let lists = [
+        ("virtual_ipaddress", &inst.virtual_ipaddresses),
+        (
+            "virtual_ipaddress_excluded",
+            &inst.virtual_ipaddresses_excluded,
+        ),
+    ];
+    for (list, entries) in lists {
+        for v in entries {
+            let dev = v.dev.as_deref().unwrap_or(&inst.interface);
+            let ifindex = if dev == inst.interface {
+                interface.index
+            } else if let Some(known) = other_interfaces.iter().find(|i| i.name == dev) {
+                known.index
+            } else {
+                let info = InterfaceInfo::lookup(dev, vip_addrs)
+                    .map_err(|e| format!("{list} {} dev {dev}: {e}", v.addr))?;
+                let index = info.index;
+                other_interfaces.push(info);
+                index
+            };
+            vips.push(VirtualAddress {
+                addr: v.addr,
+                prefix_len: v.prefix_len,
+                ifindex,
+                broadcast: v.broadcast,
+                scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
+                label: v.label.clone(),
+            });
+        }
+    }
+    Ok((vips, other_interfaces))
+}
+
+fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
+    fsm::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
