@@ -15,7 +15,8 @@ fn testdata() -> PathBuf {
 
 fn check(files: &[PathBuf]) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lbproxy"));
-    cmd.arg("-c");
+    // Certificate paths in the samples are relative, as operators often write them.
+    cmd.arg("-c").current_dir(testdata());
     for f in files {
         cmd.arg("-f").arg(f);
     }

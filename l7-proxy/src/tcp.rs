@@ -1,180 +1,126 @@
-//! TCP mode: pick a server (with retries/redispatch), then a bidirectional tunnel with
-//! half-close propagation and idle timeouts.
+//! TCP mode: route by the connection's samples, connect (with retries and redispatch),
+//! then a bidirectional pipe with half-close and idle timeouts. The client side may be
+//! TLS (`bind ... ssl` in TCP mode: TLS offload) and so may the server side.
 
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::net::TcpStream;
+use crate::backend::connect::{Attempt, SniSource};
+use crate::frontend::sample::Sampler;
+use crate::frontend::ConnCtx;
+use crate::io::tunnel;
+use crate::log::TcpLog;
+use crate::net::Stream;
 
-use crate::io::{tunnel, within};
-use crate::log::tcp_log;
-use crate::runtime::ConnCtx;
+/// What the log line needs.
+struct Ended<'a> {
+    backend: &'a str,
+    server: &'a str,
+    t_queue: Option<Duration>,
+    t_connect: Option<Duration>,
+    bytes: u64,
+    term: [u8; 2],
+    server_active: usize,
+    retries: usize,
+}
 
 /// Serves one TCP-mode connection.
-pub async fn serve(ctx: ConnCtx, client: TcpStream, peer: SocketAddr) {
+pub async fn serve(ctx: ConnCtx, mut client: Stream) {
     let date = SystemTime::now();
     let t0 = Instant::now();
     let fe = &ctx.fe;
-    let _ = client.set_nodelay(true);
-    let Some(backend) = fe.default.clone().or_else(|| {
-        fe.rules
-            .iter()
-            .find(|(c, _)| c.is_none())
-            .map(|(_, b)| b.clone())
-    }) else {
+    let backend = fe.route(&Sampler::conn(&ctx.conn)).cloned();
+    let Some(backend) = backend else {
         log(
             &ctx,
-            peer,
             date,
-            &fe.cfg.name,
-            "<NOSRV>",
-            None,
-            None,
             t0,
-            0,
-            *b"SC",
-            0,
-            0,
+            Ended {
+                backend: fe.name(),
+                server: "<NOSRV>",
+                t_queue: None,
+                t_connect: None,
+                bytes: 0,
+                term: *b"SC",
+                server_active: 0,
+                retries: 0,
+            },
         );
         return;
     };
-    let bs = &backend.settings;
-    let queue_to = bs
-        .timeouts
-        .queue
-        .or(bs.timeouts.connect)
-        .unwrap_or(Duration::from_secs(5));
-    let mut exclude = Vec::new();
-    let mut retries_left = bs.retries;
-    let mut retries = 0;
-    // No server could be had: none up (SC), or the queue timed out (sQ).
-    let log_no_server = |state: [u8; 2], retries| {
-        log(
-            &ctx,
-            peer,
-            date,
-            &backend.name,
-            "<NOSRV>",
-            None,
-            None,
-            t0,
-            0,
-            state,
-            0,
-            retries,
-        )
+    let mut attempt = Attempt::new(&backend, ctx.conn.peer.ip(), true);
+    let names = SniSource {
+        host: None,
+        client_sni: ctx.conn.tls.as_ref().and_then(|t| t.sni.as_deref()),
     };
-    let (slot, up, tq, tc) = loop {
-        let Some(idx) = backend.pick(peer.ip(), &exclude) else {
-            log_no_server(*b"SC", retries);
+    let mut up = match attempt.connect(false, names).await {
+        Ok(u) => u,
+        Err(e) => {
+            let server = attempt.last_server.as_ref();
+            log(
+                &ctx,
+                date,
+                t0,
+                Ended {
+                    backend: &backend.name,
+                    server: server.map_or("<NOSRV>", |s| s.name.as_str()),
+                    t_queue: attempt.t_queue,
+                    t_connect: None,
+                    bytes: 0,
+                    term: e.term(),
+                    server_active: server.map_or(0, |s| s.active()),
+                    retries: attempt.retries,
+                },
+            );
             return;
-        };
-        let q = Instant::now();
-        let Ok(slot) = backend.acquire(idx, queue_to).await else {
-            log_no_server(*b"sQ", retries);
-            return;
-        };
-        let tq = q.elapsed();
-        let c = Instant::now();
-        match within(bs.timeouts.connect, TcpStream::connect(slot.server.addr)).await {
-            Some(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                break (slot, s, tq, c.elapsed());
-            }
-            failed => {
-                tracing::warn!(frontend = %fe.cfg.name, "connect to {}/{} ({}) failed", backend.name, slot.server.name, slot.server.addr);
-                if retries_left == 0 {
-                    // HAProxy: `sC` when `timeout connect` expired, `SC` when refused.
-                    let term = if failed.is_none() { *b"sC" } else { *b"SC" };
-                    log(
-                        &ctx,
-                        peer,
-                        date,
-                        &backend.name,
-                        &slot.server.name,
-                        Some(tq),
-                        None,
-                        t0,
-                        0,
-                        term,
-                        slot.server.active(),
-                        retries,
-                    );
-                    return;
-                }
-                retries_left -= 1;
-                retries += 1;
-                if bs.redispatch {
-                    exclude.push(idx);
-                }
-            }
         }
     };
-    let (a, b, r) = tunnel(
-        client,
+    let (sent, received, r) = tunnel(
+        &mut client,
         &[],
-        up,
+        &mut up.stream,
         &[],
         fe.cfg.settings.timeouts.client,
-        bs.timeouts.server,
+        backend.settings.timeouts.server,
     )
     .await;
     let term = if r.is_ok() { *b"--" } else { *b"cD" };
-    if !(fe.cfg.settings.dontlognull && a == 0) {
+    if !(fe.cfg.settings.dontlognull && sent == 0) {
+        let s = &up.slot.server;
         log(
             &ctx,
-            peer,
             date,
-            &backend.name,
-            &slot.server.name,
-            Some(tq),
-            Some(tc),
             t0,
-            b,
-            term,
-            slot.server.active(),
-            retries,
+            Ended {
+                backend: &backend.name,
+                server: &s.name,
+                t_queue: attempt.t_queue,
+                t_connect: attempt.t_connect,
+                bytes: received,
+                term,
+                server_active: s.active(),
+                retries: attempt.retries,
+            },
         );
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn log(
-    ctx: &ConnCtx,
-    peer: SocketAddr,
-    date: SystemTime,
-    backend: &str,
-    server: &str,
-    tq: Option<Duration>,
-    tc: Option<Duration>,
-    t0: Instant,
-    bytes: u64,
-    term: [u8; 2],
-    sactive: usize,
-    retries: usize,
-) {
+fn log(ctx: &ConnCtx, date: SystemTime, t0: Instant, e: Ended<'_>) {
     if !ctx.fe.log {
         return;
     }
-    let line = tcp_log(
-        peer,
+    let (ac, fc) = ctx.conn_counts();
+    let line = TcpLog {
+        client: ctx.conn.peer,
         date,
-        &ctx.fe.cfg.name,
-        backend,
-        server,
-        tq,
-        tc,
-        t0.elapsed(),
-        bytes,
-        term,
-        [
-            ctx.shared.active.load(Ordering::Relaxed),
-            ctx.fe.active.load(Ordering::Relaxed),
-            0,
-            sactive,
-            retries,
-        ],
-    );
-    ctx.fe.access_log.emit(&line);
+        frontend: ctx.fe.name(),
+        backend: e.backend,
+        server: e.server,
+        t_queue: e.t_queue,
+        t_connect: e.t_connect,
+        t_total: t0.elapsed(),
+        bytes: e.bytes,
+        term: e.term,
+        conns: [ac, fc, 0, e.server_active, e.retries],
+    };
+    ctx.fe.access_log.emit(&line.format());
 }

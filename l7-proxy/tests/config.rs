@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use l7_proxy::config::{
-    load_files, parse_str, parse_str_offline, parse_time, split_line, AclFetch, Balance,
-    ConfigError, HttpConnMode, LogConfig, LogTarget, Mode, ProxyLog, Severity,
+    load_files, parse_str, parse_str_offline, parse_time, split_line, Balance, ConfigError, Fetch,
+    HttpConnMode, LogConfig, LogTarget, Mode, ProxyLog, Severity,
 };
 use proptest::prelude::*;
 
@@ -75,16 +75,19 @@ fn acls_conditions_and_binds() {
     assert_eq!(f.binds.len(), 2);
     let tls = f.binds[1].tls.as_ref().unwrap();
     assert_eq!(tls.alpn, vec!["h2", "http/1.1"]);
-    assert_eq!(f.acls["h"].fetch, AclFetch::Hdr("host".into()));
-    assert!(f.acls["h"].ignore_case);
+    assert_eq!(
+        f.acls["h"][0].expr.fetch,
+        Fetch::ReqHdr("host".into(), None)
+    );
+    assert!(f.acls["h"][0].ignore_case);
     let c = f.use_backends[0].cond.as_ref().unwrap();
     assert_eq!(c.any_of.len(), 2);
     assert!(c.any_of[0][1].negate);
     assert!(f.use_backends[1].cond.as_ref().unwrap().unless);
     // localhost resolved at load time.
     assert!(l.config.backends[0].servers[0].addr.ip().is_loopback());
-    // TLS is parsed but not served yet: a warning says so.
-    assert!(l.warnings.iter().any(|w| w.message.contains("TLS")));
+    assert_eq!(tls.crt, vec![std::path::PathBuf::from("/x.pem")]);
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
 }
 
 #[test]
@@ -177,7 +180,7 @@ fn unsupported_keywords_are_warnings() {
     let l = parse_str(
         "t.cfg",
         "global\n chroot /x\n tune.bufsize 32768\n daemon\npeers p\n peer a 127.0.0.1:1\ndefaults\n option http-buffer-request\n\
-         http-request deny if TRUE\nfrontend f\n bind :1 accept-proxy\n acl s src 198.18.0.0/15\nbackend b\n balance uri\n server s 127.0.0.1:1 send-proxy cookie a\n",
+         compression algo gzip\nfrontend f\n bind :1 accept-proxy\n http-request capture req.hdr(host) len 10\nbackend b\n balance uri\n server s 127.0.0.1:1 send-proxy cookie a\n",
     )
     .unwrap();
     assert!(l.warnings.len() >= 9, "{:?}", l.warnings);
@@ -186,6 +189,75 @@ fn unsupported_keywords_are_warnings() {
         .warnings
         .iter()
         .any(|w| w.message.contains("'send-proxy'") && w.line == 15));
+}
+
+/// What guards something is honoured or refused, never warned and skipped: access rules,
+/// ACL criteria, TLS settings, authentication of the statistics page.
+#[test]
+fn guarding_keywords_are_refused_with_their_position() {
+    let refused = [
+        ("frontend f\n bind :1\n http-request auth realm x\n", 3, "http-request auth"),
+        ("frontend f\n bind :1\n http-request tarpit if TRUE\n", 3, "tarpit"),
+        ("frontend f\n bind :1\n tcp-request connection track-sc0 src\n", 3, "track-sc0"),
+        ("frontend f\n bind :1\n acl x sc0_http_req_rate gt 10\n", 3, "sc0_http_req_rate"),
+        ("frontend f\n bind :1\n acl x path -m frob /a\n", 3, "frob"),
+        ("frontend f\n bind :1\n http-after-response set-header a b\n", 3, "http-after-response"),
+        ("frontend f\n bind :1 ssl crt /x.pem sigalgs RSA+SHA256\n", 2, "sigalgs"),
+        ("frontend f\n bind :1 ssl crt /x.pem ssl-max-ver TLSv1.1\n", 2, "no protocol version"),
+        ("frontend f\n bind :1 ssl crt /x.pem ciphers RC4-SHA:DES-CBC3-SHA\n", 2, "no TLS 1.2 cipher"),
+        ("frontend f\n bind :1 ssl crt /x.pem verify required\n", 2, "ca-file"),
+        ("frontend f\n bind :1 crt /x.pem\n", 2, "needs 'ssl'"),
+        ("frontend f\n bind :1 ssl\n", 2, "no certificate"),
+        ("listen s\n bind :1\n stats enable\n stats http-request deny\n", 4, "stats http-request"),
+        ("listen s\n bind :1\n stats auth nocolon\n", 3, "USER:PASSWORD"),
+        ("backend b\n server s 127.0.0.1:1 ssl\n", 2, "no CA file"),
+        ("frontend f\n bind :1\n mode tcp\n use_backend b if { path /x }\n default_backend b\nbackend b\n mode tcp\n", 4, "mode http"),
+        ("frontend f\n bind :1\n tcp-request connection reject if { ssl_fc }\n", 3, "tcp-request content"),
+        ("defaults\n http-request deny\n", 2, "not allowed in a defaults"),
+    ];
+    for (text, line, what) in refused {
+        let e = errors(text);
+        assert!(
+            e.iter()
+                .any(|d| d.starts_with(&format!("t.cfg:{line}:")) && d.contains(what)),
+            "{text:?}: expected an error on line {line} about {what:?}, got {e:?}"
+        );
+    }
+}
+
+#[test]
+fn rules_tls_and_tcp_rules_load() {
+    let l = parse_str(
+        "t.cfg",
+        "global\n ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets\n ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384\n tune.h2.max-concurrent-streams 7\n\
+         frontend f\n bind :443 ssl crt /c.pem alpn h2,http/1.1 strict-sni\n bind :80\n\
+         tcp-request connection reject if { src 10.0.0.0/8 }\n\
+         http-request redirect scheme https code 301 unless { ssl_fc }\n\
+         http-request set-header X-Forwarded-Proto https if { ssl_fc }\n\
+         http-request deny deny_status 429 if { path_beg /admin } !{ src 198.18.0.0/15 }\n\
+         http-response del-header server\n redirect prefix /new if { path_beg /old }\n default_backend b\n\
+         backend b\n http-request add-header x-sni %[ssl_fc_sni]\n server s 127.0.0.1:443 ssl verify none sni req.hdr(host) alpn http/1.1\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = &l.config.frontends[0];
+    let tls = f.binds[0].tls.as_ref().unwrap();
+    assert_eq!(
+        tls.params.versions(),
+        Ok((false, true)),
+        "global defaults inherited"
+    );
+    assert_eq!(tls.params.tickets, Some(false));
+    assert!(tls.strict_sni);
+    assert!(f.binds[1].tls.is_none());
+    assert_eq!(l.config.global.h2.max_concurrent_streams, 7);
+    assert_eq!(f.tcp_rules.len(), 1);
+    // http-request rules, then the redirect rule.
+    assert_eq!(f.http_request.len(), 4);
+    assert_eq!(f.http_response.len(), 1);
+    let b = l.config.backend("b").unwrap();
+    assert_eq!(b.http_request.len(), 1);
+    assert!(b.servers[0].params.ssl);
+    assert_eq!(b.servers[0].params.tls.verify, Some(false));
 }
 
 #[test]

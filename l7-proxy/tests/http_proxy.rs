@@ -721,7 +721,7 @@ async fn early_server_answer_is_forwarded() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
     assert!(text.contains("connection: close"));
-    assert!(text.ends_with("too big!"));
+    assert!(text.ends_with("too big!"), "{text}");
     let _ = bounded(writer).await;
 }
 

@@ -55,6 +55,12 @@ fn main() -> ExitCode {
         }
     }
     if args.check {
+        // As HAProxy's -c: certificates, keys and CA files are loaded too.
+        if let Err(e) = l7_proxy::check_files(&loaded.config) {
+            eprintln!("[ALERT] {e}");
+            eprintln!("[ALERT] Fatal errors found in configuration.");
+            return ExitCode::from(1);
+        }
         if !args.quiet {
             println!("Configuration file is valid");
         }

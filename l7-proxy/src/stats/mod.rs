@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Weak};
 
 use crate::backend::Backend;
-use crate::runtime::FrontendRt;
+use crate::frontend::FrontendRt;
 
 /// The proxies a statistics page reports on.
 #[derive(Debug, Default)]
@@ -71,9 +71,12 @@ impl StatsView {
                 px: &fe.cfg.name,
                 sv: "FRONTEND",
                 qcur: None,
-                scur: fe.active.load(std::sync::atomic::Ordering::Relaxed),
+                scur: fe
+                    .counters
+                    .active
+                    .load(std::sync::atomic::Ordering::Relaxed),
                 slim: fe.cfg.settings.maxconn.map(u64::from),
-                stot: fe.total.load(std::sync::atomic::Ordering::Relaxed),
+                stot: fe.counters.total.load(std::sync::atomic::Ordering::Relaxed),
                 status: "OPEN",
                 weight: None,
                 act: None,

@@ -1,0 +1,202 @@
+//! Getting a connection to a server, written once for HTTP and TCP mode: pick a server,
+//! wait in its queue, reuse an idle connection or connect (and handshake TLS), and retry
+//! failed connects as `retries` and `option redispatch` say.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use super::{Backend, PickError, Server, ServerSlot};
+use crate::io::within;
+use crate::net::Stream;
+
+/// A connection to a server, holding its slot.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The server's slot (counted in its `active`, holding its `maxconn` permit).
+    pub slot: ServerSlot,
+    /// The connection.
+    pub stream: Stream,
+    /// Taken from the idle pool rather than opened now.
+    pub reused: bool,
+    /// The SNI it was opened with, for its return to the pool.
+    pub sni: Option<String>,
+}
+
+/// Why no connection could be had.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// No server is up.
+    NoServer,
+    /// The chosen server's queue is full.
+    QueueFull,
+    /// `timeout queue` expired.
+    QueueTimeout,
+    /// The last connect was refused or failed (TLS handshake included).
+    Failed(std::io::Error),
+    /// The last connect did not finish within `timeout connect`.
+    Timeout,
+}
+
+impl ConnectError {
+    /// HAProxy's termination state for it.
+    pub fn term(&self) -> [u8; 2] {
+        match self {
+            ConnectError::NoServer | ConnectError::Failed(_) => *b"SC",
+            ConnectError::QueueFull => *b"SQ",
+            ConnectError::QueueTimeout => *b"sQ",
+            ConnectError::Timeout => *b"sC",
+        }
+    }
+}
+
+/// Names a TLS connection to a server may send as SNI (`sni req.hdr(host)`,
+/// `sni ssl_fc_sni`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SniSource<'a> {
+    /// The request's Host.
+    pub host: Option<&'a str>,
+    /// The SNI the client sent.
+    pub client_sni: Option<&'a str>,
+}
+
+/// One request's (or TCP session's) way to a server, across its retries.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    backend: &'a Backend,
+    client: IpAddr,
+    exclude: Vec<usize>,
+    retries_left: u32,
+    /// Retries done (`%rc`).
+    pub retries: usize,
+    /// The last server tried, for the log.
+    pub last_server: Option<Arc<Server>>,
+    /// Time in the queue of the last try (`%Tw`), when timing.
+    pub t_queue: Option<Duration>,
+    /// Time to connect of the last try (`%Tc`), when timing.
+    pub t_connect: Option<Duration>,
+    timing: bool,
+}
+
+impl<'a> Attempt<'a> {
+    /// `timing`: measure queue and connect times (only when a log line will use them).
+    pub fn new(backend: &'a Backend, client: IpAddr, timing: bool) -> Attempt<'a> {
+        Attempt {
+            backend,
+            client,
+            exclude: Vec::new(),
+            retries_left: backend.settings.retries,
+            retries: 0,
+            last_server: None,
+            t_queue: None,
+            t_connect: None,
+            timing,
+        }
+    }
+
+    /// Counts a retry of the request on `slot`'s server; false when none is left. With
+    /// `option redispatch` the next try avoids that server.
+    pub fn retry(&mut self, slot: &ServerSlot) -> bool {
+        if self.retries_left == 0 {
+            return false;
+        }
+        self.retries_left -= 1;
+        self.retries += 1;
+        if self.backend.settings.redispatch {
+            self.exclude.push(slot.index);
+        }
+        true
+    }
+
+    /// A connection to a server: an idle one when `reuse`, else a new one, retrying
+    /// failed connects.
+    pub async fn connect(
+        &mut self,
+        reuse: bool,
+        names: SniSource<'_>,
+    ) -> Result<Upstream, ConnectError> {
+        let t = &self.backend.settings.timeouts;
+        let queue_to = t.queue.or(t.connect).unwrap_or(Duration::from_secs(5));
+        loop {
+            let Some(idx) = self.backend.pick(self.client, &self.exclude) else {
+                return Err(ConnectError::NoServer);
+            };
+            let tq = self.timing.then(Instant::now);
+            let slot = self
+                .backend
+                .acquire(idx, queue_to)
+                .await
+                .map_err(|e| match e {
+                    PickError::QueueTimeout => ConnectError::QueueTimeout,
+                    PickError::QueueFull => ConnectError::QueueFull,
+                    PickError::NoServer => ConnectError::NoServer,
+                })?;
+            self.t_queue = tq.map(|t| t.elapsed());
+            self.last_server = Some(slot.server.clone());
+            let sni =
+                slot.server.tls.as_ref().map(|tls| {
+                    tls.server_name(slot.server.addr.ip(), names.host, names.client_sni)
+                });
+            let sni_text = match &sni {
+                Some(rustls::pki_types::ServerName::DnsName(d)) => Some(d.as_ref().to_string()),
+                _ => None,
+            };
+            if reuse {
+                if let Some(stream) = slot.server.take_idle(sni_text.as_deref()) {
+                    self.t_connect = self.timing.then_some(Duration::ZERO);
+                    return Ok(Upstream {
+                        slot,
+                        stream,
+                        reused: true,
+                        sni: sni_text,
+                    });
+                }
+            }
+            let tc = self.timing.then(Instant::now);
+            match within(t.connect, open(&slot.server, sni)).await {
+                Some(Ok(stream)) => {
+                    self.t_connect = tc.map(|t| t.elapsed());
+                    return Ok(Upstream {
+                        slot,
+                        stream,
+                        reused: false,
+                        sni: sni_text,
+                    });
+                }
+                failed => {
+                    let s = &slot.server;
+                    let e = match failed {
+                        Some(Err(e)) => ConnectError::Failed(e),
+                        _ => ConnectError::Timeout,
+                    };
+                    let why = match &e {
+                        ConnectError::Failed(io) => io.to_string(),
+                        _ => "connect timeout".into(),
+                    };
+                    tracing::warn!(backend = %self.backend.name, "connect to {}/{} ({}) failed: {why}", self.backend.name, s.name, s.addr);
+                    if !self.retry(&slot) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Opens a connection to `s`: TCP, then TLS when the server has `ssl`.
+async fn open(
+    s: &Server,
+    sni: Option<rustls::pki_types::ServerName<'static>>,
+) -> std::io::Result<Stream> {
+    let tcp = TcpStream::connect(s.addr).await?;
+    let _ = tcp.set_nodelay(true);
+    match (&s.tls, sni) {
+        (Some(tls), Some(name)) => {
+            let c = tokio_rustls::TlsConnector::from(tls.config.clone());
+            Ok(Stream::TlsClient(Box::new(c.connect(name, tcp).await?)))
+        }
+        _ => Ok(Stream::Tcp(tcp)),
+    }
+}

@@ -1,0 +1,249 @@
+//! Backends at run time: servers ([`server`]), choosing one ([`balance`]), per-server
+//! queues, and opening the connection to it with retries ([`connect`]), written once for
+//! HTTP and TCP mode.
+
+mod balance;
+pub mod connect;
+pub mod server;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::config::{self, HttpRule, ProxySettings};
+use crate::net::tls::client::UpstreamTls;
+use crate::net::tls::TlsError;
+pub use server::Server;
+
+/// Held while a request/connection uses a server: counts it and holds its `maxconn` slot.
+#[derive(Debug)]
+pub struct ServerSlot {
+    /// The server.
+    pub server: Arc<Server>,
+    /// Index in the backend's server list.
+    pub index: usize,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for ServerSlot {
+    fn drop(&mut self) {
+        self.server.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Why no server slot could be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickError {
+    /// No server is up (and no backup).
+    NoServer,
+    /// The chosen server's queue is full.
+    QueueFull,
+    /// `timeout queue` expired.
+    QueueTimeout,
+}
+
+/// A backend at run time.
+#[derive(Debug)]
+pub struct Backend {
+    /// Name.
+    pub name: String,
+    /// Settings from the configuration.
+    pub settings: ProxySettings,
+    /// Servers in configuration order.
+    pub servers: Vec<Arc<Server>>,
+    /// `http-request` rules run once this backend is chosen.
+    pub http_request: Vec<HttpRule>,
+    /// `http-response` rules, run before the frontend's.
+    pub http_response: Vec<HttpRule>,
+    /// Smooth weighted round-robin sequences, precomputed so picking is lock-free: an atomic
+    /// counter indexes them and down servers are skipped.
+    rr_active: Vec<usize>,
+    rr_backup: Vec<usize>,
+    counter: AtomicUsize,
+}
+
+impl Backend {
+    /// Builds the run-time backend from its configuration; TLS to servers is set up here,
+    /// so a bad CA or client certificate stops a start or a reload.
+    pub fn new(cfg: &config::Backend) -> Result<Backend, TlsError> {
+        let mut servers = Vec::with_capacity(cfg.servers.len());
+        for s in &cfg.servers {
+            let tls = match s.params.ssl {
+                true => Some(UpstreamTls::new(&s.params.tls)?),
+                false => None,
+            };
+            servers.push(Arc::new(Server::new(s, tls)));
+        }
+        let rr_active = balance::swrr_sequence(&servers, false);
+        let rr_backup = balance::swrr_sequence(&servers, true);
+        Ok(Backend {
+            name: cfg.name.clone(),
+            settings: cfg.settings.clone(),
+            servers,
+            http_request: cfg.http_request.clone(),
+            http_response: cfg.http_response.clone(),
+            rr_active,
+            rr_backup,
+            counter: AtomicUsize::new(0),
+        })
+    }
+
+    /// Number of servers up, (active, backup).
+    pub fn up_counts(&self) -> (usize, usize) {
+        let a = self
+            .servers
+            .iter()
+            .filter(|s| !s.backup && s.is_up())
+            .count();
+        let b = self
+            .servers
+            .iter()
+            .filter(|s| s.backup && s.is_up())
+            .count();
+        (a, b)
+    }
+
+    /// Connections currently using this backend's servers.
+    pub fn active(&self) -> usize {
+        self.servers.iter().map(|s| s.active()).sum()
+    }
+
+    /// Takes a slot on server `index`, waiting in its queue up to `queue_timeout` when the
+    /// server is at `maxconn`.
+    pub async fn acquire(
+        &self,
+        index: usize,
+        queue_timeout: Duration,
+    ) -> Result<ServerSlot, PickError> {
+        let server = self.servers.get(index).ok_or(PickError::NoServer)?.clone();
+        let permit = match &server.slots {
+            None => None,
+            Some(sem) => match sem.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    if server.queued.fetch_add(1, Ordering::Relaxed) >= server.queue_max {
+                        server.queued.fetch_sub(1, Ordering::Relaxed);
+                        return Err(PickError::QueueFull);
+                    }
+                    let r = tokio::time::timeout(queue_timeout, sem.clone().acquire_owned()).await;
+                    server.queued.fetch_sub(1, Ordering::Relaxed);
+                    match r {
+                        Ok(Ok(p)) => Some(p),
+                        Ok(Err(_)) => return Err(PickError::NoServer),
+                        Err(_) => return Err(PickError::QueueTimeout),
+                    }
+                }
+            },
+        };
+        server.active.fetch_add(1, Ordering::Relaxed);
+        server.total.fetch_add(1, Ordering::Relaxed);
+        Ok(ServerSlot {
+            server,
+            index,
+            _permit: permit,
+        })
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use std::net::IpAddr;
+
+    fn backend(text: &str) -> Backend {
+        let l = parse_str("t", text).expect("valid config");
+        Backend::new(&l.config.backends[0]).expect("no TLS")
+    }
+
+    #[test]
+    fn smooth_wrr_interleaves() {
+        let b = backend(
+            "backend b\n server a 127.0.0.1:1 weight 5\n server b 127.0.0.1:2 weight 1\n server c 127.0.0.1:3 weight 1\n",
+        );
+        assert_eq!(b.rr_active, vec![0, 0, 1, 0, 2, 0, 0]);
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let mut counts = [0; 3];
+        for _ in 0..700 {
+            counts[b.pick(ip, &[]).expect("a server")] += 1;
+        }
+        assert_eq!(counts, [500, 100, 100]);
+    }
+
+    #[test]
+    fn backup_only_when_all_down() {
+        let b = backend("backend b\n server a 127.0.0.1:1\n server bk 127.0.0.1:2 backup\n");
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert_eq!(b.pick(ip, &[]), Some(0));
+        b.servers[0].set_up(false);
+        assert_eq!(b.pick(ip, &[]), Some(1));
+        b.servers[1].set_up(false);
+        assert_eq!(b.pick(ip, &[]), None);
+        b.servers[1].set_up(true);
+        assert_eq!(b.pick(ip, &[1]), None);
+    }
+
+    #[test]
+    fn source_is_sticky_and_first_fills() {
+        let b = backend("backend b\n balance source\n server a 127.0.0.1:1\n server b 127.0.0.1:2\n server c 127.0.0.1:3\n");
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..50u8 {
+            let ip: IpAddr = [127, 0, 0, i].into();
+            let first = b.pick(ip, &[]);
+            assert_eq!(first, b.pick(ip, &[]));
+            seen.insert(first);
+        }
+        assert!(seen.len() > 1);
+        let f = backend("backend b\n balance first\n server a 127.0.0.1:1 maxconn 1\n server b 127.0.0.1:2 maxconn 1\n");
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert_eq!(f.pick(ip, &[]), Some(0));
+        f.servers[0].active.store(1, Ordering::Relaxed);
+        assert_eq!(f.pick(ip, &[]), Some(1));
+    }
+
+    #[test]
+    fn roundrobin_skips_full_servers() {
+        let b = backend(
+            "backend b\n server a 127.0.0.1:1 maxconn 1\n server b 127.0.0.1:2 maxconn 1\n",
+        );
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        b.servers[0].active.store(1, Ordering::Relaxed);
+        for _ in 0..4 {
+            assert_eq!(b.pick(ip, &[]), Some(1));
+        }
+        b.servers[1].active.store(1, Ordering::Relaxed);
+        assert!(b.pick(ip, &[]).is_some(), "all full: queue on one");
+    }
+
+    #[test]
+    fn leastconn_prefers_idle() {
+        let b = backend(
+            "backend b\n balance leastconn\n server a 127.0.0.1:1\n server b 127.0.0.1:2\n",
+        );
+        b.servers[0].active.store(3, Ordering::Relaxed);
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        for _ in 0..5 {
+            assert_eq!(b.pick(ip, &[]), Some(1));
+        }
+    }
+
+    #[tokio::test]
+    async fn maxconn_queue_times_out_and_bounds() {
+        let b = backend("backend b\n server a 127.0.0.1:1 maxconn 1 maxqueue 1\n");
+        let s1 = b
+            .acquire(0, Duration::from_millis(50))
+            .await
+            .expect("free slot");
+        assert_eq!(
+            b.acquire(0, Duration::from_millis(50)).await.err(),
+            Some(PickError::QueueTimeout)
+        );
+        drop(s1);
+        let _s2 = b
+            .acquire(0, Duration::from_millis(50))
+            .await
+            .expect("slot released");
+        assert_eq!(b.servers[0].active(), 1);
+    }
+}

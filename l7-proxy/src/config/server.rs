@@ -1,0 +1,216 @@
+//! `server` lines and `default-server`: weights, checks, limits and TLS to the server.
+
+use super::bind::based;
+use super::keywords::SERVER_UNSUPPORTED;
+use super::lex::Word;
+use super::parse::{Parser, PendingServer, ProxyBuild};
+use super::tls::ServerSni;
+use super::{parse_time, ServerParams};
+
+impl Parser {
+    /// `server NAME ADDRESS [params]`.
+    pub(super) fn server_line(&mut self, p: &mut ProxyBuild, w: &[Word]) {
+        let (Some(name), Some(addr)) = (w.get(1), w.get(2)) else {
+            self.err(w[0].col, "'server' needs a name and an address");
+            return;
+        };
+        let mut params = p.settings.default_server.clone();
+        params.tls.origin = self.pos(w[0].col).origin();
+        self.server_params(&mut params, &w[3..]);
+        if p.servers.iter().any(|s| s.name == name.text) {
+            self.err(
+                name.col,
+                format!(
+                    "duplicate server name '{}' in {} '{}'",
+                    name.text,
+                    p.kind.name(),
+                    p.name
+                ),
+            );
+        }
+        p.servers.push(PendingServer {
+            name: name.text.clone(),
+            address: addr.text.clone(),
+            pos: self.pos(addr.col),
+            params,
+        });
+    }
+
+    pub(super) fn server_params(&mut self, p: &mut ServerParams, w: &[Word]) {
+        let mut i = 0;
+        while let Some(x) = w.get(i) {
+            let k = x.text.as_str();
+            let val = w.get(i + 1);
+            let took = match self.server_flag(p, x) {
+                true => 1,
+                false => match self.tls_param(&mut p.tls.params, w, i) {
+                    Some(n) => n,
+                    None => match val {
+                        Some(v) => self.server_value(p, x, v),
+                        None => {
+                            self.server_missing_value(k, x.col);
+                            return;
+                        }
+                    },
+                },
+            };
+            i += took;
+        }
+    }
+
+    /// Options without a value; false when `k` is not one.
+    fn server_flag(&mut self, p: &mut ServerParams, x: &Word) -> bool {
+        match x.text.as_str() {
+            "check" => p.check = true,
+            "no-check" => p.check = false,
+            "backup" => p.backup = true,
+            "no-backup" => p.backup = false,
+            "disabled" => p.disabled = true,
+            "ssl" => p.ssl = true,
+            "no-ssl" => p.ssl = false,
+            "check-ssl" => p.check_ssl = Some(true),
+            "no-check-ssl" => p.check_ssl = Some(false),
+            "no-verifyhost" => {
+                // Checking the chain but not the name is not offered: refuse rather than
+                // check less or more than asked.
+                self.err(
+                    x.col,
+                    "'no-verifyhost' is not supported (use 'verify none' to skip verification)",
+                );
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Options taking a value; returns the words used.
+    fn server_value(&mut self, p: &mut ServerParams, x: &Word, v: &Word) -> usize {
+        let k = x.text.as_str();
+        match k {
+            "inter" | "fastinter" | "downinter" => match parse_time(&v.text) {
+                Some(d) if !d.is_zero() => match k {
+                    "inter" => p.inter = d,
+                    "fastinter" => p.fastinter = Some(d),
+                    _ => p.downinter = Some(d),
+                },
+                _ => self.err(x.col, format!("'{k}' needs a non-zero time value")),
+            },
+            "rise" | "fall" | "weight" | "maxconn" | "maxqueue" => {
+                let (lo, hi) = match k {
+                    "rise" | "fall" => (1, 1000),
+                    "weight" => (0, 256),
+                    _ => (0, 1_000_000),
+                };
+                match v.text.parse::<u32>() {
+                    Ok(n) if n >= lo && n <= hi => match k {
+                        "rise" => p.rise = n,
+                        "fall" => p.fall = n,
+                        "weight" => p.weight = n,
+                        "maxconn" => p.maxconn = n,
+                        _ => p.maxqueue = n,
+                    },
+                    _ => self.err(x.col, format!("'{k}' needs an integer in {lo}..={hi}")),
+                }
+            }
+            "verify" => match v.text.as_str() {
+                "none" => p.tls.verify = Some(false),
+                "required" => p.tls.verify = Some(true),
+                other => self.err(
+                    v.col,
+                    format!("'verify' takes none or required, found '{other}'"),
+                ),
+            },
+            "ca-file" => {
+                p.tls.ca_file = Some(if v.text == "@system-ca" {
+                    "@system-ca".into()
+                } else {
+                    based(self.global.tls.ca_base.as_deref(), &v.text)
+                })
+            }
+            "crl-file" => p.tls.crl_file = Some(based(self.global.tls.ca_base.as_deref(), &v.text)),
+            "crt" => p.tls.crt = Some(based(self.global.tls.crt_base.as_deref(), &v.text)),
+            "verifyhost" => p.tls.verifyhost = Some(v.text.clone()),
+            "sni" => match v.text.as_str() {
+                "req.hdr(host)" | "req.hdr(Host)" | "hdr(host)" | "req.hdr(host,1)" => {
+                    p.tls.sni = Some(ServerSni::RequestHost)
+                }
+                "ssl_fc_sni" => p.tls.sni = Some(ServerSni::ClientSni),
+                s => match s.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
+                    Some(name) if !name.is_empty() => {
+                        p.tls.sni = Some(ServerSni::Fixed(name.into()))
+                    }
+                    _ => self.err(
+                        v.col,
+                        format!(
+                            "'sni {s}' is not supported (str(NAME), req.hdr(host) or ssl_fc_sni)"
+                        ),
+                    ),
+                },
+            },
+            "alpn" | "check-alpn" => {
+                let protos: Vec<String> = v.text.split(',').map(str::to_string).collect();
+                if protos.iter().any(|a| a != "http/1.1" && a != "http/1.0") {
+                    self.err(
+                        v.col,
+                        format!("'{k} {}': only HTTP/1.1 is spoken to servers", v.text),
+                    );
+                } else if k == "alpn" {
+                    p.tls.alpn = protos;
+                }
+            }
+            "check-sni" => self.warn(
+                x.col,
+                "server option 'check-sni' is not supported; checks send the server's 'sni'",
+            ),
+            _ => match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
+                Some((_, takes)) => {
+                    self.warn(
+                        x.col,
+                        format!("server option '{k}' is not supported; ignored"),
+                    );
+                    return if *takes { 2 } else { 1 };
+                }
+                None => {
+                    self.err(x.col, format!("unknown server option '{k}'"));
+                    return 1;
+                }
+            },
+        }
+        2
+    }
+
+    fn server_missing_value(&mut self, k: &str, col: usize) {
+        match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
+            Some((_, false)) => self.warn(
+                col,
+                format!("server option '{k}' is not supported; ignored"),
+            ),
+            Some((_, true)) => self.err(col, format!("'{k}' needs a value")),
+            None if is_server_value_word(k) => self.err(col, format!("'{k}' needs a value")),
+            None => self.err(col, format!("unknown server option '{k}'")),
+        }
+    }
+}
+
+fn is_server_value_word(k: &str) -> bool {
+    matches!(
+        k,
+        "inter"
+            | "fastinter"
+            | "downinter"
+            | "rise"
+            | "fall"
+            | "weight"
+            | "maxconn"
+            | "maxqueue"
+            | "verify"
+            | "ca-file"
+            | "crl-file"
+            | "crt"
+            | "verifyhost"
+            | "sni"
+            | "alpn"
+            | "check-alpn"
+            | "check-sni"
+    )
+}

@@ -1,0 +1,159 @@
+//! HTTP/1.1 on a client connection: request heads ([`request`]), header handling
+//! ([`headers`]), server response heads ([`response`]), and [`H1Conn`], the connection with
+//! its buffers, reused across the requests of a keep-alive connection.
+
+pub mod headers;
+pub mod request;
+pub mod response;
+
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWriteExt;
+
+use crate::config::ProxySettings;
+use crate::io::{copy_body, CopyError, Deadline, Framing, BUF};
+use crate::net::Stream;
+pub use request::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
+
+/// An HTTP/1.1 client connection, its read buffer and its timer.
+#[derive(Debug)]
+pub struct H1Conn {
+    /// The client.
+    pub stream: Stream,
+    /// Bytes read from the client and not used yet.
+    pub cbuf: BytesMut,
+    /// The client side's reusable deadline.
+    pub dl: Deadline,
+}
+
+impl H1Conn {
+    /// Wraps an accepted (and, on `ssl` binds, handshaken) client stream.
+    pub fn new(stream: Stream) -> H1Conn {
+        H1Conn {
+            stream,
+            cbuf: BytesMut::with_capacity(BUF),
+            dl: Deadline::default(),
+        }
+    }
+
+    /// Reads a request head, and when it took more than one read, the instant its first
+    /// bytes were seen. `stop` resolves on soft stop; it is polled only while waiting for a
+    /// further request and never after it resolved (the connection then ends).
+    pub async fn read_head<S: std::future::Future>(
+        &mut self,
+        first: bool,
+        fs: &ProxySettings,
+        mut stop: std::pin::Pin<&mut S>,
+    ) -> Result<(RequestHead, Option<Instant>), HeadError> {
+        let t = &fs.timeouts;
+        let head_deadline = t.http_request.or(t.client);
+        // Waiting for the first byte of a further request is the keep-alive timeout.
+        let idle = if first {
+            head_deadline
+        } else {
+            t.http_keep_alive.or(t.http_request).or(t.client)
+        };
+        let mut started: Option<Instant> = None;
+        loop {
+            if !self.cbuf.is_empty() {
+                if let Some(h) = parse_request(&mut self.cbuf)? {
+                    return Ok((h, started));
+                }
+                if self.cbuf.len() >= BUF {
+                    // A request line that does not fit is a URI problem; otherwise the headers.
+                    let has_line = self.cbuf.iter().take(BUF).any(|&b| b == b'\n');
+                    return Err(HeadError::Status(if has_line { 431 } else { 414 }));
+                }
+                started.get_or_insert_with(Instant::now);
+            }
+            let limit = match started {
+                None => idle,
+                Some(s) => head_deadline.map(|d| d.saturating_sub(s.elapsed())),
+            };
+            let read = async {
+                tokio::select! {
+                    biased;
+                    r = self.dl.fill(&mut self.stream, &mut self.cbuf, limit) => Some(r),
+                    _ = stop.as_mut(), if started.is_none() && !first => None,
+                }
+            };
+            match read.await {
+                None => return Err(HeadError::Closed),
+                Some(Ok(0)) => {
+                    return Err(if self.cbuf.is_empty() {
+                        HeadError::Closed
+                    } else {
+                        HeadError::Status(400)
+                    })
+                }
+                Some(Ok(_)) => {}
+                Some(Err(CopyError::ReadTimeout)) => {
+                    // Nothing received: an idle keep-alive connection closes silently; a new
+                    // connection that never sent a byte gets 408 as in HAProxy, unless
+                    // `option http-ignore-probes` (pre-connecting browsers).
+                    return Err(if started.is_none() && (!first || fs.ignore_probes) {
+                        HeadError::Closed
+                    } else {
+                        HeadError::Status(408)
+                    });
+                }
+                Some(Err(_)) => return Err(HeadError::Closed),
+            }
+        }
+    }
+
+    /// Writes `data` and flushes it (a TLS stream may hold bytes until flushed).
+    pub async fn send(&mut self, data: &[u8], wto: Option<Duration>) -> bool {
+        let stream = &mut self.stream;
+        let r = self
+            .dl
+            .run(wto, async {
+                stream.write_all(data).await?;
+                stream.flush().await
+            })
+            .await;
+        matches!(r, Some(Ok(())))
+    }
+
+    /// Copies the request body to the server.
+    pub async fn body_to(
+        &mut self,
+        up: &mut Stream,
+        framing: Framing,
+        cto: Option<Duration>,
+        sto: Option<Duration>,
+    ) -> Result<u64, CopyError> {
+        copy_body(&mut self.stream, &mut self.cbuf, up, framing, cto, sto).await
+    }
+
+    /// Sends a response head (`head`, complete with its final CRLF) and relays its body
+    /// from `up`; small bodies already read go out with the head in one write. Returns the
+    /// bytes sent, or how it broke with the bytes sent before.
+    pub async fn respond(
+        &mut self,
+        head: &mut Vec<u8>,
+        up: &mut Stream,
+        ubuf: &mut BytesMut,
+        mut framing: Framing,
+        cto: Option<Duration>,
+        sto: Option<Duration>,
+    ) -> Result<u64, (CopyError, u64)> {
+        if let Framing::Length(n) = framing {
+            if (ubuf.len() as u64) >= n && n <= BUF as u64 {
+                let n = n as usize;
+                head.extend_from_slice(&ubuf[..n]);
+                ubuf.advance(n);
+                framing = Framing::None;
+            }
+        }
+        let sent = head.len() as u64;
+        if !self.send(head, cto).await {
+            return Err((CopyError::WriteTimeout, 0));
+        }
+        match copy_body(up, ubuf, &mut self.stream, framing, sto, cto).await {
+            Ok(n) => Ok(sent + n),
+            Err(e) => Err((e, sent)),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! HTTP mode: the connection loops of HTTP/1.1 ([`serve_h1`], one request after the
+//! other) and HTTP/2 ([`serve_h2`], one task per stream), both handing each request to
+//! [`exchange::handle`] through a [`session::Session`], so the proxy logic is written once.
+//!
+//! Below: `h1` (HTTP/1.1 heads and I/O), `h2` (HTTP/2 streams), `session` (the client
+//! side of an exchange), `exchange` (one request), `upstream` (its way through a server),
+//! `rules` (`http-request`/`http-response`), `builtin` (responses the proxy writes).
+
+pub mod builtin;
+pub mod exchange;
+pub mod h1;
+pub mod h2;
+pub mod rules;
+pub mod session;
+pub mod upstream;
+
+use std::time::{Instant, SystemTime};
+
+use tokio::io::AsyncWriteExt;
+
+use crate::frontend::ConnCtx;
+use crate::io::within;
+use crate::net::Stream;
+use exchange::{answered_locally, log, Started};
+pub use h1::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
+use session::{Bufs, Session};
+use upstream::Trace;
+
+/// Most headers accepted in a head (more is 431).
+pub use h1::request::MAX_HEADERS;
+
+/// When a request that began at `first_byte` started, for its log line (the wall clock is
+/// read only when a line will be written).
+fn started(ctx: &ConnCtx, first_byte: Instant) -> Started {
+    let date = if ctx.fe.log {
+        let sys = SystemTime::now();
+        sys.checked_sub(first_byte.elapsed()).unwrap_or(sys)
+    } else {
+        SystemTime::UNIX_EPOCH
+    };
+    Started {
+        at: first_byte,
+        date,
+    }
+}
+
+/// Serves an HTTP/1.1 client connection until it closes.
+pub async fn serve_h1(ctx: ConnCtx, stream: Stream) {
+    let mut conn = h1::H1Conn::new(stream);
+    let mut bufs = Bufs::default();
+    let mut first = true;
+    // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
+    // carries `connection: close` instead), so no client races a close on reload.
+    let mut stopping = ctx.shared.stopping.clone();
+    // Registered once per connection (not per request) with the soft-stop signal.
+    let stop = stopping.wait_for(|s| *s);
+    tokio::pin!(stop);
+    loop {
+        let fs = &ctx.fe.cfg.settings;
+        // For the log line of a head that never completes: HAProxy dates it from the
+        // start of the wait and counts the wait in %Ta.
+        let waiting = Instant::now();
+        let head = conn.read_head(first, fs, stop.as_mut()).await;
+        first = false;
+        let (head, t) = match head {
+            // The request starts with its first byte (%tr; %TR runs from there to the end
+            // of the head): earlier than now when the head came in several reads.
+            Ok((h, first_byte)) => (h, started(&ctx, first_byte.unwrap_or_else(Instant::now))),
+            Err(HeadError::Closed) => return,
+            Err(HeadError::Status(code)) => {
+                // `option dontlognull`: a connection that sent nothing is not logged.
+                let quiet = conn.cbuf.is_empty() && fs.dontlognull;
+                bad_head(&ctx, &mut conn, code, started(&ctx, waiting), quiet).await;
+                return;
+            }
+        };
+        let keep = exchange::handle(&ctx, &mut Session::H1(&mut conn), &mut bufs, head, t).await;
+        // `keep` already accounts for a reload that retired this frontend before the
+        // response went out (it then carried `connection: close`). Checking `retired` again
+        // here would close a connection whose response promised keep-alive, under a
+        // client that may be sending its next request already.
+        if !keep {
+            let _ = within(fs.timeouts.client, conn.stream.shutdown()).await;
+            return;
+        }
+    }
+}
+
+/// Answers a head that could not be read (400, 408, 414, 431) and closes.
+async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, t: Started, quiet: bool) {
+    let fe = &ctx.fe;
+    let wto = fe.cfg.settings.timeouts.client;
+    let page = builtin::error_page(code, &fe.cfg.settings.errorfiles);
+    let bytes = if conn.send(&page, wto).await {
+        page.len() as u64
+    } else {
+        0
+    };
+    let _ = within(wto, conn.stream.shutdown()).await;
+    if !quiet {
+        let term = if code == 408 { *b"cR" } else { *b"PR" };
+        // No complete head: %TR is unknown (-1), as HAProxy logs it.
+        log(
+            ctx,
+            t,
+            "<BADREQ>",
+            answered_locally(fe.name(), code, bytes, term, Trace::default()),
+        );
+    }
+}
+
+/// Serves an HTTP/2 client connection: each stream runs in its own task while this one
+/// drives the connection. A reload or a soft stop sends GOAWAY (RFC 9113 §6.8) and lets
+/// the open streams finish; an idle connection closes after `timeout http-keep-alive`.
+pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Limits) {
+    let t = &ctx.fe.cfg.settings.timeouts;
+    let Some(Ok(mut conn)) = within(
+        t.client,
+        h2::builder(&limits).handshake::<_, bytes::Bytes>(stream),
+    )
+    .await
+    else {
+        return;
+    };
+    let idle = t.http_keep_alive.or(t.client);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut retired = ctx.fe.retired.subscribe();
+    let mut stopping = ctx.shared.stopping.clone();
+    let mut going_away = false;
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let no_streams = tasks.is_empty();
+        let idle_wait = async {
+            match idle {
+                Some(d) if no_streams => tokio::time::sleep(d).await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            next = conn.accept() => match next {
+                Some(Ok((req, respond))) => {
+                    tasks.spawn(h2_stream(ctx.clone(), req, respond));
+                }
+                // Protocol errors: the h2 crate has sent GOAWAY with the right code.
+                Some(Err(e)) => {
+                    tracing::debug!(frontend = %ctx.fe.name(), error = %e, "HTTP/2 connection error");
+                    break;
+                }
+                None => break,
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = idle_wait, if !going_away => {
+                going_away = true;
+                conn.graceful_shutdown();
+            }
+            r = retired.wait_for(|r| *r), if !going_away => {
+                let _ = r;
+                going_away = true;
+                conn.graceful_shutdown();
+            }
+            r = stopping.wait_for(|s| *s), if !going_away => {
+                let _ = r;
+                going_away = true;
+                conn.graceful_shutdown();
+            }
+        }
+    }
+    // Streams still running need the connection driven to finish; it is gone.
+    tasks.shutdown().await;
+}
+
+/// One HTTP/2 stream: its request converted, then the same exchange as HTTP/1.1.
+async fn h2_stream(
+    ctx: ConnCtx,
+    req: http::Request<::h2::RecvStream>,
+    respond: ::h2::server::SendResponse<bytes::Bytes>,
+) {
+    let t = started(&ctx, Instant::now());
+    let (parts, body) = req.into_parts();
+    let end_stream = body.is_end_stream();
+    let mut s = h2::H2Stream::new(respond, body);
+    let head = match h2::convert::request_head(&parts, end_stream) {
+        Ok(h) => h,
+        Err(code) => {
+            let fe = &ctx.fe;
+            let page = builtin::error_page(code, &fe.cfg.settings.errorfiles);
+            let bytes = s.reply(&page, fe.cfg.settings.timeouts.client).await;
+            let line = format!("{} {} HTTP/2.0", parts.method, parts.uri);
+            log(
+                &ctx,
+                t,
+                &line,
+                answered_locally(fe.name(), code, bytes, *b"PR", Trace::default()),
+            );
+            return;
+        }
+    };
+    let mut bufs = Bufs::default();
+    exchange::handle(&ctx, &mut Session::H2(&mut s), &mut bufs, head, t).await;
+}

@@ -1,0 +1,511 @@
+//! One request's way through a server: connect (with retries), send the head and body,
+//! read the response head, pass interim responses and upgrades on, run the response rules
+//! and relay the response. Written once for HTTP/1.1 and HTTP/2 clients.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+
+use super::h1::headers::{edit_head, upstream_head_into, HeaderEdits, Upstream as HeadEnd};
+use super::h1::request::{RequestHead, RequestInfo};
+use super::h1::response::{read_response, RespError, ResponseHead};
+use super::rules::{self, Verdict};
+use super::session::{Bufs, Session};
+use crate::backend::connect::{Attempt, SniSource, Upstream};
+use crate::backend::{Backend, Server};
+use crate::config::HttpConnMode;
+use crate::frontend::ConnCtx;
+use crate::io::{tunnel, CopyError, Framing};
+use crate::net::Stream;
+
+/// How an exchange with a server ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The response was relayed.
+    Done {
+        /// Status sent.
+        status: u16,
+        /// Bytes sent to the client.
+        bytes: u64,
+        /// The server.
+        server: Option<Arc<Server>>,
+        /// The client connection stays open.
+        keep: bool,
+    },
+    /// Nothing was sent to the client yet: answer with an error page.
+    Error {
+        /// The status of the page.
+        code: u16,
+        /// Termination state.
+        term: [u8; 2],
+        /// The server, if one was chosen.
+        server: Option<Arc<Server>>,
+    },
+    /// The exchange broke after the response started (or the client went away).
+    Aborted {
+        /// Status sent (0 if none).
+        status: u16,
+        /// Termination state.
+        term: [u8; 2],
+        /// The server.
+        server: Option<Arc<Server>>,
+        /// Bytes sent to the client before it broke.
+        bytes: u64,
+    },
+}
+
+/// Timings and retries, for the log line.
+#[derive(Debug, Default)]
+pub struct Trace {
+    /// `%TR` (`None`: no complete head, logged -1).
+    pub t_req: Option<Duration>,
+    /// `%Tw`.
+    pub t_queue: Option<Duration>,
+    /// `%Tc`.
+    pub t_connect: Option<Duration>,
+    /// `%Tr`.
+    pub t_resp: Option<Duration>,
+    /// `%rc`.
+    pub retries: usize,
+}
+
+/// What the exchange forwards.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The connection's context.
+    pub ctx: &'a ConnCtx,
+    /// The request head.
+    pub head: &'a RequestHead,
+    /// Its framing and connection fields.
+    pub info: &'a RequestInfo,
+    /// The request rules' edits.
+    pub edits: &'a HeaderEdits,
+    /// The backend chosen.
+    pub backend: &'a Arc<Backend>,
+}
+
+impl Request<'_> {
+    fn cto(&self) -> Option<Duration> {
+        self.ctx.fe.cfg.settings.timeouts.client
+    }
+    fn sto(&self) -> Option<Duration> {
+        self.backend.settings.timeouts.server
+    }
+    /// The more closing of the frontend's and backend's modes wins, as in HAProxy.
+    fn mode(&self) -> HttpConnMode {
+        match (
+            self.ctx.fe.cfg.settings.conn_mode,
+            self.backend.settings.conn_mode,
+        ) {
+            (HttpConnMode::Close, _) | (_, HttpConnMode::Close) => HttpConnMode::Close,
+            (HttpConnMode::ServerClose, _) | (_, HttpConnMode::ServerClose) => {
+                HttpConnMode::ServerClose
+            }
+            _ => HttpConnMode::KeepAlive,
+        }
+    }
+    fn head_request(&self) -> bool {
+        self.head.method() == "HEAD"
+    }
+}
+
+/// Per-request state across retries.
+#[derive(Debug, Default)]
+struct Progress {
+    sent_continue: bool,
+    /// The request body was not fully read from the client (the server cut it short).
+    body_cut: bool,
+}
+
+fn stamp(on: bool) -> Option<Instant> {
+    on.then(Instant::now)
+}
+
+/// Forwards one request and relays the response.
+pub async fn forward(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    trace: &mut Trace,
+) -> Outcome {
+    let reuse = r.mode() == HttpConnMode::KeepAlive && r.info.upgrade.is_none();
+    let fs = &r.ctx.fe.cfg.settings;
+    // `option forwardfor` applies when the frontend or the backend has it, as in HAProxy.
+    let xff = (fs.forwardfor || r.backend.settings.forwardfor).then(|| r.ctx.conn.peer.ip());
+    let end = HeadEnd {
+        forwarded_for: xff,
+        close: !reuse && r.info.upgrade.is_none(),
+    };
+    upstream_head_into(r.head, r.info, r.edits, end, &mut bufs.qbuf);
+    bufs.ubuf.clear();
+    let mut attempt = Attempt::new(r.backend, r.ctx.conn.peer.ip(), r.ctx.fe.log);
+    let mut progress = Progress::default();
+    let got = send_request(r, sess, bufs, &mut attempt, reuse, &mut progress, trace).await;
+    trace.retries = attempt.retries;
+    trace.t_queue = attempt.t_queue;
+    trace.t_connect = attempt.t_connect;
+    let (mut up, resp) = match got {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let server = Some(up.slot.server.clone());
+    let resp = match interim(r, sess, bufs, &mut up.stream, resp, &progress).await {
+        Ok(resp) => resp,
+        Err((0, term)) => {
+            return Outcome::Aborted {
+                status: 100,
+                term,
+                server,
+                bytes: 0,
+            }
+        }
+        Err((code, term)) => return Outcome::Error { code, term, server },
+    };
+    if resp.status == 101 {
+        return upgrade(r, sess, bufs, up, resp).await;
+    }
+    respond(r, sess, bufs, up, resp, reuse, progress.body_cut).await
+}
+
+/// Connects, sends the head and body, and reads the response head, retrying while
+/// nothing is lost by retrying (nothing of the body was consumed).
+async fn send_request(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    attempt: &mut Attempt<'_>,
+    reuse: bool,
+    progress: &mut Progress,
+    trace: &mut Trace,
+) -> Result<(Upstream, ResponseHead), Outcome> {
+    let names = SniSource {
+        host: r
+            .head
+            .header("host")
+            .and_then(|h| std::str::from_utf8(h).ok()),
+        client_sni: r.ctx.conn.tls.as_ref().and_then(|t| t.sni.as_deref()),
+    };
+    let (cto, sto) = (r.cto(), r.sto());
+    loop {
+        let mut up = match attempt.connect(reuse, names).await {
+            Ok(u) => u,
+            Err(e) => {
+                return Err(Outcome::Error {
+                    code: 503,
+                    term: e.term(),
+                    server: attempt.last_server.clone(),
+                })
+            }
+        };
+        let server = Some(up.slot.server.clone());
+        let tr = stamp(r.ctx.fe.log);
+        let sent = bufs
+            .dl
+            .run(sto, async {
+                up.stream.write_all(&bufs.qbuf).await?;
+                up.stream.flush().await
+            })
+            .await;
+        let send_failed = !matches!(sent, Some(Ok(())));
+        if !send_failed && r.info.framing != Framing::None {
+            if r.info.expect_continue && !progress.sent_continue && sess.is_h1() {
+                // We answer the expectation ourselves (the header is not forwarded), as a
+                // proxy may.
+                progress.sent_continue = true;
+                if !sess.interim(b"HTTP/1.1 100 Continue\r\n\r\n", cto).await {
+                    return Err(Outcome::Aborted {
+                        status: 0,
+                        term: *b"CR",
+                        server,
+                        bytes: 0,
+                    });
+                }
+            }
+            match sess.body_to(&mut up.stream, r.info.framing, cto, sto).await {
+                Ok(_) => {}
+                Err(CopyError::BadChunk) => {
+                    return Err(Outcome::Error {
+                        code: 400,
+                        term: *b"PR",
+                        server,
+                    })
+                }
+                Err(CopyError::Read(_)) | Err(CopyError::ReadTimeout) => {
+                    return Err(Outcome::Aborted {
+                        status: 400,
+                        term: *b"CD",
+                        server,
+                        bytes: 0,
+                    })
+                }
+                Err(_) => {
+                    // The server stopped reading the body: it may have answered early
+                    // (401, 413...). Forward that answer if it is there.
+                    progress.body_cut = true;
+                    let grace = Some(
+                        sto.unwrap_or(Duration::from_secs(1))
+                            .min(Duration::from_secs(1)),
+                    );
+                    let head_req = r.head_request();
+                    if let Ok(resp) = read_response(
+                        &mut bufs.dl,
+                        &mut up.stream,
+                        &mut bufs.ubuf,
+                        grace,
+                        head_req,
+                        &mut bufs.rbuf,
+                    )
+                    .await
+                    {
+                        trace.t_resp = tr.map(|t| t.elapsed());
+                        return Ok((up, resp));
+                    }
+                    return Err(Outcome::Error {
+                        code: 502,
+                        term: *b"SD",
+                        server,
+                    });
+                }
+            }
+        }
+        let resp = if send_failed {
+            Err(RespError::Closed { any: false })
+        } else {
+            read_response(
+                &mut bufs.dl,
+                &mut up.stream,
+                &mut bufs.ubuf,
+                sto,
+                r.head_request(),
+                &mut bufs.rbuf,
+            )
+            .await
+        };
+        match resp {
+            Ok(resp) => {
+                trace.t_resp = tr.map(|t| t.elapsed());
+                return Ok((up, resp));
+            }
+            Err(RespError::Timeout) => {
+                return Err(Outcome::Error {
+                    code: 504,
+                    term: *b"sH",
+                    server,
+                })
+            }
+            Err(RespError::Invalid) | Err(RespError::Closed { any: true }) => {
+                return Err(Outcome::Error {
+                    code: 502,
+                    term: *b"SH",
+                    server,
+                })
+            }
+            Err(RespError::Closed { any: false }) => {
+                // The request can be replayed only if its body was not consumed: it had
+                // none, or sending the head already failed. A reused connection that the
+                // server had closed is retried without counting.
+                if r.info.framing != Framing::None && !send_failed {
+                    return Err(Outcome::Error {
+                        code: 502,
+                        term: *b"SH",
+                        server,
+                    });
+                }
+                if !up.reused && !attempt.retry(&up.slot) {
+                    return Err(Outcome::Error {
+                        code: 502,
+                        term: *b"SH",
+                        server,
+                    });
+                }
+                bufs.ubuf.clear();
+            }
+        }
+    }
+}
+
+/// Passes interim responses (1xx but 101) on and reads the final one. An error is the
+/// status of the page to send (0 when the client went away) and the termination state.
+async fn interim(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    up: &mut Stream,
+    mut resp: ResponseHead,
+    progress: &Progress,
+) -> Result<ResponseHead, (u16, [u8; 2])> {
+    while (100..200).contains(&resp.status) && resp.status != 101 {
+        let to_client =
+            (r.head.minor == 1 || r.head.http2) && !(resp.status == 100 && progress.sent_continue);
+        if to_client {
+            let mut h = resp.head.clone();
+            h.extend_from_slice(b"\r\n");
+            if !sess.interim(&h, r.cto()).await {
+                return Err((0, *b"CH"));
+            }
+        }
+        resp = match read_response(
+            &mut bufs.dl,
+            up,
+            &mut bufs.ubuf,
+            r.sto(),
+            r.head_request(),
+            &mut bufs.rbuf,
+        )
+        .await
+        {
+            Ok(resp) => resp,
+            Err(RespError::Timeout) => return Err((504, *b"sH")),
+            Err(_) => return Err((502, *b"SH")),
+        };
+    }
+    Ok(resp)
+}
+
+/// `101 Switching Protocols`: the head goes to the client, then both connections are
+/// joined by a tunnel (HTTP/1.1 only: HTTP/2 requests never ask to upgrade).
+async fn upgrade(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    mut up: Upstream,
+    resp: ResponseHead,
+) -> Outcome {
+    let server = Some(up.slot.server.clone());
+    let (Some(u), Session::H1(c)) = (&r.info.upgrade, sess) else {
+        return Outcome::Error {
+            code: 502,
+            term: *b"SH",
+            server,
+        };
+    };
+    let mut h = resp.head;
+    h.extend_from_slice(format!("connection: upgrade\r\nupgrade: {u}\r\n\r\n").as_bytes());
+    if !c.send(&h, r.cto()).await {
+        return Outcome::Aborted {
+            status: 101,
+            term: *b"CH",
+            server,
+            bytes: 0,
+        };
+    }
+    let cpending = c.cbuf.split().freeze();
+    let upending = bufs.ubuf.split().freeze();
+    let (_, b, res) = tunnel(
+        &mut c.stream,
+        &cpending,
+        &mut up.stream,
+        &upending,
+        r.cto(),
+        r.sto(),
+    )
+    .await;
+    match res {
+        Ok(()) => Outcome::Done {
+            status: 101,
+            bytes: h.len() as u64 + b,
+            server,
+            keep: false,
+        },
+        Err(_) => Outcome::Aborted {
+            status: 101,
+            term: *b"cD",
+            server,
+            bytes: h.len() as u64 + b,
+        },
+    }
+}
+
+/// Runs the response rules (the backend's, then the frontend's), sends the response and
+/// relays its body; the server connection goes back to the pool when it can be reused.
+/// `body_cut`: the server answered before reading the whole request body, so neither
+/// connection can carry another request.
+async fn respond(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    mut up: Upstream,
+    mut resp: ResponseHead,
+    reuse: bool,
+    body_cut: bool,
+) -> Outcome {
+    let server = Some(up.slot.server.clone());
+    let fe = &r.ctx.fe;
+    let mut edits = HeaderEdits::default();
+    for list in [&r.backend.http_response, &fe.cfg.http_response] {
+        if let Verdict::Reply { raw, status, .. } = rules::response(
+            list,
+            &r.ctx.conn,
+            r.head,
+            &resp,
+            &mut edits,
+            &fe.cfg.settings.errorfiles,
+        ) {
+            // The server's body is left unread: its connection is not reused.
+            let bytes = sess.reply(&raw, r.cto()).await;
+            return Outcome::Done {
+                status,
+                bytes,
+                server,
+                keep: false,
+            };
+        }
+    }
+    edit_head(&mut resp.head, &edits);
+    // Retired by a reload or a soft stop: finish this response, then close.
+    let stopping = *fe.retired.borrow();
+    let client_close = r.info.close
+        || body_cut
+        || r.mode() == HttpConnMode::Close
+        || resp.framing == Framing::UntilClose
+        || stopping;
+    let server_keep =
+        reuse && !body_cut && !resp.close && resp.minor == 1 && resp.framing != Framing::UntilClose;
+    let connection = if client_close {
+        Some("close")
+    } else if r.head.minor == 0 && !r.head.http2 {
+        Some("keep-alive")
+    } else {
+        None
+    };
+    let mut head = std::mem::take(&mut resp.head);
+    let relayed = sess
+        .respond(
+            &mut head,
+            connection,
+            &mut up.stream,
+            &mut bufs.ubuf,
+            resp.framing,
+            r.cto(),
+            r.sto(),
+        )
+        .await;
+    bufs.rbuf = head;
+    match relayed {
+        Ok(bytes) => {
+            if server_keep && bufs.ubuf.is_empty() {
+                up.slot.server.put_idle(up.stream, up.sni);
+            }
+            Outcome::Done {
+                status: resp.status,
+                bytes,
+                server,
+                keep: !client_close,
+            }
+        }
+        Err((e, bytes)) => {
+            let term = match e {
+                CopyError::Write(_) | CopyError::WriteTimeout => *b"CD",
+                CopyError::ReadTimeout => *b"sD",
+                _ => *b"SD",
+            };
+            Outcome::Aborted {
+                status: resp.status,
+                term,
+                server,
+                bytes,
+            }
+        }
+    }
+}

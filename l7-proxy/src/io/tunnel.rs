@@ -1,0 +1,216 @@
+//! A bidirectional byte pipe between two streams of any kind (plain TCP, TLS on either
+//! side), as TCP mode and HTTP upgrades (WebSocket) use it.
+//!
+//! One future polls both directions: each has one bounded buffer, so a slow reader
+//! back-pressures its writer. A FIN from one side is passed on as a shutdown of the other
+//! side's writing half (half-close), and the pipe ends when both directions have ended.
+//! Idleness is judged without reading the clock on the data path: every transfer sets a
+//! flag, and a timer firing every idle period ends the pipe only if nothing moved since its
+//! previous firing (a silent pipe ends between one and two periods after its last byte,
+//! like HAProxy's coarse timeouts).
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::{CopyError, BUF};
+
+/// One direction: read into the buffer, write it out, pass the FIN on.
+struct Half {
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    read_done: bool,
+    done: bool,
+    /// Written since the last flush (a TLS writer may hold bytes until flushed).
+    unflushed: bool,
+    total: u64,
+}
+
+impl Half {
+    fn new(pending: &[u8]) -> Half {
+        let mut buf = vec![0u8; BUF.max(pending.len())].into_boxed_slice();
+        buf[..pending.len()].copy_from_slice(pending);
+        Half {
+            buf,
+            pos: 0,
+            len: pending.len(),
+            read_done: false,
+            done: false,
+            unflushed: false,
+            total: 0,
+        }
+    }
+
+    /// Makes progress until blocked; `Ready(Ok)` once the FIN has been passed on.
+    fn poll_copy<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut R,
+        dst: &mut W,
+        moved: &mut bool,
+    ) -> Poll<Result<(), CopyError>>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        loop {
+            if self.done {
+                return Poll::Ready(Ok(()));
+            }
+            if self.pos < self.len {
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.buf[self.pos..self.len]))
+                    .map_err(CopyError::Write)?;
+                if n == 0 {
+                    return Poll::Ready(Err(CopyError::Write(
+                        std::io::ErrorKind::WriteZero.into(),
+                    )));
+                }
+                self.pos += n;
+                self.total += n as u64;
+                self.unflushed = true;
+                *moved = true;
+                continue;
+            }
+            if self.read_done {
+                // Half-close: pass the FIN on (after the last bytes are flushed).
+                ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(CopyError::Write)?;
+                self.done = true;
+                continue;
+            }
+            let mut rb = ReadBuf::new(&mut self.buf);
+            match Pin::new(&mut *src).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    (self.pos, self.len) = (0, n);
+                    if n == 0 {
+                        self.read_done = true;
+                    } else {
+                        *moved = true;
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(CopyError::Read(e))),
+                Poll::Pending => {
+                    if self.unflushed {
+                        ready!(Pin::new(&mut *dst).poll_flush(cx)).map_err(CopyError::Write)?;
+                        self.unflushed = false;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+/// Moves bytes both ways until both sides have closed (half-close is propagated), or
+/// nothing moved for the idle period (the shorter of the two timeouts that are set).
+/// `a_pending`/`b_pending` are bytes already read from `a`/`b`, delivered first. Returns
+/// (bytes a→b, bytes b→a, how it ended).
+pub async fn tunnel<A, B>(
+    a: &mut A,
+    a_pending: &[u8],
+    b: &mut B,
+    b_pending: &[u8],
+    a_idle: Option<Duration>,
+    b_idle: Option<Duration>,
+) -> (u64, u64, Result<(), CopyError>)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut up = Half::new(a_pending);
+    let mut down = Half::new(b_pending);
+    let idle = match (a_idle, b_idle) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    let period = idle.unwrap_or(Duration::from_secs(86400 * 365));
+    let sleep = tokio::time::sleep(period);
+    tokio::pin!(sleep);
+    let mut moved_since_tick = true;
+    let r = poll_fn(|cx| {
+        let mut moved = false;
+        let r_up = up.poll_copy(cx, a, b, &mut moved);
+        let r_down = down.poll_copy(cx, b, a, &mut moved);
+        moved_since_tick |= moved;
+        match (r_up, r_down) {
+            (Poll::Ready(Err(e)), _) | (_, Poll::Ready(Err(e))) => return Poll::Ready(Err(e)),
+            (Poll::Ready(Ok(())), Poll::Ready(Ok(()))) => return Poll::Ready(Ok(())),
+            _ => {}
+        }
+        while sleep.as_mut().poll(cx).is_ready() {
+            if !moved_since_tick {
+                // Which side was waited on: a reader waiting means the peer was silent.
+                return Poll::Ready(Err(if up.pos < up.len || down.pos < down.len {
+                    CopyError::WriteTimeout
+                } else {
+                    CopyError::ReadTimeout
+                }));
+            }
+            moved_since_tick = false;
+            sleep.as_mut().reset(tokio::time::Instant::now() + period);
+        }
+        Poll::Pending
+    })
+    .await;
+    (up.total, down.total, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn copies_both_ways_and_passes_half_close_on() {
+        let (mut a, mut a_peer) = tokio::io::duplex(64);
+        let (mut b, mut b_peer) = tokio::io::duplex(64);
+        let pipe = tokio::spawn(async move {
+            tunnel(
+                &mut a,
+                b"pre-",
+                &mut b,
+                b"",
+                None,
+                Some(Duration::from_secs(5)),
+            )
+            .await
+        });
+        let writer = tokio::spawn(async move {
+            a_peer.write_all(&[7u8; 100_000]).await.expect("write");
+            a_peer.shutdown().await.expect("shutdown");
+            a_peer
+        });
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.expect("read to the FIN");
+        let mut a_peer = writer.await.expect("writer");
+        assert_eq!(got.len(), 100_004);
+        assert!(got.starts_with(b"pre-"));
+        b_peer
+            .write_all(b"reply")
+            .await
+            .expect("write back after half-close");
+        b_peer.shutdown().await.expect("shutdown");
+        let mut back = Vec::new();
+        a_peer.read_to_end(&mut back).await.expect("read back");
+        assert_eq!(back, b"reply");
+        let (up, down, r) = pipe.await.expect("joined");
+        assert!(r.is_ok());
+        assert_eq!((up, down), (100_004, 5));
+    }
+
+    #[tokio::test]
+    async fn idle_pipe_ends_after_one_to_two_periods() {
+        let (mut a, _a_peer) = tokio::io::duplex(64);
+        let (mut b, _b_peer) = tokio::io::duplex(64);
+        let t0 = std::time::Instant::now();
+        let ms = Duration::from_millis;
+        let (_, _, r) = tunnel(&mut a, b"", &mut b, b"", Some(ms(100)), Some(ms(300))).await;
+        assert!(matches!(r, Err(CopyError::ReadTimeout)));
+        let e = t0.elapsed();
+        assert!(e >= ms(100) && e < ms(1500), "{e:?}");
+    }
+}

@@ -1,0 +1,22 @@
+//! Sockets: one [`Stream`] type for any transport (plain TCP, TLS from a client, TLS to a
+//! server), listeners ([`listener`]) and TLS ([`tls`]).
+
+pub mod listener;
+pub mod stream;
+pub mod tls;
+
+use std::net::SocketAddr;
+
+pub use stream::Stream;
+pub use tls::TlsInfo;
+
+/// What is known of a client connection: addresses and, after a handshake, TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+    /// The TLS session, on `ssl` binds.
+    pub tls: Option<TlsInfo>,
+}
