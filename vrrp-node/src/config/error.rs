@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A place in a configuration file: the file as it was named, and a 1-based line and column
-/// (the column counts characters, not bytes).
+/// (the column counts characters, not bytes). The default is [`Span::nowhere`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Span {
     /// The file, as given to [`load`](super::load) or named by an `include`.
@@ -29,6 +29,12 @@ impl Span {
             line: 0,
             column: 0,
         }
+    }
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Span::nowhere()
     }
 }
 

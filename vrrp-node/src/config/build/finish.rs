@@ -1,0 +1,295 @@
+//! From an instance as read to a [`VrrpInstance`]: the defaults (from `global_defs` or
+//! keepalived's), and the checks that need the whole instance.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::error::{Span, WarningKind};
+use crate::config::model::{
+    Authentication, Family, GlobalDefs, InitialState, VrrpInstance, VrrpScript, VrrpVersion,
+};
+
+use super::instance::RawInstance;
+use super::values::{invalid, invalid_value};
+use super::{Builder, R};
+
+impl Builder {
+    pub(super) fn finish_instance(
+        &mut self,
+        mut r: RawInstance,
+        g: &GlobalDefs,
+        scripts: &[VrrpScript],
+    ) -> R<VrrpInstance> {
+        let name = std::mem::take(&mut r.name);
+        let Some(interface) = r.interface.take() else {
+            return Err(invalid(
+                &r.span,
+                format!("vrrp_instance \"{name}\" has no interface"),
+            ));
+        };
+        let Some((vrid, _)) = r.vrid else {
+            return Err(invalid(
+                &r.span,
+                format!("vrrp_instance \"{name}\" has no virtual_router_id"),
+            ));
+        };
+        let family = family_of(&r)?;
+        let version = self.version(&r, &name, g, family)?;
+        let advert_int_cs = advert_int_cs(&r, version)?;
+        let strict = r.strict.unwrap_or(g.vrrp_strict);
+        let authentication =
+            self.authentication_in_force(r.authentication.take(), version, strict)?;
+        if strict {
+            check_strict(&r, &name)?;
+        }
+        check_track_scripts(&r, scripts)?;
+        let state = r.state.unwrap_or(InitialState::Backup);
+        let preempt = self.preempt(&r, state);
+        check_labels(&r, &interface)?;
+        check_listed_once(&r)?;
+        Ok(VrrpInstance {
+            name,
+            span: r.span,
+            state,
+            interface,
+            virtual_router_id: vrid,
+            priority: r.priority.unwrap_or(100),
+            advert_int_cs,
+            version,
+            family,
+            preempt,
+            preempt_delay: r.preempt_delay.unwrap_or(Duration::ZERO),
+            unicast_src_ip: r.unicast_src_ip.map(|p| p.0),
+            unicast_peers: r.unicast_peers.into_iter().map(|p| p.0).collect(),
+            mcast_src_ip: r.mcast_src_ip.map(|p| p.0),
+            mcast_group: match family {
+                Family::V4 => IpAddr::V4(g.mcast_group4),
+                Family::V6 => IpAddr::V6(g.mcast_group6),
+            },
+            authentication,
+            virtual_ipaddresses: r.vips,
+            virtual_ipaddresses_excluded: r.vips_excluded,
+            track_scripts: r.track_scripts,
+            track_interfaces: r.track_interfaces,
+            dont_track_primary: r.dont_track_primary,
+            notify: r.notify,
+            garp_master_delay: r.garp_master_delay.unwrap_or(g.garp_master_delay),
+            garp_master_repeat: r.garp_master_repeat.unwrap_or(g.garp_master_repeat),
+            garp_master_refresh: match r.garp_master_refresh {
+                Some(d) => (!d.is_zero()).then_some(d),
+                None => g.garp_master_refresh,
+            },
+            garp_master_refresh_repeat: r
+                .garp_master_refresh_repeat
+                .unwrap_or(g.garp_master_refresh_repeat),
+            v3_checksum_as_v2: r.v3_checksum_as_v2,
+            accept: r.accept.unwrap_or(!strict),
+            strict,
+        })
+    }
+
+    /// The instance's version, else `vrrp_version`, else 2 for IPv4 and 3 for IPv6 (v2 has
+    /// no IPv6, RFC 3768 §1).
+    fn version(
+        &mut self,
+        r: &RawInstance,
+        name: &str,
+        g: &GlobalDefs,
+        family: Family,
+    ) -> R<VrrpVersion> {
+        Ok(match (&r.version, g.vrrp_version) {
+            (Some((VrrpVersion::V2, vspan)), _) if family == Family::V6 => {
+                return Err(invalid(
+                    vspan,
+                    "VRRP version 2 does not support IPv6 addresses; use version 3",
+                ))
+            }
+            (Some((v, _)), _) => *v,
+            (None, Some(VrrpVersion::V2)) if family == Family::V6 => {
+                // keepalived moves IPv6 instances to v3 whatever vrrp_version says.
+                self.warn(
+                    &r.span,
+                    "vrrp_version",
+                    WarningKind::Adjusted,
+                    format!("vrrp_instance \"{name}\" is IPv6; using VRRP version 3"),
+                );
+                VrrpVersion::V3
+            }
+            (None, Some(v)) => v,
+            (None, None) if family == Family::V6 => VrrpVersion::V3,
+            (None, None) => VrrpVersion::V2,
+        })
+    }
+
+    /// The authentication the instance uses: none under v3, which has none (RFC 5798 §9
+    /// removed it, with a warning), and an error under `vrrp_strict`.
+    fn authentication_in_force(
+        &mut self,
+        configured: Option<(Authentication, Span)>,
+        version: VrrpVersion,
+        strict: bool,
+    ) -> R<Option<Authentication>> {
+        let Some((auth, aspan)) = configured else {
+            return Ok(None);
+        };
+        if strict {
+            return Err(invalid(
+                &aspan,
+                "authentication is not allowed with vrrp_strict (RFC 5798 removed it)",
+            ));
+        }
+        if version == VrrpVersion::V3 {
+            self.warn(
+                &aspan,
+                "authentication",
+                WarningKind::Ignored,
+                "VRRP version 3 has no authentication; ignored",
+            );
+            return Ok(None);
+        }
+        Ok(Some(auth))
+    }
+
+    /// Whether the instance preempts; `nopreempt` means nothing to a `state MASTER`.
+    fn preempt(&mut self, r: &RawInstance, state: InitialState) -> bool {
+        if let (Some((false, pspan)), InitialState::Master) = (&r.preempt, state) {
+            self.warn(
+                pspan,
+                "nopreempt",
+                WarningKind::Ignored,
+                "nopreempt has no effect with state MASTER; use state BACKUP",
+            );
+        }
+        !matches!(r.preempt, Some((false, _)))
+    }
+}
+
+/// The family: the VIPs decide, all of one family; else the unicast addresses; else IPv4.
+/// Every address of the instance must be of it.
+fn family_of(r: &RawInstance) -> R<Family> {
+    let family = r
+        .vips
+        .first()
+        .map(|v| Family::of(&v.addr))
+        .or_else(|| r.unicast_src_ip.as_ref().map(|(a, _)| Family::of(a)))
+        .or_else(|| r.unicast_peers.first().map(|(a, _)| Family::of(a)))
+        .unwrap_or(Family::V4);
+    for v in &r.vips {
+        if Family::of(&v.addr) != family {
+            return Err(invalid(
+                &v.span,
+                format!(
+                    "virtual_ipaddress {} is {} but the instance's first address is {}; use another instance for the other family (or virtual_ipaddress_excluded)",
+                    v.addr,
+                    Family::of(&v.addr).name(),
+                    family.name()
+                ),
+            ));
+        }
+    }
+    let check = |addr: &IpAddr, at: &Span, what: &str| -> R<()> {
+        if Family::of(addr) != family {
+            return Err(invalid(
+                at,
+                format!(
+                    "{what} {addr} is {} but the instance is {}",
+                    Family::of(addr).name(),
+                    family.name()
+                ),
+            ));
+        }
+        Ok(())
+    };
+    if let Some((a, s)) = &r.unicast_src_ip {
+        check(a, s, "unicast_src_ip")?;
+    }
+    if let Some((a, s)) = &r.mcast_src_ip {
+        check(a, s, "mcast_src_ip")?;
+    }
+    for (a, s) in &r.unicast_peers {
+        check(a, s, "unicast_peer")?;
+    }
+    Ok(family)
+}
+
+/// The advert interval in centiseconds: whole seconds 1..255 for v2 (RFC 3768 §5.3.7),
+/// 1..4095 cs for v3 (RFC 9568 §5.2.7); keepalived's default is 1 s.
+fn advert_int_cs(r: &RawInstance, version: VrrpVersion) -> R<u16> {
+    let Some((cs, frac, w)) = &r.advert_int else {
+        return Ok(100);
+    };
+    let ok = match version {
+        VrrpVersion::V2 => !*frac && (100..=25500).contains(cs),
+        VrrpVersion::V3 => (1..=4095).contains(cs),
+    };
+    if !ok {
+        let expected = match version {
+            VrrpVersion::V2 => "whole seconds 1..255 with VRRP version 2 (decimals need version 3)",
+            VrrpVersion::V3 => "0.01..40.95 seconds with VRRP version 3",
+        };
+        return Err(invalid_value(w, "advert_int", expected));
+    }
+    Ok(u16::try_from(*cs).unwrap_or(100))
+}
+
+/// `vrrp_strict`: multicast only, and at least one address to protect (keepalived's
+/// reading of RFC 5798).
+fn check_strict(r: &RawInstance, name: &str) -> R<()> {
+    if let Some((_, s)) = r.unicast_peers.first() {
+        return Err(invalid(s, "unicast_peer is not allowed with vrrp_strict"));
+    }
+    if r.vips.is_empty() {
+        return Err(invalid(
+            &r.span,
+            format!("vrrp_instance \"{name}\": vrrp_strict needs at least one virtual_ipaddress"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every `track_script` names a `vrrp_script`.
+fn check_track_scripts(r: &RawInstance, scripts: &[VrrpScript]) -> R<()> {
+    for t in &r.track_scripts {
+        if !scripts.iter().any(|s| s.name == t.name) {
+            return Err(invalid(
+                &t.span,
+                format!("track_script \"{}\" names no vrrp_script", t.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The kernel takes a label only if it is the device name or starts with "dev:".
+fn check_labels(r: &RawInstance, interface: &str) -> R<()> {
+    for v in r.vips.iter().chain(&r.vips_excluded) {
+        if let Some(label) = &v.label {
+            let dev = v.dev.as_deref().unwrap_or(interface);
+            if label != dev && !label.starts_with(&format!("{dev}:")) {
+                return Err(invalid(
+                    &v.span,
+                    format!("label \"{label}\" must be \"{dev}\" or start with \"{dev}:\""),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A virtual address (with its prefix and device) is listed once.
+fn check_listed_once(r: &RawInstance) -> R<()> {
+    let mut seen = HashSet::new();
+    for v in &r.vips {
+        if !seen.insert((v.addr, v.prefix_len, v.dev.clone())) {
+            return Err(invalid(
+                &v.span,
+                format!(
+                    "virtual_ipaddress {}/{} is listed twice",
+                    v.addr, v.prefix_len
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
