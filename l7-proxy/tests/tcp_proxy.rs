@@ -17,7 +17,9 @@ async fn tcp_mode_streams_and_half_closes() {
     .await;
     let fe = addr(&p, "fe");
     for round in 0..4 {
-        let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+        let mut s = bounded(tokio::net::TcpStream::connect(fe.addr))
+            .await
+            .unwrap();
         let payload = vec![round as u8; 3 << 20];
         let (mut r, mut w) = s.split();
         let write = async {
@@ -37,7 +39,9 @@ async fn tcp_mode_streams_and_half_closes() {
     e1.kill();
     drop(e1);
     for _ in 0..2 {
-        let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+        let mut s = bounded(tokio::net::TcpStream::connect(fe.addr))
+            .await
+            .unwrap();
         s.write_all(b"ping").await.unwrap();
         s.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -56,7 +60,9 @@ async fn tcp_idle_timeout_closes_silent_sessions() {
     ))
     .await;
     let fe = addr(&p, "fe");
-    let mut s = bounded(tokio::net::TcpStream::connect(fe)).await.unwrap();
+    let mut s = bounded(tokio::net::TcpStream::connect(fe.addr))
+        .await
+        .unwrap();
     // Active for 600 ms (twice the timeout) in 100 ms steps: stays open.
     for _ in 0..6 {
         s.write_all(b"x").await.unwrap();
@@ -87,7 +93,7 @@ async fn tcp_connect_timeout_and_refused_are_logged_apart() {
     ))
     .await;
     for (fe, server, term) in [("fe", " be/s ", "sC"), ("fe2", " be2/r ", "SC")] {
-        let mut s = bounded(tokio::net::TcpStream::connect(addr(&p, fe)))
+        let mut s = bounded(tokio::net::TcpStream::connect(addr(&p, fe).addr))
             .await
             .unwrap();
         let mut got = Vec::new();

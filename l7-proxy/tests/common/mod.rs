@@ -1,14 +1,18 @@
-//! Test harness: real TCP backends, a raw HTTP/1.1 client, and a proxy started from text.
+//! Test harness: real TCP backends (plain or TLS), a raw HTTP/1.1 client (plain or TLS),
+//! and a proxy started from text.
 #![allow(dead_code, clippy::unwrap_used)]
+
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use l7_proxy::config::parse_str;
+use l7_proxy::net::Stream;
 use l7_proxy::Proxy;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -68,6 +72,20 @@ impl TestServer {
     }
 
     pub async fn start_on(addr: SocketAddr, name: &str, b: Behaviour) -> TestServer {
+        Self::start_with(addr, name, b, None).await
+    }
+
+    /// A backend speaking TLS with `tls` (it adds `x-backend-sni` to its answers).
+    pub async fn start_tls(name: &str, b: Behaviour, tls: Arc<rustls::ServerConfig>) -> TestServer {
+        Self::start_with("127.0.0.1:0".parse().unwrap(), name, b, Some(tls)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        name: &str,
+        b: Behaviour,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> TestServer {
         let l = TcpListener::bind(addr).await.unwrap();
         let addr = l.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -85,8 +103,23 @@ impl TestServer {
             while let Ok((s, _)) = l.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
                 let (r, w, n) = (r.clone(), w.clone(), n.clone());
+                let tls = tls.clone();
                 let h = tokio::spawn(async move {
-                    let _ = serve_conn(s, b, &n, &r, &w).await;
+                    let _ = s.set_nodelay(true);
+                    match tls {
+                        None => {
+                            let _ = serve_conn(s, b, &n, "", &r, &w).await;
+                        }
+                        Some(cfg) => {
+                            let Ok(t) = tokio_rustls::TlsAcceptor::from(cfg).accept(s).await else {
+                                return;
+                            };
+                            let sni = t.get_ref().1.server_name().unwrap_or("-").to_string();
+                            let _ =
+                                serve_conn(t, b, &n, &format!("x-backend-sni: {sni}\r\n"), &r, &w)
+                                    .await;
+                        }
+                    }
                 });
                 t.lock().unwrap().push(h);
             }
@@ -117,16 +150,16 @@ impl Drop for TestServer {
     }
 }
 
-async fn serve_conn(
-    mut s: TcpStream,
+async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
     b: Behaviour,
     name: &str,
+    conn_extra: &str,
     reqs: &AtomicUsize,
     written: &AtomicU64,
 ) -> std::io::Result<()> {
-    let _ = s.set_nodelay(true);
     if b == Behaviour::Echo {
-        let (mut r, mut w) = s.split();
+        let (mut r, mut w) = tokio::io::split(s);
         tokio::io::copy(&mut r, &mut w).await?;
         w.shutdown().await?;
         return Ok(());
@@ -144,6 +177,7 @@ async fn serve_conn(
         if b == Behaviour::EarlyReject {
             s.write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo big!")
                 .await?;
+            s.flush().await?;
             tokio::time::sleep(Duration::from_millis(50)).await;
             return Ok(());
         }
@@ -152,9 +186,11 @@ async fn serve_conn(
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let extra = format!(
-            "x-server: {name}\r\nx-body-len: {body_len}\r\nx-xff: {}\r\nx-path: {}\r\n",
+            "x-server: {name}\r\nx-body-len: {body_len}\r\nx-xff: {}\r\nx-xfp: {}\r\nx-path: {}\r\nx-host: {}\r\n{conn_extra}",
             head.header("x-forwarded-for").unwrap_or("-"),
-            head.path
+            head.header("x-forwarded-proto").unwrap_or("-"),
+            head.path,
+            head.header("host").unwrap_or("-"),
         );
         match b {
             Behaviour::Name | Behaviour::Count | Behaviour::Slow(_) | Behaviour::CloseAfter => {
@@ -204,6 +240,7 @@ async fn serve_conn(
             Behaviour::UntilClose => {
                 s.write_all(format!("HTTP/1.0 200 OK\r\n{extra}\r\n{name}").as_bytes())
                     .await?;
+                s.shutdown().await?;
                 return Ok(());
             }
             Behaviour::Silent => {
@@ -215,14 +252,17 @@ async fn serve_conn(
                 if !buf.is_empty() {
                     s.write_all(&buf).await?;
                 }
-                let (mut r, mut w) = s.split();
+                s.flush().await?;
+                let (mut r, mut w) = tokio::io::split(s);
                 tokio::io::copy(&mut r, &mut w).await?;
                 w.shutdown().await?;
                 return Ok(());
             }
             Behaviour::Echo | Behaviour::EarlyReject | Behaviour::Stall => unreachable!(),
         }
+        s.flush().await?;
         if close || b == Behaviour::CloseAfter {
+            let _ = s.shutdown().await;
             return Ok(());
         }
     }
@@ -373,29 +413,77 @@ impl Response {
     }
 }
 
+/// How the test clients reach the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// TLS (the proxy's binds get `ssl crt` with a certificate of the suite's CA).
+    Tls,
+}
+
+/// The CA of the TLS suite, in memory; each proxy writes its own leaf file.
+fn suite_ca() -> &'static pki::Ca {
+    static CA: OnceLock<pki::Ca> = OnceLock::new();
+    CA.get_or_init(pki::Ca::new)
+}
+
+/// A client configuration trusting the suite's CA (HTTP/1.1 only).
+fn suite_client() -> Arc<rustls::ClientConfig> {
+    static C: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    C.get_or_init(|| suite_ca().client(&[b"http/1.1"])).clone()
+}
+
+/// Where a test reaches a frontend, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fe {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+impl Fe {
+    /// Wraps a connected socket in the frontend's transport.
+    pub async fn wrap(&self, tcp: TcpStream) -> Stream {
+        tcp.set_nodelay(true).unwrap();
+        match self.transport {
+            Transport::Plain => Stream::Tcp(tcp),
+            Transport::Tls => {
+                let c = tokio_rustls::TlsConnector::from(suite_client());
+                let t = bounded(c.connect(pki::localhost(), tcp)).await.unwrap();
+                Stream::TlsClient(Box::new(t))
+            }
+        }
+    }
+}
+
 /// A raw HTTP/1.1 client on one connection.
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub buf: Vec<u8>,
 }
 
 impl Client {
-    pub async fn connect(addr: SocketAddr) -> Client {
-        let stream = bounded(TcpStream::connect(addr)).await.unwrap();
-        stream.set_nodelay(true).unwrap();
+    pub async fn connect(fe: Fe) -> Client {
+        let tcp = bounded(TcpStream::connect(fe.addr)).await.unwrap();
         Client {
-            stream,
+            stream: fe.wrap(tcp).await,
             buf: Vec::new(),
         }
     }
 
     pub async fn send(&mut self, raw: &[u8]) {
-        bounded(self.stream.write_all(raw)).await.unwrap();
+        bounded(async {
+            self.stream.write_all(raw).await?;
+            self.stream.flush().await
+        })
+        .await
+        .unwrap();
     }
 
     pub async fn get(&mut self, path: &str) -> std::io::Result<Response> {
         let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
         self.stream.write_all(req.as_bytes()).await?;
+        self.stream.flush().await?;
         self.response(false).await
     }
 
@@ -471,10 +559,12 @@ impl Client {
     /// Sends a raw request and reads the response, counting (not keeping) the body.
     pub async fn response_to(&mut self, raw: &[u8]) -> std::io::Result<Response> {
         self.stream.write_all(raw).await?;
+        self.stream.flush().await?;
         self.response(true).await
     }
 
-    /// True if the proxy closed the connection (EOF within the bound).
+    /// True if the proxy closed the connection (EOF within the bound). A TLS peer that
+    /// closes without close_notify reads as an error, which counts as closed too.
     pub async fn closed(&mut self) -> bool {
         let mut b = [0u8; 64];
         matches!(
@@ -485,19 +575,84 @@ impl Client {
 }
 
 /// One request on a fresh connection.
-pub async fn get_once(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
-    let mut c = Client::connect(addr).await;
+pub async fn get_once(fe: Fe, path: &str) -> std::io::Result<Response> {
+    let mut c = Client::connect(fe).await;
     bounded(c.get(path)).await
 }
 
-/// Starts a proxy from config text; `{name}` placeholders are replaced by addresses.
-pub async fn proxy(cfg: &str) -> Proxy {
-    let loaded = parse_str("test.cfg", cfg).unwrap_or_else(|e| panic!("{e}"));
-    Proxy::start(&loaded.config).await.unwrap()
+/// A running proxy, with the certificate its binds use over TLS.
+pub struct TestProxy {
+    pub proxy: Proxy,
+    pub transport: Transport,
+    /// What `bind 127.0.0.1:0` becomes in its configurations.
+    bind: String,
+    _certs: Option<tempfile::TempDir>,
 }
 
-pub fn addr(p: &Proxy, fe: &str) -> SocketAddr {
-    p.local_addrs(fe)[0]
+impl TestProxy {
+    /// Reloads configuration text (rewritten for the proxy's transport).
+    pub async fn reload_text(&self, text: &str) -> Result<(), l7_proxy::RuntimeError> {
+        let cfg = parse_str("test.cfg", &text.replace("bind 127.0.0.1:0", &self.bind))
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.proxy.reload(&cfg.config).await
+    }
+}
+
+impl std::ops::Deref for TestProxy {
+    type Target = Proxy;
+    fn deref(&self) -> &Proxy {
+        &self.proxy
+    }
+}
+
+/// Starts a proxy from config text, its clients on plain TCP.
+pub async fn proxy(cfg: &str) -> TestProxy {
+    proxy_over(Transport::Plain, cfg).await
+}
+
+/// Starts a proxy from config text; over TLS, every `bind 127.0.0.1:0` gets
+/// `ssl crt <a certificate for localhost>`.
+pub async fn proxy_over(transport: Transport, cfg: &str) -> TestProxy {
+    let (bind, certs) = match transport {
+        Transport::Plain => ("bind 127.0.0.1:0".to_string(), None),
+        Transport::Tls => {
+            let dir = tempfile::tempdir().unwrap();
+            let pem = suite_ca().leaf_file(
+                &dir.path().join("site.pem"),
+                &["localhost", "127.0.0.1"],
+                pki::Alg::EcdsaP256,
+            );
+            (
+                format!("bind 127.0.0.1:0 ssl crt {}", pem.display()),
+                Some(dir),
+            )
+        }
+    };
+    let loaded = parse_str("test.cfg", &cfg.replace("bind 127.0.0.1:0", &bind))
+        .unwrap_or_else(|e| panic!("{e}"));
+    TestProxy {
+        proxy: Proxy::start(&loaded.config).await.unwrap(),
+        transport,
+        bind,
+        _certs: certs,
+    }
+}
+
+/// The most common setup: frontend `fe` in front of backend `be` with the one server `s`.
+pub async fn one_server(transport: Transport, s: &TestServer) -> TestProxy {
+    proxy_over(
+        transport,
+        &format!("{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {}\n", s.addr),
+    )
+    .await
+}
+
+/// The first address of frontend `fe`, reached over the proxy's transport.
+pub fn addr(p: &TestProxy, fe: &str) -> Fe {
+    Fe {
+        addr: p.local_addrs(fe)[0],
+        transport: p.transport,
+    }
 }
 
 pub const DEFAULTS: &str =
