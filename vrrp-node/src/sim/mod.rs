@@ -8,8 +8,16 @@
 //! election invariants after every disruption.
 //!
 //! Same seed, same run: nothing reads a clock or an OS random source.
+//!
+//! Here: the hosts and what can happen to them. Elsewhere: the random source (`rng`), the
+//! link and its packets (`link`), the event scheduler (`schedule`), the invariants
+//! (`invariants`).
 
+mod invariants;
+mod link;
+mod rng;
 pub mod scenario;
+mod schedule;
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -17,86 +25,13 @@ use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
 use crate::fsm::{
-    Action, Advert, ConfigError, Duration, Event, Instant, Observation, RouterConfig, State,
-    TrackId, VirtualRouter,
+    Action, ConfigError, Event, Instant, Observation, RouterConfig, State, TrackId, VirtualRouter,
 };
 
-/// SplitMix64: tiny, fast, and good enough to drive a simulation deterministically.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0). The modulo bias is irrelevant at these ranges.
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
-    }
-
-    /// Uniform in `lo..=hi` (`lo` when `hi < lo`).
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi.saturating_sub(lo).saturating_add(1))
-    }
-
-    /// True with probability `per_mille / 1000`.
-    pub fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-}
-
-/// How the simulated link treats each advert copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LinkConfig {
-    /// Smallest one-way delay.
-    pub delay_min: Duration,
-    /// Largest one-way delay: the link's delay bound used by the invariants.
-    pub delay_max: Duration,
-    /// Probability a copy is lost, per mille.
-    pub loss_per_mille: u16,
-    /// Probability a copy is delivered twice, per mille.
-    pub dup_per_mille: u16,
-    /// Deliver in send order between each pair of nodes (no reordering).
-    pub fifo: bool,
-}
-
-impl LinkConfig {
-    /// A perfect link: no loss, no duplicates, in order, delays in `min..=max`.
-    pub fn calm(delay_min: Duration, delay_max: Duration) -> Self {
-        LinkConfig {
-            delay_min,
-            delay_max,
-            loss_per_mille: 0,
-            dup_per_mille: 0,
-            fifo: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Packet {
-    at: Instant,
-    seq: u64,
-    from: usize,
-    to: usize,
-    priority: u8,
-    interval: u16,
-}
+use invariants::Handover;
+pub use link::LinkConfig;
+use link::Packet;
+pub use rng::Rng;
 
 /// One simulated host running one virtual router.
 #[derive(Debug, Clone)]
@@ -105,7 +40,8 @@ pub struct SimNode {
     vr: VirtualRouter,
     running: bool,
     vips: bool,
-    transitions: u64,
+    /// State changes of the routers this host ran before its current one.
+    earlier_transitions: u64,
 }
 
 impl SimNode {
@@ -124,39 +60,10 @@ impl SimNode {
         self.vips
     }
 
-    /// State changes so far.
+    /// State changes so far, of every router this host has run.
     pub fn transitions(&self) -> u64 {
-        self.transitions
+        self.earlier_transitions + self.vr.stats().transitions
     }
-}
-
-/// Skew_Time (or Master_Down_Interval when `down`) per RFC 9568 6.1 / RFC 3768 6.1, written
-/// out independently of the state machine so the simulator checks it.
-/// `master_cs` is the leaving Master's interval, which a v3 Backup has learned.
-fn rfc_bound(cfg: &RouterConfig, priority: u8, down: bool, master_cs: u16) -> Duration {
-    let adv_cs = u64::from(match cfg.version {
-        vrrp_proto::Version::V3 => master_cs,
-        vrrp_proto::Version::V2 => cfg.advert_interval_cs,
-    });
-    let skew_us = match cfg.version {
-        vrrp_proto::Version::V3 => (256 - u64::from(priority)) * adv_cs / 256 * 10_000,
-        vrrp_proto::Version::V2 => (256 - u64::from(priority)) * 1_000_000 / 256,
-    };
-    let mdi_us = if down { 3 * adv_cs * 10_000 } else { 0 };
-    Duration::from_micros(mdi_us + skew_us)
-}
-
-/// A run stops with a violation after this many steps: a livelock (two routers answering
-/// each other forever) must fail, not hang.
-const MAX_STEPS: u64 = 1_000_000;
-
-/// A pending "someone takes over in time" check.
-#[derive(Debug, Clone)]
-struct Handover {
-    what: &'static str,
-    from: usize,
-    deadline: Instant,
-    candidates: Vec<usize>,
 }
 
 thread_local! {
@@ -223,7 +130,7 @@ impl Sim {
                     cfg,
                     running: false,
                     vips: false,
-                    transitions: 0,
+                    earlier_transitions: 0,
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -342,7 +249,10 @@ impl Sim {
             return;
         }
         match VirtualRouter::new(node.cfg.clone()) {
-            Ok(vr) => node.vr = vr,
+            Ok(vr) => {
+                node.earlier_transitions += node.vr.stats().transitions;
+                node.vr = vr;
+            }
             Err(e) => {
                 self.violation(format!("n{i} config rejected on restart: {e}"));
                 return;
@@ -432,138 +342,11 @@ impl Sim {
         self.input(i, ev);
     }
 
-    /// When the next delivery or timer is due, if any.
-    pub fn next_event_time(&self) -> Option<Instant> {
-        let pkt = self.queue.peek().map(|Reverse(p)| p.at);
-        let timer = self
-            .nodes
-            .iter()
-            .filter(|n| n.running)
-            .filter_map(|n| n.vr.next_deadline())
-            .min();
-        match (pkt, timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     fn input(&mut self, i: usize, ev: Event) {
         if self.nodes.get(i).is_some_and(|n| n.running) {
             self.handle(i, ev);
             self.after_step();
         }
-    }
-
-    /// Expects a Backup connected to `from` to be Master within the delay bound plus the
-    /// best candidate's Master_Down_Interval (`down`) or Skew_Time, computed here from the
-    /// RFC formulas rather than by the state machine under test.
-    fn expect_handover(&mut self, from: usize, what: &'static str, down: bool) {
-        let mut candidates = Vec::new();
-        let mut best: Option<Duration> = None;
-        let master_cs = self.nodes.get(from).map_or(0, |n| n.cfg.advert_interval_cs);
-        for (j, n) in self.nodes.iter().enumerate() {
-            if j != from && n.running && n.vr.state() == State::Backup && self.connected(from, j) {
-                candidates.push(j);
-                let b = rfc_bound(&n.cfg, n.vr.priority(), down, master_cs);
-                best = Some(best.map_or(b, |x| x.min(b)));
-            }
-        }
-        if let Some(b) = best {
-            let deadline = self.now + self.link.delay_max + b;
-            self.note(|| format!("expect a Master among {candidates:?} by {deadline} ({what})"));
-            self.handovers.push(Handover {
-                what,
-                from,
-                deadline,
-                candidates,
-            });
-        }
-    }
-
-    /// Runs the simulation up to and including time `end`.
-    pub fn run_until(&mut self, end: Instant) {
-        loop {
-            let next_pkt = self.queue.peek().map(|Reverse(p)| p.at);
-            let next_timer = self
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.running)
-                .filter_map(|(i, n)| n.vr.next_deadline().map(|d| (d, i)))
-                .min();
-            let take_timer = match (next_pkt, next_timer) {
-                (None, None) => break,
-                (Some(p), Some((d, _))) => d < p,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            let at = if take_timer {
-                next_timer.map(|(d, _)| d)
-            } else {
-                next_pkt
-            };
-            let Some(at) = at.filter(|&a| a <= end) else {
-                break;
-            };
-            self.advance(at);
-            self.steps += 1;
-            if self.steps > MAX_STEPS {
-                self.violation(format!("more than {MAX_STEPS} steps: livelock"));
-                self.queue.clear();
-                for n in &mut self.nodes {
-                    n.running = false;
-                }
-                break;
-            }
-            if take_timer {
-                if let Some((_, i)) = next_timer {
-                    self.handle_timeout(i);
-                }
-            } else if let Some(Reverse(p)) = self.queue.pop() {
-                self.deliver(p);
-            }
-            self.after_step();
-        }
-        self.advance(end);
-        self.after_step();
-    }
-
-    fn advance(&mut self, to: Instant) {
-        if to > self.now {
-            self.now = to;
-        }
-        // Handover deadlines passed without a Master.
-        let now = self.now;
-        let late: Vec<Handover> = self
-            .handovers
-            .iter()
-            .filter(|h| h.deadline < now)
-            .cloned()
-            .collect();
-        self.handovers.retain(|h| h.deadline >= now);
-        for h in late {
-            self.violation(format!(
-                "after {} of n{} no Master among {:?} by {}",
-                h.what, h.from, h.candidates, h.deadline
-            ));
-        }
-    }
-
-    fn deliver(&mut self, p: Packet) {
-        let (Some(from), Some(to)) = (self.nodes.get(p.from), self.nodes.get(p.to)) else {
-            return;
-        };
-        if !to.running || !self.connected(p.from, p.to) {
-            return;
-        }
-        let adv = Advert {
-            source: from.cfg.primary_address,
-            version: from.cfg.version,
-            vrid: from.cfg.vrid,
-            priority: p.priority,
-            max_advert_interval: p.interval,
-        };
-        self.handle(p.to, Event::Advert(adv));
     }
 
     fn handle(&mut self, i: usize, ev: Event) {
@@ -610,11 +393,6 @@ impl Sim {
             }
             Action::SendGarp { .. } | Action::Notify { .. } => {}
             Action::Observe(o) => {
-                if let Observation::StateChanged { .. } = o {
-                    if let Some(n) = self.nodes.get_mut(i) {
-                        n.transitions += 1;
-                    }
-                }
                 if let Observation::StateChanged { from, to, reason } = o {
                     self.note(|| format!("n{i} {from} -> {to} ({reason:?})"));
                 } else {
@@ -624,178 +402,9 @@ impl Sim {
         }
     }
 
-    fn broadcast(&mut self, from: usize, priority: u8, interval: u16) {
-        let n = self.nodes.len();
-        for to in 0..n {
-            if to == from || !self.connected(from, to) {
-                continue;
-            }
-            if self.rng.chance(u64::from(self.link.loss_per_mille)) {
-                self.note(|| format!("  lost n{from}->n{to}"));
-                continue;
-            }
-            let copies = if self.rng.chance(u64::from(self.link.dup_per_mille)) {
-                2
-            } else {
-                1
-            };
-            for _ in 0..copies {
-                let delay = self.rng.range(
-                    self.link.delay_min.as_micros(),
-                    self.link.delay_max.as_micros(),
-                );
-                let mut at = self.now + Duration::from_micros(delay);
-                if self.link.fifo {
-                    if let Some(last) = self.last_delivery.get_mut(from * n + to) {
-                        at = at.max(*last);
-                        *last = at;
-                    }
-                }
-                self.seq += 1;
-                self.queue.push(Reverse(Packet {
-                    at,
-                    seq: self.seq,
-                    from,
-                    to,
-                    priority,
-                    interval,
-                }));
-            }
-        }
-    }
-
-    /// Invariants that hold at every instant: VIPs held exactly by running Masters; once the
-    /// link is calm, two connected nodes hold the VIPs together for at most one advert
-    /// interval plus the delay bound; pending handovers resolve.
-    fn after_step(&mut self) {
-        let n = self.nodes.len();
-        for i in 0..n {
-            let Some(node) = self.nodes.get(i) else {
-                continue;
-            };
-            if node.running && node.vips != (node.vr.state() == State::Master) {
-                let (s, v) = (node.vr.state(), node.vips);
-                self.violation(format!("n{i} in {s} with vips={v}"));
-            }
-        }
-        // Handovers: resolved once a candidate is Master.
-        let nodes = &self.nodes;
-        self.handovers.retain(|h| {
-            !h.candidates.iter().any(|&j| {
-                nodes
-                    .get(j)
-                    .is_some_and(|x| x.running && x.vr.state() == State::Master)
-            })
-        });
-        let now = self.now;
-        let mut found = Vec::new();
-        for i in 0..n {
-            for j in (i + 1)..n {
-                let both = self.nodes.get(i).is_some_and(|x| x.running && x.vips)
-                    && self.nodes.get(j).is_some_and(|x| x.running && x.vips)
-                    && self.connected(i, j);
-                let slot = i * n + j;
-                let start = self.overlap.get(slot).copied().flatten();
-                match (both, start) {
-                    (true, None) => {
-                        if let Some(s) = self.overlap.get_mut(slot) {
-                            *s = Some(now);
-                        }
-                    }
-                    (false, Some(_)) => {
-                        if let Some(s) = self.overlap.get_mut(slot) {
-                            *s = None;
-                        }
-                    }
-                    _ => {}
-                }
-                if let (true, Some(start), Some(calm)) = (both, start, self.calm_since) {
-                    let begin = start.max(calm);
-                    let bound = self.overlap_bound(i, j);
-                    if now - begin > bound {
-                        found.push((i, j, begin, bound));
-                        // Report once per overlap.
-                        if let Some(s) = self.overlap.get_mut(slot) {
-                            *s = Some(Instant::from_micros(u64::MAX));
-                        }
-                    }
-                }
-            }
-        }
-        for (i, j, begin, bound) in found {
-            self.violation(format!(
-                "n{i} and n{j} both hold the VIPs since {begin}, longer than {bound}"
-            ));
-        }
-    }
-
-    fn overlap_bound(&self, i: usize, j: usize) -> Duration {
-        let adv = |k: usize| {
-            self.nodes
-                .get(k)
-                .map_or(Duration::ZERO, |n| n.vr.advert_interval())
-        };
-        adv(i).max(adv(j)) + self.link.delay_max
-    }
-
-    /// Checks that every connected group with at least one eligible node (running, not in
-    /// Fault) has exactly one Master and that no preempting node of that group has a higher
-    /// effective priority than it. Returns false (and records a violation) otherwise.
-    pub fn check_single_master(&mut self, when: &str) -> bool {
-        let mut groups: Vec<u8> = self.group.clone();
-        groups.sort_unstable();
-        groups.dedup();
-        let mut problems = Vec::new();
-        for g in groups {
-            let members: Vec<usize> = (0..self.nodes.len())
-                .filter(|&i| self.group.get(i) == Some(&g))
-                .filter(|&i| {
-                    self.nodes.get(i).is_some_and(|n| {
-                        n.running && matches!(n.vr.state(), State::Backup | State::Master)
-                    })
-                })
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let masters: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    self.nodes
-                        .get(i)
-                        .is_some_and(|n| n.vr.state() == State::Master)
-                })
-                .collect();
-            let [m] = masters[..] else {
-                problems.push(format!(
-                    "{when}: group {g} members {members:?} has Masters {masters:?}"
-                ));
-                continue;
-            };
-            let mp = self.nodes.get(m).map_or(0, |n| n.vr.priority());
-            for &i in &members {
-                let Some(node) = self.nodes.get(i) else {
-                    continue;
-                };
-                if i != m && node.cfg.preempt && node.vr.priority() > mp {
-                    problems.push(format!(
-                        "{when}: group {g}: n{i} (prio {}, preempt) is Backup under n{m} (prio {mp})",
-                        node.vr.priority()
-                    ));
-                }
-            }
-        }
-        let ok = problems.is_empty();
-        for p in problems {
-            self.violation(p);
-        }
-        ok
-    }
-
     /// Total state changes of all nodes so far.
     pub fn total_transitions(&self) -> u64 {
-        self.nodes.iter().map(|n| n.transitions).sum()
+        self.nodes.iter().map(SimNode::transitions).sum()
     }
 
     /// One line per node: state, priority, running, VIPs, group.

@@ -199,33 +199,9 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
     let mut rng = Rng::new(seed);
     let mut summary = String::new();
     let cfgs = configs(&mut rng, &mut summary);
-    let n = cfgs.len();
-    // The longest interval sets the scenario's pace and settling times.
-    let adv = Duration::from_centis(u64::from(
-        cfgs.iter()
-            .map(|c| c.advert_interval_cs)
-            .max()
-            .unwrap_or(100),
-    ));
-    let max_preempt_delay = cfgs
-        .iter()
-        .map(|c| c.preempt_delay)
-        .max()
-        .unwrap_or(Duration::ZERO);
-    let has_tracks = cfgs.iter().any(|c| !c.tracks.is_empty());
-
-    // Delays stay below a quarter of the interval, as on a real LAN.
-    let delay_max = Duration::from_micros(rng.below(adv.as_micros() / 4 + 1));
-    let delay_min = Duration::from_micros(rng.below(delay_max.as_micros() + 1));
-    let chaos = LinkConfig {
-        delay_min,
-        delay_max,
-        loss_per_mille: u16::try_from(rng.below(300)).unwrap_or(0),
-        dup_per_mille: u16::try_from(rng.below(200)).unwrap_or(0),
-        fifo: false,
-    };
-    let _ = writeln!(summary, "  chaos link {chaos:?}");
-    let mut sim = match Sim::new(rng.next_u64(), chaos, cfgs, trace) {
+    let pace = Pace::of(&cfgs, &mut rng);
+    let _ = writeln!(summary, "  chaos link {:?}", pace.chaos);
+    let mut sim = match Sim::new(rng.next_u64(), pace.chaos, cfgs, trace) {
         Ok(s) => s,
         Err(e) => {
             return Outcome {
@@ -237,104 +213,14 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
             }
         }
     };
-
-    // Staggered boots.
-    let mut boots: Vec<(u64, usize)> = (0..n)
-        .map(|i| (rng.below(2 * adv.as_micros()), i))
-        .collect();
-    boots.sort_unstable();
-    for (at, i) in boots {
-        sim.run_until(Instant::from_micros(at));
-        sim.start(i);
-    }
-
-    // Chaos.
-    let chaos_len = adv.saturating_mul(rng.range(3, 30));
-    let chaos_end = sim.now() + chaos_len;
-    let mut t = sim.now();
-    for _ in 0..rng.below(24) {
-        t += Duration::from_micros(rng.below(chaos_len.as_micros() / 8 + 1));
-        if t > chaos_end {
-            break;
-        }
-        sim.run_until(t);
-        let i = usize::try_from(rng.below(n as u64)).unwrap_or(0);
-        match rng.below(8) {
-            0 => sim.crash(i),
-            1 => sim.start(i),
-            2 => sim.shutdown(i),
-            3 => {
-                let groups: Vec<u8> = (0..n).map(|_| u8::from(rng.chance(500))).collect();
-                sim.set_groups(&groups);
-            }
-            4 => sim.heal(),
-            5 | 6 if has_tracks => {
-                let up = rng.chance(500);
-                sim.track(i, TrackId(0), up);
-            }
-            _ => {
-                let up = rng.chance(500);
-                sim.interface(i, up);
-            }
-        }
-    }
-    sim.run_until(chaos_end);
-
-    // Calm.
-    sim.set_link(LinkConfig::calm(delay_min, delay_max));
-    for i in 0..n {
-        let down = sim.nodes().get(i).is_some_and(|x| !x.running());
-        if down && rng.chance(500) {
-            sim.start(i);
-        }
-    }
-    if rng.chance(500) {
-        sim.heal();
-    }
-    // 4 intervals bound 3 * Master_Adver_Interval + Skew_Time for every priority.
-    let mdi_max = Duration::from_centis(4 * adv.as_micros() / 10_000);
-    // The network is quiet once the chaos phase's last adverts are delivered (delay_max after
-    // calm). From then on the protocol needs one Master_Down_Interval for a Master to emerge
-    // and one delay for its advert to stop any other. keepalived's preempt_delay starts when a
-    // lower Master is first heard, so with it a higher Backup accepts that Master's adverts
-    // for the delay and then needs its own Master_Down_Interval (and a delay) to take over.
-    let mdi_then_advert = mdi_max + delay_max;
-    let settle = delay_max
-        + mdi_then_advert
-        + if max_preempt_delay > Duration::ZERO {
-            max_preempt_delay + mdi_then_advert
-        } else {
-            Duration::ZERO
-        };
-    settle_and_check(&mut sim, settle, adv, "after chaos");
-
+    pace.boot(&mut sim, &mut rng);
+    pace.chaos(&mut sim, &mut rng);
+    pace.calm(&mut sim, &mut rng);
+    let settle = pace.settle_time();
+    settle_and_check(&mut sim, settle, pace.adv, "after chaos");
     // One more disruption under calm conditions, with its timing bound.
-    let masters: Vec<usize> = (0..n)
-        .filter(|&i| {
-            sim.nodes()
-                .get(i)
-                .is_some_and(|x| x.running() && x.router().state() == State::Master)
-        })
-        .collect();
-    let mut incumbent = None;
-    let pick = usize::try_from(sim.rng().below(masters.len() as u64)).unwrap_or(0);
-    let down: Vec<usize> = (0..n)
-        .filter(|&i| sim.nodes().get(i).is_some_and(|x| !x.running()))
-        .collect();
-    let pick_down = usize::try_from(sim.rng().below(down.len() as u64)).unwrap_or(0);
-    match (sim.rng().below(5), masters.get(pick), down.get(pick_down)) {
-        (0, Some(&m), _) => sim.crash(m),
-        (1, Some(&m), _) => sim.shutdown(m),
-        // Merging partitions: two Masters meet.
-        (2, _, _) => sim.heal(),
-        // A returning node (an owner or a higher one preempts).
-        (3, _, Some(&d)) => {
-            incumbent = nopreempt_incumbent(&sim, d);
-            sim.start(d);
-        }
-        _ => sim.note(|| "no disruption".to_string()),
-    }
-    settle_and_check(&mut sim, settle, adv, "after handover");
+    let incumbent = disrupt(&mut sim);
+    settle_and_check(&mut sim, settle, pace.adv, "after handover");
     if let Some((m, d)) = incumbent {
         let still = sim
             .nodes()
@@ -346,7 +232,6 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
             ));
         }
     }
-
     Outcome {
         seed,
         summary,
@@ -354,6 +239,166 @@ pub fn run(seed: u64, trace: bool) -> Outcome {
         trace: sim.trace().map(<[String]>::to_vec).unwrap_or_default(),
         steps: sim.steps(),
     }
+}
+
+/// A scenario's pace, drawn after its routers: the longest interval, the link's delays, the
+/// longest preempt delay.
+struct Pace {
+    n: usize,
+    /// The longest interval: it sets the scenario's pace and settling times.
+    adv: Duration,
+    max_preempt_delay: Duration,
+    has_tracks: bool,
+    /// The lossy, duplicating, reordering link of the chaos phase.
+    chaos: LinkConfig,
+}
+
+impl Pace {
+    fn of(cfgs: &[RouterConfig], rng: &mut Rng) -> Pace {
+        let adv = Duration::from_centis(u64::from(
+            cfgs.iter()
+                .map(|c| c.advert_interval_cs)
+                .max()
+                .unwrap_or(100),
+        ));
+        // Delays stay below a quarter of the interval, as on a real LAN.
+        let delay_max = Duration::from_micros(rng.below(adv.as_micros() / 4 + 1));
+        let delay_min = Duration::from_micros(rng.below(delay_max.as_micros() + 1));
+        Pace {
+            n: cfgs.len(),
+            adv,
+            max_preempt_delay: cfgs
+                .iter()
+                .map(|c| c.preempt_delay)
+                .max()
+                .unwrap_or(Duration::ZERO),
+            has_tracks: cfgs.iter().any(|c| !c.tracks.is_empty()),
+            chaos: LinkConfig {
+                delay_min,
+                delay_max,
+                loss_per_mille: u16::try_from(rng.below(300)).unwrap_or(0),
+                dup_per_mille: u16::try_from(rng.below(200)).unwrap_or(0),
+                fifo: false,
+            },
+        }
+    }
+
+    /// Staggered boots, within two intervals.
+    fn boot(&self, sim: &mut Sim, rng: &mut Rng) {
+        let mut boots: Vec<(u64, usize)> = (0..self.n)
+            .map(|i| (rng.below(2 * self.adv.as_micros()), i))
+            .collect();
+        boots.sort_unstable();
+        for (at, i) in boots {
+            sim.run_until(Instant::from_micros(at));
+            sim.start(i);
+        }
+    }
+
+    /// Up to 24 disruptions over 3 to 30 intervals: crashes, restarts, shutdowns,
+    /// partitions, heals, flapping checks and interfaces.
+    fn chaos(&self, sim: &mut Sim, rng: &mut Rng) {
+        let n = self.n;
+        let chaos_len = self.adv.saturating_mul(rng.range(3, 30));
+        let chaos_end = sim.now() + chaos_len;
+        let mut t = sim.now();
+        for _ in 0..rng.below(24) {
+            t += Duration::from_micros(rng.below(chaos_len.as_micros() / 8 + 1));
+            if t > chaos_end {
+                break;
+            }
+            sim.run_until(t);
+            let i = usize::try_from(rng.below(n as u64)).unwrap_or(0);
+            match rng.below(8) {
+                0 => sim.crash(i),
+                1 => sim.start(i),
+                2 => sim.shutdown(i),
+                3 => {
+                    let groups: Vec<u8> = (0..n).map(|_| u8::from(rng.chance(500))).collect();
+                    sim.set_groups(&groups);
+                }
+                4 => sim.heal(),
+                5 | 6 if self.has_tracks => {
+                    let up = rng.chance(500);
+                    sim.track(i, TrackId(0), up);
+                }
+                _ => {
+                    let up = rng.chance(500);
+                    sim.interface(i, up);
+                }
+            }
+        }
+        sim.run_until(chaos_end);
+    }
+
+    /// The link turns calm (delays still random up to the bound); some down hosts restart,
+    /// some partitions heal.
+    fn calm(&self, sim: &mut Sim, rng: &mut Rng) {
+        sim.set_link(LinkConfig::calm(self.chaos.delay_min, self.chaos.delay_max));
+        for i in 0..self.n {
+            let down = sim.nodes().get(i).is_some_and(|x| !x.running());
+            if down && rng.chance(500) {
+                sim.start(i);
+            }
+        }
+        if rng.chance(500) {
+            sim.heal();
+        }
+    }
+
+    /// How long the network needs, once calm, to have one Master per group.
+    ///
+    /// It is quiet once the chaos phase's last adverts are delivered (delay_max after calm).
+    /// From then on the protocol needs one Master_Down_Interval for a Master to emerge and
+    /// one delay for its advert to stop any other. keepalived's preempt_delay starts when a
+    /// lower Master is first heard, so with it a higher Backup accepts that Master's adverts
+    /// for the delay and then needs its own Master_Down_Interval (and a delay) to take over.
+    fn settle_time(&self) -> Duration {
+        let delay_max = self.chaos.delay_max;
+        // 4 intervals bound 3 * Master_Adver_Interval + Skew_Time for every priority.
+        let mdi_max = Duration::from_centis(4 * self.adv.as_micros() / 10_000);
+        let mdi_then_advert = mdi_max + delay_max;
+        delay_max
+            + mdi_then_advert
+            + if self.max_preempt_delay > Duration::ZERO {
+                self.max_preempt_delay + mdi_then_advert
+            } else {
+                Duration::ZERO
+            }
+    }
+}
+
+/// One disruption drawn from the simulator's own source: the Master of a group crashes or
+/// shuts down, partitions merge, a down node returns, or nothing. Returns the Master that
+/// must keep its place when a `nopreempt` node returns, with that node.
+fn disrupt(sim: &mut Sim) -> Option<(usize, usize)> {
+    let n = sim.nodes().len();
+    let masters: Vec<usize> = (0..n)
+        .filter(|&i| {
+            sim.nodes()
+                .get(i)
+                .is_some_and(|x| x.running() && x.router().state() == State::Master)
+        })
+        .collect();
+    let pick = usize::try_from(sim.rng().below(masters.len() as u64)).unwrap_or(0);
+    let down: Vec<usize> = (0..n)
+        .filter(|&i| sim.nodes().get(i).is_some_and(|x| !x.running()))
+        .collect();
+    let pick_down = usize::try_from(sim.rng().below(down.len() as u64)).unwrap_or(0);
+    let mut incumbent = None;
+    match (sim.rng().below(5), masters.get(pick), down.get(pick_down)) {
+        (0, Some(&m), _) => sim.crash(m),
+        (1, Some(&m), _) => sim.shutdown(m),
+        // Merging partitions: two Masters meet.
+        (2, _, _) => sim.heal(),
+        // A returning node (an owner or a higher one preempts).
+        (3, _, Some(&d)) => {
+            incumbent = nopreempt_incumbent(sim, d);
+            sim.start(d);
+        }
+        _ => sim.note(|| "no disruption".to_string()),
+    }
+    incumbent
 }
 
 /// When `d` would return as a `nopreempt` Backup (not owner, not `state MASTER`) into a
