@@ -53,70 +53,51 @@ impl Loader {
 
     /// Parses `text`, which is the content of `name`.
     pub(crate) fn parse_text(&mut self, text: &str, name: &Path) -> Result<Vec<Node>, ConfigError> {
+        let key = std::fs::canonicalize(name).unwrap_or_else(|_| name.to_path_buf());
+        self.parse_file(text, name, key, 0)
+    }
+
+    /// Parses the text of file `name` (`key`, its canonical path) at nesting depth `depth`,
+    /// with the file on the include chain while it is read. Blocks must balance within each
+    /// file, as in keepalived; the nesting depth carries on into included files.
+    fn parse_file(
+        &mut self,
+        text: &str,
+        name: &Path,
+        key: PathBuf,
+        depth: usize,
+    ) -> Result<Vec<Node>, ConfigError> {
         let file: Arc<Path> = Arc::from(name);
         let tokens = tokenize(text, &file)?;
         self.files_read += 1;
-        let key = std::fs::canonicalize(name).unwrap_or_else(|_| name.to_path_buf());
         self.stack.push(key);
         let mut parser = TreeParser {
             tokens: &tokens,
             pos: 0,
             dir: name.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
-        let result = parser.items(self, 0, None);
+        let result = parser.items(self, depth, None);
         self.stack.pop();
         result
     }
 
     fn include(&mut self, node: &Node, dir: &Path, depth: usize) -> Result<Vec<Node>, ConfigError> {
         let span = node.name.span.clone();
-        let fail = |pattern: &str, message: String| ConfigError::Include {
+        let pattern = include_pattern(node)?;
+        let fail = |message: String| ConfigError::Include {
             span: span.clone(),
             pattern: pattern.to_string(),
             message,
         };
-        let pattern = match node.args.as_slice() {
-            [p] => &p.text,
-            [] => {
-                return Err(ConfigError::MissingValue {
-                    span,
-                    keyword: "include".into(),
-                    expected: "a file name or glob pattern".into(),
-                })
-            }
-            [_, extra, ..] => {
-                return Err(ConfigError::UnexpectedArgument {
-                    span: extra.span.clone(),
-                    keyword: "include".into(),
-                    found: extra.text.clone(),
-                })
-            }
-        };
         if node.block.is_some() {
-            return Err(fail(pattern, "include takes no block".into()));
+            return Err(fail("include takes no block".into()));
         }
         if self.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(fail(
-                pattern,
-                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
-            ));
+            return Err(fail(format!(
+                "includes nested deeper than {MAX_INCLUDE_DEPTH} files"
+            )));
         }
-        let full = if Path::new(pattern).is_absolute() {
-            PathBuf::from(pattern)
-        } else {
-            dir.join(pattern)
-        };
-        let full_str = full.to_string_lossy().into_owned();
-        let paths =
-            glob::glob(&full_str).map_err(|e| fail(pattern, format!("bad pattern: {e}")))?;
-        let mut files = Vec::new();
-        for entry in paths {
-            let path = entry.map_err(|e| fail(pattern, e.to_string()))?;
-            if path.is_file() {
-                files.push(path);
-            }
-        }
-        files.sort();
+        let files = matching_files(pattern, dir).map_err(fail)?;
         if files.is_empty() {
             self.warnings.push(Warning {
                 span: span.clone(),
@@ -128,42 +109,61 @@ impl Loader {
         let mut nodes = Vec::new();
         for path in files {
             if self.files_read >= MAX_FILES {
-                return Err(fail(
-                    pattern,
-                    format!("more than {MAX_FILES} files included"),
-                ));
+                return Err(fail(format!("more than {MAX_FILES} files included")));
             }
             let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if self.stack.contains(&key) {
-                return Err(fail(
-                    pattern,
-                    format!(
-                        "include cycle: {} is already being read",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy())
-                            .unwrap_or_default()
-                    ),
-                ));
+                return Err(fail(format!(
+                    "include cycle: {} is already being read",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                )));
             }
-            let bytes = std::fs::read(&path)
-                .map_err(|e| fail(pattern, format!("{}: {e}", path.display())))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
             let text = decode(&bytes, &path)?;
-            let file: Arc<Path> = Arc::from(path.as_path());
-            let tokens = tokenize(&text, &file)?;
-            self.files_read += 1;
-            self.stack.push(key);
-            let mut parser = TreeParser {
-                tokens: &tokens,
-                pos: 0,
-                dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            };
-            // Blocks must balance within each file, as in keepalived; nesting depth carries on.
-            let result = parser.items(self, depth, None);
-            self.stack.pop();
-            nodes.extend(result?);
+            nodes.extend(self.parse_file(&text, &path, key, depth)?);
         }
         Ok(nodes)
     }
+}
+
+/// The one argument of an `include` line.
+fn include_pattern(node: &Node) -> Result<&str, ConfigError> {
+    match node.args.as_slice() {
+        [p] => Ok(&p.text),
+        [] => Err(ConfigError::MissingValue {
+            span: node.name.span.clone(),
+            keyword: "include".into(),
+            expected: "a file name or glob pattern".into(),
+        }),
+        [_, extra, ..] => Err(ConfigError::UnexpectedArgument {
+            span: extra.span.clone(),
+            keyword: "include".into(),
+            found: extra.text.clone(),
+        }),
+    }
+}
+
+/// The files `pattern` (a glob, relative to `dir` unless absolute) matches, in order.
+fn matching_files(pattern: &str, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let full = if Path::new(pattern).is_absolute() {
+        PathBuf::from(pattern)
+    } else {
+        dir.join(pattern)
+    };
+    let full_str = full.to_string_lossy().into_owned();
+    let paths = glob::glob(&full_str).map_err(|e| format!("bad pattern: {e}"))?;
+    let mut files = Vec::new();
+    for entry in paths {
+        let path = entry.map_err(|e| e.to_string())?;
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// UTF-8 text of a file, or an error naming the line where it stops being UTF-8.
