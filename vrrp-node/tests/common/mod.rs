@@ -49,6 +49,18 @@ pub fn adv(from: u8, prio: u8, interval: u16, version: Version) -> Event {
     })
 }
 
+/// A v3 advert with a 1 s interval from 198.18.0.`from`.
+pub fn adv3(from: u8, prio: u8) -> Event {
+    adv(from, prio, 100, Version::V3)
+}
+
+/// Whether `actions` include an advert dropped for `reason`.
+pub fn dropped(actions: &[Action], reason: DropReason) -> bool {
+    actions.iter().any(|a| {
+        matches!(a, Action::Observe(Observation::AdvertDropped { reason: r, .. }) if *r == reason)
+    })
+}
+
 /// Started at time zero, its start-up actions drained.
 pub fn started(c: RouterConfig) -> VirtualRouter {
     let mut vr = router(c);
