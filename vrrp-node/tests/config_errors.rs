@@ -220,6 +220,8 @@ fn missing_file_is_an_io_error() {
 }
 
 /// Inline cases: (config text, expected rendering with the virtual name "k.conf").
+///
+/// Long because it is a table, one error per entry, checked in one loop.
 #[test]
 fn inline_errors() {
     let inst = |body: &str| {

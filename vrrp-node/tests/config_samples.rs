@@ -149,8 +149,13 @@ fn backup_of_the_pair_matches_the_master() {
 #[test]
 fn vrrp_script_with_weight() {
     let (l, _) = load("script_weight.conf");
-    let c = &l.config;
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    scripts_and_their_settings(&l.config);
+    instance_tracking_them(&l.config);
+}
+
+/// script_weight.conf's global script settings and its two `vrrp_script`s.
+fn scripts_and_their_settings(c: &config::Config) {
     assert_eq!(
         c.global.script_user,
         Some(ScriptUser {
@@ -193,7 +198,11 @@ fn vrrp_script_with_weight() {
         })
     );
     assert!(m.init_fail);
+}
 
+/// script_weight.conf's instance: its address options, tracked scripts and interfaces,
+/// notify scripts.
+fn instance_tracking_them(c: &config::Config) {
     let vi = c.instance("VI_WEB").expect("VI_WEB");
     assert_eq!(vi.priority, 101);
     let vip = &vi.virtual_ipaddresses[0];

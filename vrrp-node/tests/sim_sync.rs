@@ -111,8 +111,53 @@ impl Pair {
     }
 }
 
+/// Two virtual routers (VRID 1 and 2) on 2 to 4 hosts, one sync group per host: a chaos
+/// phase of crashes, restarts, partitions and interface flaps, then a calm link; after
+/// settling both VRIDs agree on every host and nothing changes any more. Returns the
+/// problems found and a report.
 fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
     let mut rng = Rng::new(seed);
+    let (mut p, summary, delay_max) = setup(&mut rng, seed, trace);
+    let hosts = p.groups.len();
+    for h in 0..hosts {
+        let t = p.now() + Duration::from_micros(rng.below(1_000_000));
+        p.run_until(t);
+        p.start(h);
+    }
+    chaos(&mut p, &mut rng);
+    for s in &mut p.sims {
+        s.set_link(LinkConfig::calm(Duration::ZERO, delay_max));
+    }
+    if rng.chance(500) {
+        p.set_groups(&vec![0; hosts]);
+    }
+    // Settle: v2 interval 1 s, v3 default 100 cs.
+    let t = p.now() + Duration::from_secs(12);
+    p.run_until(t);
+    let mut v = p.check("after settling");
+    let before: u64 = p.sims.iter().map(Sim::total_transitions).sum();
+    let t = p.now() + Duration::from_secs(3);
+    p.run_until(t);
+    let after: u64 = p.sims.iter().map(Sim::total_transitions).sum();
+    if before != after {
+        v.push("state changed after settling".into());
+    }
+    let mut report = summary;
+    if !v.is_empty() {
+        for s in &p.sims {
+            report.push('\n');
+            report.push_str(&s.describe());
+            for l in s.trace().unwrap_or_default().iter().rev().take(150).rev() {
+                report.push_str("\n  ");
+                report.push_str(l);
+            }
+        }
+    }
+    (v, report)
+}
+
+/// The pair of simulations drawn from `rng`, its summary and the link's delay bound.
+fn setup(rng: &mut Rng, seed: u64, trace: bool) -> (Pair, String, Duration) {
     let hosts = usize::try_from(rng.range(2, 4)).unwrap_or(2);
     let version = if rng.chance(500) {
         Version::V3
@@ -146,17 +191,18 @@ fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
         s
     };
     let (s1, s2) = (rng.next_u64(), rng.next_u64());
-    let mut p = Pair {
+    let p = Pair {
         sims: [mk(1, s1), mk(2, s2)],
         groups: (0..hosts).map(|_| SyncGroup::new(2)).collect(),
     };
     let summary =
         format!("seed {seed}: {version:?}, priorities {prios:?}, wait {sync_wait}, link {chaos:?}");
-    for h in 0..hosts {
-        let t = p.now() + Duration::from_micros(rng.below(1_000_000));
-        p.run_until(t);
-        p.start(h);
-    }
+    (p, summary, delay_max)
+}
+
+/// Up to 10 disruptions, 3 s apart at most: crashes, restarts, partitions, interfaces.
+fn chaos(p: &mut Pair, rng: &mut Rng) {
+    let hosts = p.groups.len();
     for _ in 0..rng.below(10) {
         let t = p.now() + Duration::from_micros(rng.below(3_000_000));
         p.run_until(t);
@@ -179,35 +225,6 @@ fn run(seed: u64, trace: bool) -> (Vec<String>, String) {
             }
         }
     }
-    for s in &mut p.sims {
-        s.set_link(LinkConfig::calm(Duration::ZERO, delay_max));
-    }
-    if rng.chance(500) {
-        p.set_groups(&vec![0; hosts]);
-    }
-    // Settle: v2 interval 1 s, v3 default 100 cs.
-    let t = p.now() + Duration::from_secs(12);
-    p.run_until(t);
-    let mut v = p.check("after settling");
-    let before: u64 = p.sims.iter().map(Sim::total_transitions).sum();
-    let t = p.now() + Duration::from_secs(3);
-    p.run_until(t);
-    let after: u64 = p.sims.iter().map(Sim::total_transitions).sum();
-    if before != after {
-        v.push("state changed after settling".into());
-    }
-    let mut report = summary;
-    if !v.is_empty() {
-        for s in &p.sims {
-            report.push('\n');
-            report.push_str(&s.describe());
-            for l in s.trace().unwrap_or_default().iter().rev().take(150).rev() {
-                report.push_str("\n  ");
-                report.push_str(l);
-            }
-        }
-    }
-    (v, report)
 }
 
 #[test]
