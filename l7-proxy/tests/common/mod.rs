@@ -741,3 +741,32 @@ impl SyslogRx {
         .await
     }
 }
+
+/// A command-line tool the test needs (curl, openssl, nghttp): its path, or `None` with a
+/// message when it is missing. Under `CI=true` a missing tool fails the test instead.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("'{name}' is not installed (Debian: curl, openssl, nghttp2-client)");
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
+
+/// Runs a tool to completion within the bound; (exit success, stdout, stderr).
+pub async fn run_tool(cmd: &mut tokio::process::Command) -> (bool, String, String) {
+    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = bounded(cmd.output()).await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
