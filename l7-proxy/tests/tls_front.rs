@@ -314,8 +314,7 @@ async fn a_bad_key_is_refused_naming_the_file_and_a_reload_keeps_the_old_certifi
     };
     let e = l7_proxy::Proxy::start(&cfg(&bad))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         e.to_string().contains("bad.pem") && e.to_string().contains("does not match"),
         "{e}"
@@ -323,14 +322,13 @@ async fn a_bad_key_is_refused_naming_the_file_and_a_reload_keeps_the_old_certifi
     let missing = pki.dir.path().join("missing.pem");
     let e = l7_proxy::Proxy::start(&cfg(&missing))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(e.to_string().contains("missing.pem"), "{e}");
     // Running with a good certificate; a reload with a bad key keeps serving it.
     let good = pki.leaf("good.pem", &["first.test"], Alg::EcdsaP256);
     let p = l7_proxy::Proxy::start(&cfg(&good)).await.unwrap();
     let port = p.local_addrs("fe")[0].port();
-    let e = p.reload(&cfg(&bad)).await.err().expect("reload refused");
+    let e = p.reload(&cfg(&bad)).await.expect_err("reload refused");
     assert!(e.to_string().contains("bad.pem"), "{e}");
     let (ok, out) = s_client(port, &pki.ca, &["-servername", "first.test"]).await;
     assert!(
