@@ -61,6 +61,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub connections: Arc<AtomicUsize>,
     pub requests: Arc<AtomicUsize>,
+    /// Requests whose body was read in full (those the server acts on).
+    pub answered: Arc<AtomicUsize>,
     pub written: Arc<AtomicU64>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
@@ -90,11 +92,12 @@ impl TestServer {
         let addr = l.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let (c, r, w, t, n) = (
             connections.clone(),
-            requests.clone(),
+            (requests.clone(), answered.clone()),
             written.clone(),
             tasks.clone(),
             name.to_string(),
@@ -129,6 +132,7 @@ impl TestServer {
             addr,
             connections,
             requests,
+            answered,
             written,
             tasks,
             accept,
@@ -155,7 +159,7 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
     b: Behaviour,
     name: &str,
     conn_extra: &str,
-    reqs: &AtomicUsize,
+    (reqs, answered): &(Arc<AtomicUsize>, Arc<AtomicUsize>),
     written: &AtomicU64,
 ) -> std::io::Result<()> {
     if b == Behaviour::Echo {
@@ -182,6 +186,7 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(());
         }
         let body_len = read_body(&mut s, &mut buf, &head).await?;
+        answered.fetch_add(1, Ordering::SeqCst);
         let close = head
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
