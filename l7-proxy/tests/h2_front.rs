@@ -154,7 +154,7 @@ async fn rules_apply_to_http2_requests() {
 #[tokio::test]
 async fn a_reload_sends_goaway_and_lets_streams_finish() {
     let s = h2_site(Behaviour::Slow(Duration::from_millis(300)), "", "").await;
-    let mut send = s.client().await;
+    let send = s.client().await;
     let slow = tokio::spawn({
         let mut send = send.clone();
         async move { get(&mut send, "/slow").await }
