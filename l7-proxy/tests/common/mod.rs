@@ -54,6 +54,9 @@ pub enum Behaviour {
     Upgrade,
     /// Raw TCP echo (no HTTP).
     Echo,
+    /// 200 with the request's header fields as the body, `name: value` a line (names
+    /// lower-cased).
+    Headers,
 }
 
 pub struct TestServer {
@@ -233,6 +236,18 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
                     s.write_all(chunk.as_bytes()).await?;
                 }
                 s.write_all(b"0\r\nx-trailer: t\r\n\r\n").await?;
+            }
+            Behaviour::Headers => {
+                let body: String = head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| format!("{}: {v}\n", n.to_ascii_lowercase()))
+                    .collect();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                s.write_all(resp.as_bytes()).await?;
             }
             Behaviour::Health => {
                 let resp = if head.method == "GET" && head.path == "/health" {
