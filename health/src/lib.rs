@@ -15,6 +15,9 @@
 //! - [`run_script`] runs an argv with a timeout, optionally as another uid/gid, kills the
 //!   whole process group on timeout and always reaps the child.
 //!
+//! Both daemons also share their logs' framing: [`syslog`] writes RFC 3164 lines (vrrpd's
+//! log writer, lbproxy's log targets), the one crate both depend on.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -48,6 +51,7 @@
 
 mod probe;
 mod script;
+pub mod syslog;
 mod tracker;
 
 use std::sync::Arc;
