@@ -1,4 +1,8 @@
-//! Shared start-up code of the binaries: logging set-up.
+//! Shared start-up code of the binaries: logging set-up and pid files.
+
+use std::path::{Path, PathBuf};
+
+use health::syslog::{self, Severity, FACILITY_DAEMON};
 
 /// Installs the `tracing` subscriber used by every binary: one line per event on stderr,
 /// filtered by `RUST_LOG` (default `info`).
@@ -13,19 +17,16 @@ pub fn init_logging(default_level: &str) {
         .try_init();
 }
 
-/// syslog facility `daemon` (RFC 3164).
-const FACILITY_DAEMON: u8 = 3;
-
 /// Installs the `tracing` subscriber that sends each event to the local syslog daemon on
 /// `/dev/log`: one RFC 3164 datagram per event, facility daemon, `TAG[PID]: ` before the
 /// message, the level as severity. When `/dev/log` cannot be reached, logs to stderr as
 /// [`init_logging`] does and says so on stderr. Returns whether syslog is used.
 pub fn init_syslog(tag: &'static str, default_level: &str) -> bool {
-    init_syslog_at(std::path::Path::new("/dev/log"), tag, default_level)
+    init_syslog_at(Path::new("/dev/log"), tag, default_level)
 }
 
 /// [`init_syslog`] with another socket path (tests).
-pub fn init_syslog_at(path: &std::path::Path, tag: &'static str, default_level: &str) -> bool {
+pub fn init_syslog_at(path: &Path, tag: &'static str, default_level: &str) -> bool {
     let socket = std::os::unix::net::UnixDatagram::unbound().and_then(|s| {
         s.connect(path)?;
         Ok(s)
@@ -66,7 +67,7 @@ struct SyslogWriter {
 struct SyslogLine {
     socket: std::sync::Arc<std::os::unix::net::UnixDatagram>,
     tag: &'static str,
-    severity: u8,
+    severity: Severity,
     buf: Vec<u8>,
 }
 
@@ -88,7 +89,7 @@ impl Drop for SyslogLine {
         if text.is_empty() {
             return;
         }
-        let line = l7_proxy::log::syslog_line(
+        let line = syslog::line(
             FACILITY_DAEMON,
             self.severity,
             std::time::SystemTime::now(),
@@ -104,28 +105,80 @@ impl Drop for SyslogLine {
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SyslogWriter {
     type Writer = SyslogLine;
 
+    /// Without an event's metadata (tracing's fmt layer always passes it): informational.
     fn make_writer(&'a self) -> SyslogLine {
-        self.line(6)
+        self.line(Severity::Informational)
     }
 
     fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> SyslogLine {
-        let severity = match *meta.level() {
-            tracing::Level::ERROR => 3,
-            tracing::Level::WARN => 4,
-            tracing::Level::INFO => 6,
-            _ => 7,
-        };
-        self.line(severity)
+        self.line(Severity::of_level(meta.level()))
     }
 }
 
 impl SyslogWriter {
-    fn line(&self, severity: u8) -> SyslogLine {
+    fn line(&self, severity: Severity) -> SyslogLine {
         SyslogLine {
             socket: std::sync::Arc::clone(&self.socket),
             tag: self.tag,
             severity,
             buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// Pid files holding this process's id while it runs (keepalived's `-p`, HAProxy's `-p` and
+/// `pidfile`): written by [`PidFiles::write`], removed when dropped.
+#[derive(Debug)]
+pub struct PidFiles {
+    paths: Vec<PathBuf>,
+}
+
+/// A pid file that could not be written.
+#[derive(Debug)]
+pub struct PidFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for PidFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "writing pid file {}: {}",
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for PidFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl PidFiles {
+    /// Writes the process id and a newline to each of `paths`. On an error the files
+    /// already written are removed again.
+    pub fn write(paths: impl IntoIterator<Item = PathBuf>) -> Result<PidFiles, PidFileError> {
+        let mut written = PidFiles { paths: Vec::new() };
+        let pid = format!("{}\n", std::process::id());
+        for path in paths {
+            if let Err(source) = std::fs::write(&path, &pid) {
+                return Err(PidFileError { path, source });
+            }
+            written.paths.push(path);
+        }
+        Ok(written)
+    }
+}
+
+impl Drop for PidFiles {
+    fn drop(&mut self) {
+        for path in &self.paths {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -159,5 +212,21 @@ mod tests {
             "{line}"
         );
         assert!(!line.ends_with('\n'), "{line:?}");
+    }
+
+    #[test]
+    fn pid_files_hold_the_pid_until_dropped() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (a, b) = (dir.path().join("a.pid"), dir.path().join("b.pid"));
+        let files = PidFiles::write([a.clone(), b.clone()]).expect("written");
+        let want = format!("{}\n", std::process::id());
+        assert_eq!(std::fs::read_to_string(&a).expect("a"), want);
+        assert_eq!(std::fs::read_to_string(&b).expect("b"), want);
+        drop(files);
+        assert!(!a.exists() && !b.exists());
+        let err = PidFiles::write([a.clone(), dir.path().join("no/such/dir.pid")])
+            .expect_err("no such directory");
+        assert!(err.to_string().starts_with("writing pid file "), "{err}");
+        assert!(!a.exists(), "the first one is removed again");
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bins::PidFiles;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
@@ -49,21 +50,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let mut args = Args::parse();
-    let level = if args.log_detail { "debug" } else { "info" };
-    // Whether logs go to stderr (asked for, or no syslog to send them to).
-    let to_stderr = if args.log_console || args.config_test {
-        bins::init_logging(level);
-        true
-    } else {
-        !bins::init_syslog("vrrpd", level)
-    };
+    let to_stderr = init_logging(&args);
     let loaded = match config::load(&args.config) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            error!("{e}");
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(&e.to_string()),
     };
     for w in &loaded.warnings {
         warn!("{w}");
@@ -78,28 +68,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    if !args.dont_fork {
-        // The daemon runs in /: paths given relative to here (the file re-read on SIGHUP,
-        // the pid files) are made absolute first.
-        if let Err(e) = absolute_paths(&mut args) {
+    if !args.dont_fork && !daemonize(&mut args, to_stderr) {
+        return ExitCode::from(1);
+    }
+    // Removed when main returns, however the daemon stopped.
+    let pid_files = [args.pid_file.clone(), args.vrrp_pid_file.clone()];
+    let _pid_files = match PidFiles::write(pid_files.into_iter().flatten()) {
+        Ok(files) => files,
+        Err(e) => {
             error!("{e}");
-            eprintln!("{e}");
             return ExitCode::from(1);
         }
-        // Before any thread or runtime exists. Keeps stderr open only when logging there.
-        if let Err(e) = nix::unistd::daemon(false, to_stderr) {
-            error!("forking into the background: {e}");
-            eprintln!("vrrpd: forking into the background: {e}");
-            return ExitCode::from(1);
-        }
-        info!(pid = std::process::id(), "running in the background");
-    }
-    for pid_file in [&args.pid_file, &args.vrrp_pid_file].into_iter().flatten() {
-        if let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id())) {
-            error!("writing pid file {}: {e}", pid_file.display());
-            return ExitCode::from(1);
-        }
-    }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,29 +95,65 @@ fn main() -> ExitCode {
         status_addr: args.status_addr,
         link_poll: Duration::from_millis(100),
     };
-    let code = runtime.block_on(async move {
-        let (control_tx, control_rx) = mpsc::channel(8);
-        if let Err(e) = forward_signals(control_tx) {
-            error!("installing signal handlers: {e}");
-            return ExitCode::from(1);
-        }
-        let (status_tx, _status_rx) = watch::channel(Default::default());
-        info!(file = %args.config.display(), "vrrpd starting");
-        match driver::run(options, loaded, control_rx, status_tx).await {
-            Ok(()) => {
-                info!("vrrpd stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                error!("{e}");
-                ExitCode::from(1)
-            }
-        }
-    });
-    for pid_file in [&args.pid_file, &args.vrrp_pid_file].into_iter().flatten() {
-        let _ = std::fs::remove_file(pid_file);
+    runtime.block_on(run(options, loaded))
+}
+
+/// Logs to stderr (asked for, or checking a file) or to syslog; returns whether logs go to
+/// stderr (also when there is no syslog to send them to).
+fn init_logging(args: &Args) -> bool {
+    let level = if args.log_detail { "debug" } else { "info" };
+    if args.log_console || args.config_test {
+        bins::init_logging(level);
+        true
+    } else {
+        !bins::init_syslog("vrrpd", level)
     }
-    code
+}
+
+/// Reports a fatal error to the log and to stderr (the log may be syslog); exit code 1.
+fn fail(message: &str) -> ExitCode {
+    error!("{message}");
+    eprintln!("{message}");
+    ExitCode::from(1)
+}
+
+/// Forks into the background as keepalived does, keeping stderr only when logging there;
+/// before any thread or runtime exists. Reports its own failure.
+fn daemonize(args: &mut Args, to_stderr: bool) -> bool {
+    // The daemon runs in /: paths given relative to here (the file re-read on SIGHUP, the
+    // pid files) are made absolute first.
+    if let Err(e) = absolute_paths(args) {
+        fail(&e);
+        return false;
+    }
+    if let Err(e) = nix::unistd::daemon(false, to_stderr) {
+        error!("forking into the background: {e}");
+        eprintln!("vrrpd: forking into the background: {e}");
+        return false;
+    }
+    info!(pid = std::process::id(), "running in the background");
+    true
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads.
+async fn run(options: Options, loaded: config::LoadedConfig) -> ExitCode {
+    let (control_tx, control_rx) = mpsc::channel(8);
+    if let Err(e) = forward_signals(control_tx) {
+        error!("installing signal handlers: {e}");
+        return ExitCode::from(1);
+    }
+    let (status_tx, _status_rx) = watch::channel(Default::default());
+    info!(file = %options.config_path.display(), "vrrpd starting");
+    match driver::run(options, loaded, control_rx, status_tx).await {
+        Ok(()) => {
+            info!("vrrpd stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("{e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Makes the config and pid file paths absolute (before the daemon changes to /).
