@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::{has_vip, within, Vrrpd};
-use testkit::{exec, Lab, Signal};
+use testkit::{exec, Signal};
 
 const VIP: &str = "198.18.0.100";
 
@@ -32,13 +32,16 @@ fn table_exists(ns: &str) -> bool {
 }
 
 /// Runs one node as Master with `extra` in its instance, a client pings the VIP; returns
-/// whether the pings were answered, and whether the nftables table existed meanwhile.
-fn master_answers(prefix: &str, vrid: u8, priority: u8, extra: &str) -> (bool, bool) {
-    let lab = Lab::builder(prefix)
-        .node("a")
-        .node("c")
-        .build()
-        .expect("lab");
+/// whether the pings were answered, and whether the nftables table existed meanwhile
+/// (`None`: the test `test` is skipped).
+fn master_answers(
+    test: &str,
+    prefix: &str,
+    vrid: u8,
+    priority: u8,
+    extra: &str,
+) -> Option<(bool, bool)> {
+    let lab = common::lab(test, prefix, &["a", "c"])?;
     let (a_ns, c_ns) = (lab.node("a").ns(), lab.node("c").ns());
     let mut a = Vrrpd::start(a_ns, &conf(vrid, priority, extra)).expect("vrrpd");
     within(Duration::from_secs(3), || has_vip(a_ns, vip()))
@@ -59,15 +62,14 @@ fn master_answers(prefix: &str, vrid: u8, priority: u8, extra: &str) -> (bool, b
         "the table is removed at shutdown\n{}",
         a.log()
     );
-    (answered, table)
+    Some((answered, table))
 }
 
 #[test]
 fn strict_master_drops_traffic_to_the_vip_without_accept() {
-    if !testkit::require_root("no_accept") {
+    let Some((answered, table)) = master_answers("no_accept", "vaccno", 121, 100, "") else {
         return;
-    }
-    let (answered, table) = master_answers("vaccno", 121, 100, "");
+    };
     assert!(table, "table inet vrrpd installed while Master");
     assert!(
         !answered,
@@ -77,34 +79,27 @@ fn strict_master_drops_traffic_to_the_vip_without_accept() {
 
 #[test]
 fn strict_master_with_accept_answers_on_the_vip() {
-    if !testkit::require_root("accept") {
+    let Some((answered, table)) = master_answers("accept", "vaccyes", 122, 100, "accept") else {
         return;
-    }
-    let (answered, table) = master_answers("vaccyes", 122, 100, "accept");
+    };
     assert!(!table, "accept: no table");
     assert!(answered, "accept: the VIP answers");
 }
 
 #[test]
 fn the_address_owner_always_accepts() {
-    if !testkit::require_root("accept_owner") {
+    let Some((answered, table)) = master_answers("accept_owner", "vaccown", 123, 255, "") else {
         return;
-    }
-    let (answered, table) = master_answers("vaccown", 123, 255, "");
+    };
     assert!(!table, "priority 255: no table");
     assert!(answered, "the address owner answers on the VIP");
 }
 
 #[test]
 fn a_reload_that_adds_accept_opens_the_vip_without_a_new_election() {
-    if !testkit::require_root("accept_reload") {
+    let Some(lab) = common::lab("accept_reload", "vaccrl", &["a", "c"]) else {
         return;
-    }
-    let lab = Lab::builder("vaccrl")
-        .node("a")
-        .node("c")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, c_ns) = (lab.node("a").ns(), lab.node("c").ns());
     let mut a = Vrrpd::start(a_ns, &conf(124, 100, "")).expect("vrrpd");
     within(Duration::from_secs(3), || {

@@ -28,14 +28,9 @@ fn instance(priority: u8, extra: &str) -> String {
 
 #[test]
 fn unicast_peers_elect_and_fail_over_with_multicast_blocked() {
-    if !testkit::require_root("unicast") {
+    let Some(lab) = common::lab("unicast", "vchuni", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vchuni")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     lab.block_multicast().expect("multicast blocked");
     // Node 0 is 198.18.0.1, node 1 is 198.18.0.2.
     let a_conf = instance(
@@ -46,8 +41,8 @@ fn unicast_peers_elect_and_fail_over_with_multicast_blocked() {
         100,
         "unicast_src_ip 198.18.0.2\n unicast_peer {\n 198.18.0.1\n }",
     );
-    let mut a = Vrrpd::start(lab.node("a").ns(), &a_conf).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &b_conf).expect("b");
+    let mut a = Vrrpd::on(&lab, "a", &a_conf);
+    let b = Vrrpd::on(&lab, "b", &b_conf);
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip()) && !has_vip(lab.node("b").ns(), vip())
     })
@@ -72,17 +67,12 @@ fn unicast_peers_elect_and_fail_over_with_multicast_blocked() {
 fn multicast_blocked_without_unicast_splits_the_brain() {
     // The control for the test above: the block is real, so multicast-only peers can't
     // see each other and both become master.
-    if !testkit::require_root("multicast_blocked") {
+    let Some(lab) = common::lab("multicast_blocked", "vchmc", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vchmc")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     lab.block_multicast().expect("multicast blocked");
-    let _a = Vrrpd::start(lab.node("a").ns(), &instance(110, "")).expect("a");
-    let _b = Vrrpd::start(lab.node("b").ns(), &instance(100, "")).expect("b");
+    let _a = Vrrpd::on(&lab, "a", &instance(110, ""));
+    let _b = Vrrpd::on(&lab, "b", &instance(100, ""));
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip()) && has_vip(lab.node("b").ns(), vip())
     })
@@ -91,14 +81,9 @@ fn multicast_blocked_without_unicast_splits_the_brain() {
 
 #[test]
 fn pass_mismatch_is_dropped_and_counted() {
-    if !testkit::require_root("pass_mismatch") {
+    let Some(lab) = common::lab("pass_mismatch", "vchpass", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vchpass")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let v2 = |prio: u8, pass: &str| {
         format!(
             "vrrp_instance VI_1 {{
@@ -117,8 +102,8 @@ fn pass_mismatch_is_dropped_and_counted() {
 "
         )
     };
-    let a = Vrrpd::start(lab.node("a").ns(), &v2(110, "secret1")).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &v2(100, "secret2")).expect("b");
+    let a = Vrrpd::on(&lab, "a", &v2(110, "secret1"));
+    let b = Vrrpd::on(&lab, "b", &v2(100, "secret2"));
     // Neither accepts the other's adverts: both end up master.
     within(Duration::from_secs(7), || {
         has_vip(lab.node("a").ns(), vip()) && has_vip(lab.node("b").ns(), vip())
@@ -152,7 +137,7 @@ fn tracked(priority: u8, flag: &Path, weight: i32) -> String {
 }
 
 /// a (110) tracks a script that passes while `flag` exists, with `weight`; b (100) tracks
-/// nothing. Returns once a is master.
+/// nothing. Returns once a is master (`None`: the test `test` is skipped).
 struct TrackedPair {
     lab: Lab,
     a: Vrrpd,
@@ -161,42 +146,38 @@ struct TrackedPair {
     _dir: tempfile::TempDir,
 }
 
-fn tracked_pair(prefix: &str, weight: i32) -> TrackedPair {
+fn tracked_pair(test: &str, prefix: &str, weight: i32) -> Option<TrackedPair> {
+    let lab = common::lab(test, prefix, &["a", "b"])?;
     let dir = tempfile::tempdir().expect("dir");
     let flag = dir.path().join("a-healthy");
     std::fs::write(&flag, "").expect("flag");
-    let lab = Lab::builder(prefix)
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
-    let a = Vrrpd::start(lab.node("a").ns(), &tracked(110, &flag, weight)).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &instance(100, "")).expect("b");
+    let a = Vrrpd::on(&lab, "a", &tracked(110, &flag, weight));
+    let b = Vrrpd::on(&lab, "b", &instance(100, ""));
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip())
     })
     .unwrap_or_else(|| panic!("a master\na:\n{}", a.log()));
-    TrackedPair {
+    Some(TrackedPair {
         lab,
         a,
         b,
         flag,
         _dir: dir,
-    }
+    })
 }
 
 #[test]
 fn failing_track_script_with_negative_weight_moves_the_vip_and_back() {
-    if !testkit::require_root("track_weight") {
-        return;
-    }
-    let TrackedPair {
+    let Some(TrackedPair {
         lab,
         a,
         b,
         flag,
         _dir,
-    } = tracked_pair("vchtrk", -20);
+    }) = tracked_pair("track_weight", "vchtrk", -20)
+    else {
+        return;
+    };
 
     std::fs::remove_file(&flag).expect("flag removed");
     // One script interval, then a advertises 90 < 100 and b preempts.
@@ -218,16 +199,16 @@ fn failing_track_script_with_negative_weight_moves_the_vip_and_back() {
 
 #[test]
 fn failing_track_script_with_weight_zero_puts_the_instance_in_fault() {
-    if !testkit::require_root("track_fault") {
-        return;
-    }
-    let TrackedPair {
+    let Some(TrackedPair {
         lab,
         a,
         b,
         flag,
         _dir,
-    } = tracked_pair("vchflt", 0);
+    }) = tracked_pair("track_fault", "vchflt", 0)
+    else {
+        return;
+    };
     std::fs::remove_file(&flag).expect("flag removed");
     within(Duration::from_secs(4), || {
         a.state("VI_1").as_deref() == Some("FAULT")
@@ -247,22 +228,17 @@ fn failing_track_script_with_weight_zero_puts_the_instance_in_fault() {
 
 #[test]
 fn address_list_mismatch_is_counted_and_dropped_only_under_vrrp_strict() {
-    if !testkit::require_root("addr_list") {
+    let Some(lab) = common::lab("addr_list", "vchaddr", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vchaddr")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     // a is strict and lists one VIP; b lists two and has the higher priority.
     let a_conf = format!("global_defs {{\n    vrrp_strict\n}}\n{}", instance(110, ""));
     let b_conf = instance(120, "").replace(
         &format!("{VIP}/24\n"),
         &format!("{VIP}/24\n        198.18.0.101/24\n"),
     );
-    let a = Vrrpd::start(lab.node("a").ns(), &a_conf).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &b_conf).expect("b");
+    let a = Vrrpd::on(&lab, "a", &a_conf);
+    let b = Vrrpd::on(&lab, "b", &b_conf);
     // b's adverts never count for a, so a ends up master beside b.
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip()) && has_vip(lab.node("b").ns(), vip())

@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{has_vip, within, write_script, Vrrpd};
-use testkit::Lab;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keepalived")
@@ -89,10 +88,9 @@ fn instance(name: &str, vrid: u8, priority: u8, vip: &str, extra: &str) -> Strin
 
 #[test]
 fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
-    if !testkit::require_root("reload") {
+    let Some(lab) = common::lab("reload", "vcfrl", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vcfrl").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     let one = instance("VI_1", 81, 100, VIP1, "");
     let mut d = Vrrpd::start(ns, &one).expect("vrrpd");
@@ -130,9 +128,6 @@ fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
 
 #[test]
 fn notify_scripts_run_with_keepalived_arguments() {
-    if !testkit::require_root("notify") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("notify.out");
     let notify = write_script(
@@ -147,7 +142,9 @@ fn notify_scripts_run_with_keepalived_arguments() {
         &format!("echo master-hook >> {}", out.display()),
         0o755,
     );
-    let lab = Lab::builder("vcfnt").node("a").build().expect("lab");
+    let Some(lab) = common::lab("notify", "vcfnt", &["a"]) else {
+        return;
+    };
     let conf = instance(
         "VI_1",
         83,
@@ -159,7 +156,7 @@ fn notify_scripts_run_with_keepalived_arguments() {
             master.display()
         ),
     );
-    let mut d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let mut d = Vrrpd::on(&lab, "a", &conf);
     let read = || std::fs::read_to_string(&out).unwrap_or_default();
     within(Duration::from_secs(3), || {
         read().contains("INSTANCE VI_1 MASTER 100")
@@ -183,19 +180,18 @@ fn notify_scripts_run_with_keepalived_arguments() {
 
 #[test]
 fn script_security_refuses_a_world_writable_track_script() {
-    if !testkit::require_root("script_security") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let unsafe_script = write_script(dir.path(), "check.sh", "exit 0", 0o777);
-    let lab = Lab::builder("vcfsec").node("a").build().expect("lab");
+    let Some(lab) = common::lab("script_security", "vcfsec", &["a"]) else {
+        return;
+    };
     let conf = format!(
         "global_defs {{\n    enable_script_security\n    script_user root\n}}\n\
          vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n{}",
         unsafe_script.display(),
         instance("VI_1", 84, 100, VIP1, "track_script {\n chk weight 0\n }")
     );
-    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let d = Vrrpd::on(&lab, "a", &conf);
     within(Duration::from_secs(3), || {
         d.log().contains("SECURITY VIOLATION")
     })
@@ -209,17 +205,12 @@ fn script_security_refuses_a_world_writable_track_script() {
 
 #[test]
 fn sync_group_members_fail_over_together() {
-    if !testkit::require_root("sync_group") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let flag = dir.path().join("a-ok");
     std::fs::write(&flag, "").expect("flag");
-    let lab = Lab::builder("vcfsg")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    let Some(lab) = common::lab("sync_group", "vcfsg", &["a", "b"]) else {
+        return;
+    };
     let group = "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
     let a_conf = format!(
         "vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    fall 1\n}}\n{group}{}{}",
@@ -233,8 +224,8 @@ fn sync_group_members_fail_over_together() {
         instance("VI_1", 85, 100, VIP1, ""),
         instance("VI_2", 86, 100, VIP2, "")
     );
-    let a = Vrrpd::start(lab.node("a").ns(), &a_conf).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &b_conf).expect("b");
+    let a = Vrrpd::on(&lab, "a", &a_conf);
+    let b = Vrrpd::on(&lab, "b", &b_conf);
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     within(Duration::from_secs(3), || {
         has_vip(a_ns, ip(VIP1)) && has_vip(a_ns, ip(VIP2))
@@ -254,14 +245,9 @@ fn sync_group_members_fail_over_together() {
 
 #[test]
 fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
-    if !testkit::require_root("link_down") {
+    let Some(lab) = common::lab("link_down", "vcfld", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vcfld")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let a = Vrrpd::start(a_ns, &instance("VI_1", 87, 110, VIP1, "")).expect("a");
     let b = Vrrpd::start(b_ns, &instance("VI_1", 87, 100, VIP1, "")).expect("b");
@@ -287,9 +273,6 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
 
 #[test]
 fn scripts_run_as_script_user() {
-    if !testkit::require_root("script_user") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     // nobody must be able to write its answer here.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
@@ -300,7 +283,9 @@ fn scripts_run_as_script_user() {
         &format!("id -u > {}", out.display()),
         0o755,
     );
-    let lab = Lab::builder("vcfusr").node("a").build().expect("lab");
+    let Some(lab) = common::lab("script_user", "vcfusr", &["a"]) else {
+        return;
+    };
     let conf = format!(
         "global_defs {{\n    script_user nobody\n}}\n{}",
         instance(
@@ -311,7 +296,7 @@ fn scripts_run_as_script_user() {
             &format!("notify_master {}", notify.display())
         )
     );
-    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let d = Vrrpd::on(&lab, "a", &conf);
     let uid = within(Duration::from_secs(3), || out.exists())
         .and_then(|_| {
             within(Duration::from_secs(1), || {
@@ -330,9 +315,6 @@ fn scripts_run_as_script_user() {
 
 #[test]
 fn a_vrrp_script_runs_as_its_own_user() {
-    if !testkit::require_root("script_own_user") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let out = dir.path().join("uid");
@@ -342,14 +324,16 @@ fn a_vrrp_script_runs_as_its_own_user() {
         &format!("id -u > {}", out.display()),
         0o755,
     );
-    let lab = Lab::builder("vcfsown").node("a").build().expect("lab");
+    let Some(lab) = common::lab("script_own_user", "vcfsown", &["a"]) else {
+        return;
+    };
     // script_user is root; the script's own `user` wins for that script.
     let conf = format!(
         "global_defs {{\n    script_user root\n}}\nvrrp_script chk {{\n    script \"{}\"\n    interval 1\n    user nobody\n}}\n{}",
         check.display(),
         instance("VI_1", 89, 100, VIP1, "track_script {\n chk\n }")
     );
-    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let d = Vrrpd::on(&lab, "a", &conf);
     within(Duration::from_secs(4), || {
         std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
     })
@@ -366,10 +350,9 @@ fn a_vrrp_script_runs_as_its_own_user() {
 /// control is `link_down_puts_the_master_in_fault_and_the_backup_takes_over`).
 #[test]
 fn dont_track_primary_keeps_the_master_out_of_fault_on_link_down() {
-    if !testkit::require_root("dont_track_primary") {
+    let Some(lab) = common::lab("dont_track_primary", "vcfdtp", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vcfdtp").node("a").build().expect("lab");
+    };
     let a_ns = lab.node("a").ns();
     let a = Vrrpd::start(a_ns, &instance("VI_1", 91, 110, VIP1, "dont_track_primary")).expect("a");
     within(Duration::from_secs(3), || has_vip(a_ns, ip(VIP1))).expect("a master");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{has_vip, within};
-use testkit::{spawn, Lab};
+use testkit::spawn;
 
 const VIP: &str = "198.18.0.100";
 
@@ -42,10 +42,9 @@ impl Drop for DaemonGuard {
 
 #[test]
 fn without_n_vrrpd_returns_at_once_and_leaves_a_daemon_running() {
-    if !testkit::require_root("daemonize") {
+    let Some(lab) = common::lab("daemonize", "vdmn", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vdmn").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     let dir = tempfile::tempdir().expect("dir");
     let conf = dir.path().join("keepalived.conf");

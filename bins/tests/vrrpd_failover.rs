@@ -46,17 +46,12 @@ fn sole_owner(lab: &Lab, owner: &str, limit: Duration) -> Option<Duration> {
 
 #[test]
 fn v3_sigkill_master_then_backup_takes_over_within_master_down_interval_and_preempts_back() {
-    if !testkit::require_root("v3_sigkill_failover") {
+    let Some(lab) = common::lab("v3_sigkill_failover", "vfov3", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vfov3")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let conf_a = conf(110, "0.1", 3, "");
-    let mut a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a");
-    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "0.1", 3, "")).expect("vrrpd b");
+    let mut a = Vrrpd::on(&lab, "a", &conf_a);
+    let b = Vrrpd::on(&lab, "b", &conf(100, "0.1", 3, ""));
     sole_owner(&lab, "a", Duration::from_secs(3)).unwrap_or_else(|| {
         panic!(
             "a becomes the only master\na:\n{}\nb:\n{}",
@@ -80,7 +75,7 @@ fn v3_sigkill_master_then_backup_takes_over_within_master_down_interval_and_pree
 
     // Restart a: it removes the VIP its killed run left, then preempts b.
     drop(a);
-    let a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a again");
+    let a = Vrrpd::on(&lab, "a", &conf_a);
     sole_owner(&lab, "a", Duration::from_secs(3))
         .unwrap_or_else(|| panic!("a preempts back\na:\n{}\nb:\n{}", a.log(), b.log()));
     assert_eq!(b.state("VI_1").as_deref(), Some("BACKUP"));
@@ -89,17 +84,12 @@ fn v3_sigkill_master_then_backup_takes_over_within_master_down_interval_and_pree
 
 #[test]
 fn nopreempt_leaves_the_new_master_in_place() {
-    if !testkit::require_root("nopreempt") {
+    let Some(lab) = common::lab("nopreempt", "vfonp", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vfonp")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let conf_a = conf(110, "0.1", 3, "nopreempt");
-    let mut a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a");
-    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "0.1", 3, "nopreempt")).expect("b");
+    let mut a = Vrrpd::on(&lab, "a", &conf_a);
+    let b = Vrrpd::on(&lab, "b", &conf(100, "0.1", 3, "nopreempt"));
     sole_owner(&lab, "a", Duration::from_secs(3)).expect("a master first");
     a.proc.signal(Signal::SIGKILL).expect("kill a");
     assert!(
@@ -119,7 +109,7 @@ fn nopreempt_leaves_the_new_master_in_place() {
         "the killed a leaves its VIP behind"
     );
     drop(a);
-    let a = Vrrpd::start(lab.node("a").ns(), &conf_a).expect("vrrpd a again");
+    let a = Vrrpd::on(&lab, "a", &conf_a);
     // ...until a starts again, as Backup, and removes it.
     within(Duration::from_secs(2), || {
         a.state("VI_1").as_deref() == Some("BACKUP") && !has_vip(lab.node("a").ns(), vip())
@@ -139,17 +129,12 @@ fn nopreempt_leaves_the_new_master_in_place() {
 
 #[test]
 fn v2_with_pass_auth_fails_over_within_master_down_interval() {
-    if !testkit::require_root("v2_failover") {
+    let Some(lab) = common::lab("v2_failover", "vfov2", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vfov2")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let auth = "authentication {\n auth_type PASS\n auth_pass halpass1\n }";
-    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110, "1", 2, auth)).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "1", 2, auth)).expect("b");
+    let mut a = Vrrpd::on(&lab, "a", &conf(110, "1", 2, auth));
+    let b = Vrrpd::on(&lab, "b", &conf(100, "1", 2, auth));
     sole_owner(&lab, "a", Duration::from_secs(6)).expect("a becomes master");
     a.proc.signal(Signal::SIGKILL).expect("kill a");
     // v2: Master_Down_Interval = 3 s + (256 - 100)/256 s.
@@ -165,17 +150,12 @@ fn v2_with_pass_auth_fails_over_within_master_down_interval() {
 
 #[test]
 fn sigterm_hands_over_with_priority_zero_and_a_gratuitous_arp() {
-    if !testkit::require_root("sigterm_handover") {
+    let Some(lab) = common::lab("sigterm_handover", "vfoterm", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vfoterm")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     // advert_int 1 (v3): without the priority-0 advert, b would wait over 3 s.
-    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110, "1", 3, "")).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &conf(100, "1", 3, "")).expect("b");
+    let mut a = Vrrpd::on(&lab, "a", &conf(110, "1", 3, ""));
+    let b = Vrrpd::on(&lab, "b", &conf(100, "1", 3, ""));
     sole_owner(&lab, "a", Duration::from_secs(6)).expect("a becomes master");
     let capture = Capture::start(lab.node("b").ns(), "eth0", &["arp"]).expect("tcpdump");
 
@@ -223,10 +203,9 @@ fn mac_string(mac: [u8; 6]) -> String {
 
 #[test]
 fn garp_repeat_delay_and_refresh_as_configured() {
-    if !testkit::require_root("garp_timing") {
+    let Some(lab) = common::lab("garp_timing", "vfogarp", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vfogarp").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     let capture = Capture::start(ns, "eth0", &["arp"]).expect("tcpdump");
     let extra = "garp_master_repeat 2\n garp_master_delay 1\n garp_master_refresh 1\n garp_master_refresh_repeat 3";

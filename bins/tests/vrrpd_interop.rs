@@ -44,21 +44,32 @@ fn keepalived_log(k: &ProcessGuard) -> String {
     k.log()
 }
 
+/// Two nodes for a test that runs keepalived beside vrrpd; `None` when the test is
+/// skipped (not root, or no keepalived, outside CI).
+fn keepalived_lab(test: &str, prefix: &str) -> Option<Lab> {
+    if !testkit::require_root(test) || !have_keepalived() {
+        return None;
+    }
+    common::lab(test, prefix, &["a", "b"])
+}
+
 /// vrrpd (priority 110) against keepalived (100), then keepalived (110) against vrrpd (100).
-fn fail_over_both_ways(prefix: &str, version: u8) {
+fn fail_over_both_ways(test: &str, prefix: &str, version: u8) {
+    let Some(lab) = keepalived_lab(test, prefix) else {
+        return;
+    };
     let limit = if version == 2 {
         Duration::from_secs(6)
     } else {
         Duration::from_secs(3)
     };
-    let lab = Lab::builder(prefix)
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
-    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
+    vrrpd_master_then_keepalived(&lab, version, limit);
+    keepalived_master_then_vrrpd(&lab, version, limit);
+}
 
-    // 1. vrrpd is master; keepalived takes over when it dies; vrrpd preempts back.
+/// vrrpd is master; keepalived takes over when it dies; vrrpd preempts back.
+fn vrrpd_master_then_keepalived(lab: &Lab, version: u8, limit: Duration) {
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut ours = Vrrpd::start(a_ns, &conf(version, 110, false)).expect("vrrpd");
     let theirs = keepalived(b_ns, &conf(version, 100, false)).expect("keepalived");
     within(limit, || has_vip(a_ns, vip()) && !has_vip(b_ns, vip())).unwrap_or_else(|| {
@@ -109,10 +120,11 @@ fn fail_over_both_ways(prefix: &str, version: u8) {
         drops["checksum_err"] == 0 && drops["auth_failure"] == 0,
         "no keepalived advert dropped: {drops}"
     );
-    drop(ours);
-    drop(theirs);
+}
 
-    // 2. keepalived is master; vrrpd takes over when it dies; keepalived preempts back.
+/// keepalived is master; vrrpd takes over when it dies; keepalived preempts back.
+fn keepalived_master_then_vrrpd(lab: &Lab, version: u8, limit: Duration) {
+    let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut theirs = keepalived(a_ns, &conf(version, 110, false)).expect("keepalived");
     // Remove what the killed vrrpd left, as its restart would.
     let _ = testkit::exec(
@@ -168,18 +180,12 @@ fn have_keepalived() -> bool {
 
 #[test]
 fn interop_with_keepalived_v2_pass() {
-    if !testkit::require_root("interop_v2") || !have_keepalived() {
-        return;
-    }
-    fail_over_both_ways("vkav2", 2);
+    fail_over_both_ways("interop_v2", "vkav2", 2);
 }
 
 #[test]
 fn interop_with_keepalived_v3_pseudo_header_checksum() {
-    if !testkit::require_root("interop_v3") || !have_keepalived() {
-        return;
-    }
-    fail_over_both_ways("vkav3", 3);
+    fail_over_both_ways("interop_v3", "vkav3", 3);
 }
 
 /// keepalived 2.2.7 knows only the pseudo-header form for v3 over IPv4 (the keyword
@@ -188,14 +194,9 @@ fn interop_with_keepalived_v3_pseudo_header_checksum() {
 /// vrrpd sends the pseudo-header form by default.
 #[test]
 fn keepalived_2_2_7_drops_rfc9568_checksums_and_vrrpd_accepts_both() {
-    if !testkit::require_root("interop_v3_csum") || !have_keepalived() {
+    let Some(lab) = keepalived_lab("interop_v3_csum", "vkav3c") else {
         return;
-    }
-    let lab = Lab::builder("vkav3c")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let ours = Vrrpd::start(a_ns, &conf(3, 110, true)).expect("vrrpd");
     let theirs = keepalived(b_ns, &conf(3, 100, false)).expect("keepalived");

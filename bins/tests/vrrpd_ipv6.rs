@@ -48,19 +48,14 @@ fn wait_for_link_local(lab: &Lab) {
 
 #[test]
 fn ipv6_v3_failover_with_unsolicited_na() {
-    if !testkit::require_root("ipv6_failover") {
+    let Some(lab) = common::lab("ipv6_failover", "v6fo", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("v6fo")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     wait_for_link_local(&lab);
     // Give DAD a moment to finish.
     std::thread::sleep(Duration::from_millis(1200));
-    let mut a = Vrrpd::start(lab.node("a").ns(), &conf(110)).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &conf(100)).expect("b");
+    let mut a = Vrrpd::on(&lab, "a", &conf(110));
+    let b = Vrrpd::on(&lab, "b", &conf(100));
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip()) && !has_vip(lab.node("b").ns(), vip())
     })
@@ -94,21 +89,16 @@ fn ipv6_v3_failover_with_unsolicited_na() {
 /// hears them.
 #[test]
 fn vrrp_mcast_group6_is_used_on_the_wire() {
-    if !testkit::require_root("mcast_group6") {
+    let Some(lab) = common::lab("mcast_group6", "v6mcg", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("v6mcg")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     wait_for_link_local(&lab);
     let group: std::net::Ipv6Addr = "ff02::112".parse().expect("literal");
     let global = format!("global_defs {{\n    vrrp_mcast_group6 {group}\n}}\n");
     let capture =
         Capture::start(lab.node("b").ns(), "eth0", &["ip6", "proto", "112"]).expect("tcpdump");
-    let a = Vrrpd::start(lab.node("a").ns(), &format!("{global}{}", conf(110))).expect("a");
-    let b = Vrrpd::start(lab.node("b").ns(), &format!("{global}{}", conf(100))).expect("b");
+    let a = Vrrpd::on(&lab, "a", &format!("{global}{}", conf(110)));
+    let b = Vrrpd::on(&lab, "b", &format!("{global}{}", conf(100)));
     within(Duration::from_secs(3), || {
         has_vip(lab.node("a").ns(), vip())
             && !has_vip(lab.node("b").ns(), vip())

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::{has_vip, within, Vrrpd};
-use testkit::{exec_ok, Capture, Lab};
+use testkit::{exec_ok, Capture};
 
 const VIP: &str = "198.18.0.100";
 
@@ -35,10 +35,9 @@ fn instance(name: &str, vrid: u8, priority: u8, vips: &str, extra: &str) -> Stri
 
 #[test]
 fn vip_broadcast_scope_and_label_reach_the_kernel() {
-    if !testkit::require_root("vip_attrs") {
+    let Some(lab) = common::lab("vip_attrs", "vkwvip", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vkwvip").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     // Its own subnet: the kernel refuses a secondary address (one inside a subnet the
     // interface already has) whose scope differs from the primary's.
@@ -69,14 +68,9 @@ fn vip_broadcast_scope_and_label_reach_the_kernel() {
 
 #[test]
 fn track_interface_with_weight_moves_the_vip() {
-    if !testkit::require_root("track_interface") {
+    let Some(lab) = common::lab("track_interface", "vkwtif", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vkwtif")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     // An uplink for a to track: a veth pair inside a's namespace.
     veth_pair_up(a_ns, "up0", "up1");
@@ -108,14 +102,9 @@ fn track_interface_with_weight_moves_the_vip() {
 
 #[test]
 fn vrrp_mcast_group4_is_used_on_the_wire() {
-    if !testkit::require_root("mcast_group") {
+    let Some(lab) = common::lab("mcast_group", "vkwmc", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vkwmc")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let global = "global_defs {\n    vrrp_mcast_group4 224.0.0.19\n}\n";
     let capture = Capture::start(b_ns, "eth0", &["ip", "proto", "112"]).expect("tcpdump");
@@ -149,9 +138,6 @@ fn vrrp_mcast_group4_is_used_on_the_wire() {
 
 #[test]
 fn sync_group_notify_runs_for_the_group() {
-    if !testkit::require_root("group_notify") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("group.out");
     let script = dir.path().join("group.sh");
@@ -161,14 +147,16 @@ fn sync_group_notify_runs_for_the_group() {
     )
     .expect("script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let lab = Lab::builder("vkwgn").node("a").build().expect("lab");
+    let Some(lab) = common::lab("group_notify", "vkwgn", &["a"]) else {
+        return;
+    };
     let conf = format!(
         "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify {}\n}}\n{}{}",
         script.display(),
         instance("VI_1", 94, 100, VIP, ""),
         instance("VI_2", 95, 100, "198.18.0.102/24", "")
     );
-    let d = Vrrpd::start(lab.node("a").ns(), &conf).expect("vrrpd");
+    let d = Vrrpd::on(&lab, "a", &conf);
     let read = || std::fs::read_to_string(&out).unwrap_or_default();
     within(Duration::from_secs(3), || {
         read().contains("GROUP G1 MASTER")
@@ -183,16 +171,11 @@ fn sync_group_notify_runs_for_the_group() {
 
 #[test]
 fn script_reverse_and_init_fail() {
-    if !testkit::require_root("script_reverse") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let flag = dir.path().join("maintenance");
-    let lab = Lab::builder("vkwrev")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    let Some(lab) = common::lab("script_reverse", "vkwrev", &["a", "b"]) else {
+        return;
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     // `weight 20 reverse`: +20 while the script FAILS (no maintenance flag), so a (100)
     // outranks b (110) until the flag appears. init_fail: the script starts as failed.
@@ -224,10 +207,9 @@ fn script_reverse_and_init_fail() {
 
 #[test]
 fn a_vip_scope_the_kernel_refuses_is_reported_as_such() {
-    if !testkit::require_root("vip_scope_refused") {
+    let Some(lab) = common::lab("vip_scope_refused", "vkwscp", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vkwscp").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     // Inside a's own 198.18.0.0/24 (global scope): a link-scope secondary is refused.
     let d = Vrrpd::start(
@@ -244,10 +226,9 @@ fn a_vip_scope_the_kernel_refuses_is_reported_as_such() {
 
 #[test]
 fn vips_with_dev_go_on_that_interface_and_are_announced_there() {
-    if !testkit::require_root("vip_dev") {
+    let Some(lab) = common::lab("vip_dev", "vkwdev", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vkwdev").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     // A second interface for a: one end of a veth pair, the other end to listen on.
     veth_pair_up(ns, "vd0", "vd1");

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{has_vip, within, write_script, Vrrpd};
-use testkit::{Capture, Lab};
+use testkit::Capture;
 
 const VIP1: &str = "198.18.0.100";
 const VIP2: &str = "198.18.0.101";
@@ -48,14 +48,9 @@ fn adverts(frames: &[testkit::Frame]) -> Vec<(Ipv4Addr, u8, Vec<Ipv4Addr>)> {
 
 #[test]
 fn reload_changes_priority_and_vips_of_a_running_instance() {
-    if !testkit::require_root("reload_changed") {
+    let Some(lab) = common::lab("reload_changed", "vrlchg", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vrlchg")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let a = Vrrpd::start(a_ns, &instance(131, 110, &[VIP1], "")).expect("a");
     let mut b = Vrrpd::start(b_ns, &instance(131, 100, &[VIP1], "")).expect("b");
@@ -111,9 +106,6 @@ fn reload_changes_priority_and_vips_of_a_running_instance() {
 
 #[test]
 fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
-    if !testkit::require_root("reload_script_user") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     // Each run leaves a file named after the uid it ran as.
@@ -130,8 +122,10 @@ fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
             instance(132, 100, &[VIP1], "track_script {\n who\n }")
         )
     };
-    let lab = Lab::builder("vrlusr").node("a").build().expect("lab");
-    let mut d = Vrrpd::start(lab.node("a").ns(), &body("")).expect("vrrpd");
+    let Some(lab) = common::lab("reload_script_user", "vrlusr", &["a"]) else {
+        return;
+    };
+    let mut d = Vrrpd::on(&lab, "a", &body(""));
     let root = dir.path().join("uid-0");
     within(Duration::from_secs(3), || root.exists())
         .unwrap_or_else(|| panic!("the script runs as root first\n{}", d.log()));
@@ -154,10 +148,9 @@ fn reload_with_a_new_script_user_reruns_track_scripts_as_that_user() {
 
 #[test]
 fn a_changed_instance_that_cannot_open_keeps_the_old_one_running() {
-    if !testkit::require_root("reload_open_fails") {
+    let Some(lab) = common::lab("reload_open_fails", "vrlopen", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vrlopen").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     let mut d = Vrrpd::start(ns, &instance(133, 100, &[VIP1], "")).expect("vrrpd");
     within(Duration::from_secs(3), || {
@@ -188,14 +181,9 @@ fn a_changed_instance_that_cannot_open_keeps_the_old_one_running() {
 
 #[test]
 fn a_reload_that_only_changes_vips_keeps_the_master_in_place() {
-    if !testkit::require_root("reload_in_place") {
+    let Some(lab) = common::lab("reload_in_place", "vrlkeep", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vrlkeep")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut a = Vrrpd::start(a_ns, &instance(134, 110, &[VIP1, VIP2], "")).expect("a");
     let b = Vrrpd::start(b_ns, &instance(134, 100, &[VIP1, VIP2], "")).expect("b");
@@ -289,14 +277,9 @@ fn group_conf(priority: u8, vi1_priority: u8, extra_instance: &str) -> String {
 
 #[test]
 fn a_sync_group_still_takes_over_after_reloads() {
-    if !testkit::require_root("reload_sync_group") {
+    let Some(lab) = common::lab("reload_sync_group", "vrlsg", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vrlsg")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut a = Vrrpd::start(a_ns, &group_conf(110, 110, "")).expect("a");
     let mut b = Vrrpd::start(b_ns, &group_conf(100, 100, "")).expect("b");
@@ -350,14 +333,9 @@ fn a_sync_group_still_takes_over_after_reloads() {
 /// priority 0 from the old Master.
 #[test]
 fn a_priority_change_keeps_the_master_and_a_lower_one_lets_the_backup_preempt() {
-    if !testkit::require_root("reload_priority_in_place") {
+    let Some(lab) = common::lab("reload_priority_in_place", "vrlprio", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vrlprio")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut a = Vrrpd::start(a_ns, &instance(135, 110, &[VIP1], "")).expect("a");
     let b = Vrrpd::start(b_ns, &instance(135, 100, &[VIP1], "")).expect("b");

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{has_vip, within, write_script, Vrrpd};
-use testkit::{Capture, Lab, Signal};
+use testkit::{Capture, Signal};
 
 const VIP: &str = "198.18.0.100";
 
@@ -32,9 +32,6 @@ fn has_keepalived_script_user() -> bool {
 
 #[test]
 fn notify_backup_fault_and_stop_scripts_run() {
-    if !testkit::require_root("notify_states") {
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let hook = |state: &str| {
         let file = dir.path().join(format!("{state}.ran"));
@@ -49,7 +46,9 @@ fn notify_backup_fault_and_stop_scripts_run() {
     let (backup, backup_ran) = hook("backup");
     let (fault, fault_ran) = hook("fault");
     let (stop, stop_ran) = hook("stop");
-    let lab = Lab::builder("vscnot").node("a").build().expect("lab");
+    let Some(lab) = common::lab("notify_states", "vscnot", &["a"]) else {
+        return;
+    };
     let ns = lab.node("a").ns();
     let conf = instance(
         161,
@@ -93,10 +92,9 @@ fn notify_backup_fault_and_stop_scripts_run() {
 
 #[test]
 fn a_track_script_that_times_out_counts_as_failed() {
-    if !testkit::require_root("script_timeout") {
+    let Some(lab) = common::lab("script_timeout", "vsctmo", &["a"]) else {
         return;
-    }
-    let lab = Lab::builder("vsctmo").node("a").build().expect("lab");
+    };
     let ns = lab.node("a").ns();
     let conf = format!(
         "vrrp_script slow {{\n    script \"/bin/sleep 10\"\n    interval 2\n    timeout 1\n    weight 0\n}}\n{}",
@@ -121,16 +119,15 @@ fn a_track_script_that_times_out_counts_as_failed() {
 
 #[test]
 fn the_missing_default_script_user_is_logged_for_track_and_notify_scripts() {
-    if !testkit::require_root("script_user_missing") {
-        return;
-    }
     if has_keepalived_script_user() {
         eprintln!("keepalived_script exists here: vrrpd has nothing to warn about; skipped");
         return;
     }
     let dir = tempfile::tempdir().expect("dir");
     let notify = write_script(dir.path(), "n.sh", "true", 0o755);
-    let lab = Lab::builder("vscusr").node("a").build().expect("lab");
+    let Some(lab) = common::lab("script_user_missing", "vscusr", &["a"]) else {
+        return;
+    };
     let ns = lab.node("a").ns();
     let cases = [
         (
@@ -169,14 +166,9 @@ fn since_epoch() -> Duration {
 
 #[test]
 fn preempt_delay_holds_back_a_preempting_restart_on_the_wire() {
-    if !testkit::require_root("preempt_delay") {
+    let Some(lab) = common::lab("preempt_delay", "vscpd", &["a", "b"]) else {
         return;
-    }
-    let lab = Lab::builder("vscpd")
-        .node("a")
-        .node("b")
-        .build()
-        .expect("lab");
+    };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let a_ip = lab.node("a").ipv4();
     let b = Vrrpd::start(b_ns, &instance(164, 100, "")).expect("b");

@@ -6,10 +6,23 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use testkit::{exec, spawn, ProcessGuard, Signal};
+use testkit::{exec, spawn, Lab, ProcessGuard, Signal};
 
 /// Port of the status endpoint inside each node's namespace (each has its own loopback).
 pub const STATUS_PORT: u16 = 9650;
+
+/// What every network test starts with: `None` when it is skipped (not root, outside CI:
+/// see [`testkit::require_root`]), else a lab named `prefix` with `nodes` on one bridge,
+/// removed when dropped.
+pub fn lab(test: &str, prefix: &str, nodes: &[&str]) -> Option<Lab> {
+    if !testkit::require_root(test) {
+        return None;
+    }
+    let builder = nodes
+        .iter()
+        .fold(Lab::builder(prefix), |builder, node| builder.node(node));
+    Some(builder.build().expect("lab"))
+}
 
 /// A `vrrp_instance` block as the tests write it: `eth0`, VRRPv3, adverts every 0.1 s,
 /// the `extra` lines inside the block, and each of `vips` (as written) on its own
@@ -76,6 +89,11 @@ impl Vrrpd {
             conf: path,
             _dir: dir,
         })
+    }
+
+    /// Starts `vrrpd` with `conf` on `node` of `lab` (see [`Vrrpd::start`]).
+    pub fn on(lab: &Lab, node: &str, conf: &str) -> Vrrpd {
+        Vrrpd::start(lab.node(node).ns(), conf).unwrap_or_else(|e| panic!("vrrpd on {node}: {e}"))
     }
 
     /// The daemon's status, parsed.
