@@ -31,7 +31,7 @@ fn unicast_peers_elect_and_fail_over_with_multicast_blocked() {
     let Some(lab) = common::lab("unicast", "vchuni", &["a", "b"]) else {
         return;
     };
-    lab.block_multicast().expect("multicast blocked");
+    lab.set_multicast(false).expect("multicast blocked");
     // Node 0 is 198.18.0.1, node 1 is 198.18.0.2.
     let a_conf = instance(
         110,
@@ -70,7 +70,7 @@ fn multicast_blocked_without_unicast_splits_the_brain() {
     let Some(lab) = common::lab("multicast_blocked", "vchmc", &["a", "b"]) else {
         return;
     };
-    lab.block_multicast().expect("multicast blocked");
+    lab.set_multicast(false).expect("multicast blocked");
     let _a = Vrrpd::on(&lab, "a", &instance(110, ""));
     let _b = Vrrpd::on(&lab, "b", &instance(100, ""));
     within(Duration::from_secs(3), || {

@@ -190,7 +190,7 @@ fn multicast_block_splits_a_multicast_pair_but_not_a_unicast_one() {
         .expect("lab");
     let (a, b) = (lab.node("a"), lab.node("b"));
     let vip: IpAddr = VIP.parse().expect("vip");
-    lab.block_multicast().expect("block");
+    lab.set_multicast(false).expect("block");
     let conf = |prio, unicast: Option<(&testkit::Node, &testkit::Node)>| {
         let mut i = VrrpInstance::new("VI_1", "eth0", 53, prio);
         i.advert_int = "0.1".into();
