@@ -2,10 +2,12 @@
 //! Master, the VIP is only there, and after a SIGKILL of the Master the Backup takes the VIP
 //! within Master_Down_Interval plus a margin. A GARP for the VIP is seen on the wire.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use testkit::{keepalived, wait_until, Capture, KeepalivedConf, Lab, Signal, VrrpInstance};
+use testkit::{
+    keepalived, wait_until, Capture, KeepalivedConf, Lab, Node, ProcessGuard, Signal, VrrpInstance,
+};
 
 const VIP: &str = "198.18.0.100";
 
@@ -32,6 +34,42 @@ fn master_down(version: u8, advert: f64, priority: u8) -> Duration {
     Duration::from_secs_f64(3.0 * advert + skew)
 }
 
+/// The VIP stays on A only, for several advert intervals.
+fn stays_off_the_backup(b: &Node, vip: IpAddr, advert: f64, kb: &ProcessGuard) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs_f64((4.0 * advert).max(0.5)) {
+        assert!(
+            !b.has_address(vip),
+            "VIP on the Backup too; b log:\n{}",
+            kb.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// keepalived sends its GARPs right on the transition (garp_master_delay is 5 s, for the
+/// second batch): one for the VIP shows on the wire, from b's MAC.
+fn garp_from_b(cap: Capture, b: &Node, vip4: Ipv4Addr) {
+    wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        cap.frames_so_far()
+            .map(|p| p.frames.iter().any(|f| f.gratuitous_arp_ip() == Some(vip4)))
+            .unwrap_or(false)
+    })
+    .expect("GARP for the VIP on the wire");
+    let pcap = cap.stop().expect("stop capture");
+    let garp = pcap
+        .frames
+        .iter()
+        .find(|f| f.gratuitous_arp_ip() == Some(vip4))
+        .expect("GARP");
+    let b_mac: Vec<u8> = b
+        .mac()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).expect("mac"))
+        .collect();
+    assert_eq!(garp.eth_src().map(|m| m.to_vec()), Some(b_mac));
+}
+
 fn pair(prefix: &str, version: u8, advert_int: &str) {
     let advert: f64 = advert_int.parse().expect("advert_int");
     let lab = Lab::builder(prefix)
@@ -54,16 +92,7 @@ fn pair(prefix: &str, version: u8, advert_int: &str) {
             kb.log()
         )
     });
-    // The VIP stays on A only, for several advert intervals.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs_f64((4.0 * advert).max(0.5)) {
-        assert!(
-            !b.has_address(vip),
-            "VIP on the Backup too; b log:\n{}",
-            kb.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    stays_off_the_backup(b, vip, advert, &kb);
     assert!(a.has_address(vip));
     assert!(ka.is_running() && kb.is_running());
     ka.wait_for_log("Entering MASTER STATE", Duration::from_secs(1))
@@ -94,26 +123,7 @@ fn pair(prefix: &str, version: u8, advert_int: &str) {
         IpAddr::V4(v) => v,
         IpAddr::V6(_) => unreachable!("IPv4 VIP"),
     };
-    // keepalived sends its GARPs right on the transition (garp_master_delay is 5 s, for the
-    // second batch).
-    wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
-        cap.frames_so_far()
-            .map(|p| p.frames.iter().any(|f| f.gratuitous_arp_ip() == Some(vip4)))
-            .unwrap_or(false)
-    })
-    .expect("GARP for the VIP on the wire");
-    let pcap = cap.stop().expect("stop capture");
-    let garp = pcap
-        .frames
-        .iter()
-        .find(|f| f.gratuitous_arp_ip() == Some(vip4))
-        .expect("GARP");
-    let b_mac: Vec<u8> = b
-        .mac()
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).expect("mac"))
-        .collect();
-    assert_eq!(garp.eth_src().map(|m| m.to_vec()), Some(b_mac));
+    garp_from_b(cap, b, vip4);
     assert!(kb.is_running());
 }
 

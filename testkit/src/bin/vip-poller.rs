@@ -67,7 +67,15 @@ fn json_str(s: &str) -> String {
     o
 }
 
-fn main() {
+/// The command line.
+struct Opts {
+    target: SocketAddr,
+    interval: Duration,
+    timeout: Duration,
+    duration: Duration,
+}
+
+fn parse_args() -> Opts {
     let mut target = None;
     let mut interval = 10u64;
     let mut timeout = 20u64;
@@ -88,93 +96,123 @@ fn main() {
     if interval == 0 || timeout == 0 {
         usage()
     }
-    let interval = Duration::from_millis(interval);
-    let timeout = Duration::from_millis(timeout);
-    let duration = Duration::from_millis(duration);
+    Opts {
+        target,
+        interval: Duration::from_millis(interval),
+        timeout: Duration::from_millis(timeout),
+        duration: Duration::from_millis(duration),
+    }
+}
+
+/// What the polls saw so far; times are since the start.
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    fail: u64,
+    /// The last success and its responder.
+    last_ok: Option<(Duration, String)>,
+    first_ok: Option<Duration>,
+    /// The longest gap between two successes: from, to, responder before, after.
+    longest: Option<(Duration, Duration, String, String)>,
+    /// Every gap longer than 3 intervals.
+    gaps: Vec<(Duration, Duration)>,
+    /// Successes per responder, in order of first answer.
+    responders: Vec<(String, u64)>,
+}
+
+impl Tally {
+    /// A success at `t` from `name`.
+    fn success(&mut self, t: Duration, name: String, interval: Duration) {
+        self.ok += 1;
+        match self.responders.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => self.responders.push((name.clone(), 1)),
+        }
+        if self.first_ok.is_none() {
+            self.first_ok = Some(t);
+        }
+        if let Some((prev, prev_name)) = &self.last_ok {
+            let gap = t.saturating_sub(*prev);
+            if gap > interval * 3 {
+                self.gaps.push((*prev, t));
+            }
+            let longer = match &self.longest {
+                None => true,
+                Some((a, b, _, _)) => gap > b.saturating_sub(*a),
+            };
+            if longer {
+                self.longest = Some((*prev, t, prev_name.clone(), name.clone()));
+            }
+        }
+        self.last_ok = Some((t, name));
+    }
+
+    /// The JSON line, `elapsed` after the start (`start_wall`, Unix seconds).
+    fn report(&self, start_wall: f64, elapsed: Duration) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        // Time from the last success to the end: a long one means the service never came
+        // back.
+        let tail = match &self.last_ok {
+            Some((t, _)) => elapsed.saturating_sub(*t),
+            None => elapsed,
+        };
+        let (gap_ms, gap_from, gap_to, before, after) = match &self.longest {
+            Some((a, b, n1, n2)) => (
+                ms(b.saturating_sub(*a)),
+                ms(*a),
+                ms(*b),
+                n1.clone(),
+                n2.clone(),
+            ),
+            None => (-1.0, -1.0, -1.0, String::new(), String::new()),
+        };
+        let resp: Vec<String> = self
+            .responders
+            .iter()
+            .map(|(n, c)| format!("{}:{c}", json_str(n)))
+            .collect();
+        let gl: Vec<String> = self
+            .gaps
+            .iter()
+            .map(|(a, b)| format!("[{:.1},{:.1}]", ms(*a), ms(*b)))
+            .collect();
+        format!(
+            "{{\"start_unix\":{start_wall:.3},\"ok\":{},\"fail\":{},\"longest_gap_ms\":{gap_ms:.1},\"gap_from_ms\":{gap_from:.1},\"gap_to_ms\":{gap_to:.1},\"before\":{},\"after\":{},\"first_ok_ms\":{:.1},\"tail_gap_ms\":{:.1},\"responders\":{{{}}},\"gaps\":[{}]}}",
+            self.ok,
+            self.fail,
+            json_str(&before),
+            json_str(&after),
+            self.first_ok.map(ms).unwrap_or(-1.0),
+            ms(tail),
+            resp.join(","),
+            gl.join(",")
+        )
+    }
+}
+
+fn main() {
+    let opts = parse_args();
     let start_wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let start = Instant::now();
-
-    let (mut ok, mut fail) = (0u64, 0u64);
-    // (time of success, responder)
-    let mut last_ok: Option<(Duration, String)> = None;
-    let mut first_ok: Option<Duration> = None;
-    let mut longest: Option<(Duration, Duration, String, String)> = None;
-    let mut gaps: Vec<(Duration, Duration)> = Vec::new();
-    let mut responders: Vec<(String, u64)> = Vec::new();
+    let mut tally = Tally::default();
     let mut k: u32 = 0;
-    while start.elapsed() < duration {
-        match poll(&target, timeout) {
-            Some(name) => {
-                ok += 1;
-                let t = start.elapsed();
-                match responders.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, c)) => *c += 1,
-                    None => responders.push((name.clone(), 1)),
-                }
-                if first_ok.is_none() {
-                    first_ok = Some(t);
-                }
-                if let Some((prev, prev_name)) = &last_ok {
-                    let gap = t.saturating_sub(*prev);
-                    if gap > interval * 3 {
-                        gaps.push((*prev, t));
-                    }
-                    let longer = match &longest {
-                        None => true,
-                        Some((a, b, _, _)) => gap > b.saturating_sub(*a),
-                    };
-                    if longer {
-                        longest = Some((*prev, t, prev_name.clone(), name.clone()));
-                    }
-                }
-                last_ok = Some((t, name));
-            }
-            None => fail += 1,
+    while start.elapsed() < opts.duration {
+        match poll(&opts.target, opts.timeout) {
+            Some(name) => tally.success(start.elapsed(), name, opts.interval),
+            None => tally.fail += 1,
         }
         // Fixed rate: the next poll at start + k × interval (at once if behind).
         k = k.saturating_add(1);
-        let next = interval * k;
+        let next = opts.interval * k;
         let now = start.elapsed();
         if next > now {
             std::thread::sleep(next - now);
         } else {
-            k = u32::try_from(now.as_nanos() / interval.as_nanos().max(1)).unwrap_or(u32::MAX);
+            k = u32::try_from(now.as_nanos() / opts.interval.as_nanos().max(1)).unwrap_or(u32::MAX);
         }
     }
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    // Time from the last success to the end: a long one means the service never came back.
-    let tail = match &last_ok {
-        Some((t, _)) => start.elapsed().saturating_sub(*t),
-        None => start.elapsed(),
-    };
-    let (gap_ms, gap_from, gap_to, before, after) = match &longest {
-        Some((a, b, n1, n2)) => (
-            ms(b.saturating_sub(*a)),
-            ms(*a),
-            ms(*b),
-            n1.clone(),
-            n2.clone(),
-        ),
-        None => (-1.0, -1.0, -1.0, String::new(), String::new()),
-    };
-    let resp: Vec<String> = responders
-        .iter()
-        .map(|(n, c)| format!("{}:{c}", json_str(n)))
-        .collect();
-    let gl: Vec<String> = gaps
-        .iter()
-        .map(|(a, b)| format!("[{:.1},{:.1}]", ms(*a), ms(*b)))
-        .collect();
-    println!(
-        "{{\"start_unix\":{start_wall:.3},\"ok\":{ok},\"fail\":{fail},\"longest_gap_ms\":{gap_ms:.1},\"gap_from_ms\":{gap_from:.1},\"gap_to_ms\":{gap_to:.1},\"before\":{},\"after\":{},\"first_ok_ms\":{:.1},\"tail_gap_ms\":{:.1},\"responders\":{{{}}},\"gaps\":[{}]}}",
-        json_str(&before),
-        json_str(&after),
-        first_ok.map(ms).unwrap_or(-1.0),
-        ms(tail),
-        resp.join(","),
-        gl.join(",")
-    );
+    println!("{}", tally.report(start_wall, start.elapsed()));
 }
