@@ -105,11 +105,10 @@ fn tempfile_dir() -> std::path::PathBuf {
 /// Expert info severities tshark reports at "error" level (malformed, bad checksum).
 const EXPERT_ERROR: &str = "8388608";
 
-#[test]
-fn tshark_decodes_our_adverts_and_frames_without_errors() {
-    if !common::require_tool("tshark") {
-        return;
-    }
+/// What the decode test sends through tshark: v2 adverts without and with PASS, a v3/IPv4
+/// advert with the pseudo-header checksum, a v3/IPv6 advert with 8 addresses, a GARP and an
+/// unsolicited NA.
+fn sample_frames() -> Vec<Vec<u8>> {
     let one = [Ipv4Addr::new(198, 18, 0, 10)];
     let three = [
         Ipv4Addr::new(198, 18, 0, 10),
@@ -152,7 +151,7 @@ fn tshark_decodes_our_adverts_and_frames_without_errors() {
     emit_gratuitous_arp(&mut garp, MAC, one[0]).unwrap();
     let mut na = vec![0u8; 86];
     emit_unsolicited_na(&mut na, MAC, SRC6, eight[0], true).unwrap();
-    let frames = vec![
+    vec![
         ipv4_frame(&v2, GROUP4, ChecksumScope::Message),
         ipv4_frame(
             &v2_pass,
@@ -170,7 +169,15 @@ fn tshark_decodes_our_adverts_and_frames_without_errors() {
         ipv6_frame(&v3_six),
         garp,
         na,
-    ];
+    ]
+}
+
+#[test]
+fn tshark_decodes_our_adverts_and_frames_without_errors() {
+    if !common::require_tool("tshark") {
+        return;
+    }
+    let frames = sample_frames();
     let rows = tshark(
         &frames,
         &[],
