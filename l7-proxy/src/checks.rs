@@ -9,7 +9,7 @@ use health::{Check, CheckHandle, CheckKind, HttpCheck, Timing};
 use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::{Config, ProxySettings, ServerParams};
 use crate::log::{LogSinks, SEVERITY_ALERT, SEVERITY_EMERG, SEVERITY_NOTICE};
 
 /// A running check of one server; dropping it stops the check and its watcher.
@@ -37,85 +37,16 @@ pub fn start(
     let mut out = Vec::new();
     for be in backends.values() {
         let syslog = (!be.settings.logs.is_empty()).then(|| sinks.for_proxy(&be.settings));
-        for (i, s) in be.servers.iter().enumerate() {
-            let Some(params) = cfg
-                .backend(&be.name)
-                .and_then(|b| b.servers.get(i))
-                .map(|c| c.params.clone())
-            else {
-                continue;
-            };
+        let Some(conf) = cfg.backend(&be.name) else {
+            continue;
+        };
+        for (i, (s, sc)) in be.servers.iter().zip(&conf.servers).enumerate() {
+            let params = &sc.params;
             if !params.check || params.disabled {
                 continue;
             }
-            let st = &be.settings;
-            let kind = match &st.httpchk {
-                Some(h) => CheckKind::Http(HttpCheck {
-                    addr: s.addr,
-                    method: h.method.clone(),
-                    uri: h.uri.clone(),
-                    host: h.host.clone(),
-                    expect_status: st.expect_status,
-                }),
-                None => CheckKind::Tcp { addr: s.addr },
-            };
-            // HAProxy: connect within `timeout connect` (bounded by inter), and the
-            // response within `timeout check` when set.
-            let timeout = st
-                .timeouts
-                .check
-                .or(st.timeouts.connect)
-                .unwrap_or(params.inter)
-                .min(params.inter.max(Duration::from_millis(100)));
-            let timing = Timing {
-                inter: params.inter,
-                fastinter: params.fastinter.unwrap_or(params.inter),
-                downinter: params.downinter.unwrap_or(params.inter),
-                timeout,
-                rise: params.rise,
-                fall: params.fall,
-            };
-            let handle = health::spawn(Check { kind, timing }, true);
-            let mut rx = handle.subscribe();
-            let be2 = be.clone();
-            let idx = i;
-            let syslog = syslog.clone();
-            let watcher = tokio::spawn(async move {
-                while rx.changed().await.is_ok() {
-                    let state = rx.borrow_and_update().clone();
-                    let Some(server) = be2.servers.get(idx) else {
-                        return;
-                    };
-                    server.set_up(state.up);
-                    let reason = state.reason.map(|r| r.describe()).unwrap_or_default();
-                    let (a, b) = be2.up_counts();
-                    let msg = transition_message(
-                        &be2.name,
-                        &server.name,
-                        state.up,
-                        &reason,
-                        (a, b),
-                        server.active(),
-                        server.queued(),
-                    );
-                    tracing::warn!("{msg}");
-                    let sev = if state.up {
-                        SEVERITY_NOTICE
-                    } else {
-                        SEVERITY_ALERT
-                    };
-                    if let Some(l) = &syslog {
-                        l.syslog(sev, &msg);
-                    }
-                    if !state.up && a + b == 0 {
-                        let msg = format!("backend {} has no server available!", be2.name);
-                        tracing::error!("{msg}");
-                        if let Some(l) = &syslog {
-                            l.syslog(SEVERITY_EMERG, &msg);
-                        }
-                    }
-                }
-            });
+            let handle = health::spawn(check_of(&be.settings, s.addr, params), true);
+            let watcher = tokio::spawn(watch(handle.subscribe(), be.clone(), i, syslog.clone()));
             out.push(ServerCheck {
                 _handle: handle,
                 watcher,
@@ -123,6 +54,82 @@ pub fn start(
         }
     }
     out
+}
+
+/// The check of a server: `option httpchk` or a TCP connect, with HAProxy's timing.
+fn check_of(st: &ProxySettings, addr: std::net::SocketAddr, params: &ServerParams) -> Check {
+    let kind = match &st.httpchk {
+        Some(h) => CheckKind::Http(HttpCheck {
+            addr,
+            method: h.method.clone(),
+            uri: h.uri.clone(),
+            host: h.host.clone(),
+            expect_status: st.expect_status,
+        }),
+        None => CheckKind::Tcp { addr },
+    };
+    // HAProxy: connect within `timeout connect` (bounded by inter), and the response
+    // within `timeout check` when set.
+    let timeout = st
+        .timeouts
+        .check
+        .or(st.timeouts.connect)
+        .unwrap_or(params.inter)
+        .min(params.inter.max(Duration::from_millis(100)));
+    let timing = Timing {
+        inter: params.inter,
+        fastinter: params.fastinter.unwrap_or(params.inter),
+        downinter: params.downinter.unwrap_or(params.inter),
+        timeout,
+        rise: params.rise,
+        fall: params.fall,
+    };
+    Check { kind, timing }
+}
+
+/// Follows a check's transitions: the server's state, and HAProxy's messages to `tracing`
+/// and to the backend's syslog targets.
+async fn watch(
+    mut rx: tokio::sync::watch::Receiver<health::HealthState>,
+    be: Arc<Backend>,
+    idx: usize,
+    syslog: Option<Arc<crate::log::AccessLog>>,
+) {
+    while rx.changed().await.is_ok() {
+        let state = rx.borrow_and_update().clone();
+        let Some(server) = be.servers.get(idx) else {
+            return;
+        };
+        server.set_up(state.up);
+        let reason = state.reason.map(|r| r.describe()).unwrap_or_default();
+        let (a, b) = be.up_counts();
+        let counts = (server.active(), server.queued());
+        let msg = transition_message(
+            &be.name,
+            &server.name,
+            state.up,
+            &reason,
+            (a, b),
+            counts.0,
+            counts.1,
+        );
+        tracing::warn!("{msg}");
+        let sev = if state.up {
+            SEVERITY_NOTICE
+        } else {
+            SEVERITY_ALERT
+        };
+        if let Some(l) = &syslog {
+            l.syslog(sev, &msg);
+        }
+        if !state.up && a + b == 0 {
+            let msg = format!("backend {} has no server available!", be.name);
+            tracing::error!("{msg}");
+            if let Some(l) = &syslog {
+                l.syslog(SEVERITY_EMERG, &msg);
+            }
+        }
+    }
 }
 
 /// HAProxy's wording of a server state change.

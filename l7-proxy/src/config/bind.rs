@@ -31,94 +31,104 @@ impl Parser {
         };
         let first = p.binds.len();
         self.bind_addrs(p, addr);
-        let mut ssl = false;
-        let mut tls = BindTls {
-            origin: self.pos(w[0].col).origin(),
-            ..BindTls::default()
+        let mut opts = BindOpts {
+            ssl: false,
+            tls: BindTls {
+                origin: self.pos(w[0].col).origin(),
+                ..BindTls::default()
+            },
+            interface: None,
         };
-        let mut interface = None;
-        let mut tls_words: Option<&Word> = None;
+        let mut tls_word: Option<&Word> = None;
         let mut i = 2;
         while let Some(x) = w.get(i) {
-            let k = x.text.as_str();
-            let val = w.get(i + 1);
-            let mut used = 2;
-            match (k, val) {
-                ("ssl", _) => {
-                    ssl = true;
-                    used = 1;
-                }
-                ("crt", Some(v)) => tls
-                    .crt
-                    .push(based(self.global.tls.crt_base.as_deref(), &v.text)),
-                ("crt-list", Some(_)) => self.warn(
-                    x.col,
-                    "bind option 'crt-list' is not supported; its certificates are not loaded",
-                ),
-                ("alpn", Some(v)) => tls.alpn = v.text.split(',').map(str::to_string).collect(),
-                ("npn", Some(_)) => self.warn(
-                    x.col,
-                    "bind option 'npn' is obsolete and not supported; ignored",
-                ),
-                ("ca-file", Some(v)) => {
-                    tls.ca_file = Some(based(self.global.tls.ca_base.as_deref(), &v.text))
-                }
-                ("crl-file", Some(v)) => {
-                    tls.crl_file = Some(based(self.global.tls.ca_base.as_deref(), &v.text))
-                }
-                ("verify", Some(v)) => match v.text.as_str() {
-                    "none" => tls.verify = ClientVerify::None,
-                    "optional" => tls.verify = ClientVerify::Optional,
-                    "required" => tls.verify = ClientVerify::Required,
-                    other => {
-                        self.err(
-                            v.col,
-                            format!("'verify' takes none, optional or required, found '{other}'"),
-                        );
-                    }
-                },
-                ("strict-sni", _) => {
-                    tls.strict_sni = true;
-                    used = 1;
-                }
-                ("prefer-client-ciphers", _) => used = 1,
-                ("interface", Some(v)) => interface = Some(v.text.clone()),
-                _ => match self.tls_param(&mut tls.params, w, i) {
-                    Some(n) => used = n,
-                    None => match BIND_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
-                        Some((_, takes)) => {
-                            self.warn(
-                                x.col,
-                                format!("bind option '{k}' is not supported; ignored"),
-                            );
-                            used = if *takes { 2 } else { 1 };
-                        }
-                        None if val.is_none() && is_bind_tls_word(k) => {
-                            self.err(x.col, format!("'{k}' needs a value"));
-                            used = 1;
-                        }
-                        None => {
-                            self.err(x.col, format!("unknown bind option '{k}'"));
-                            used = 1;
-                        }
-                    },
-                },
+            i += self.bind_option(&mut opts, w, i);
+            if is_bind_tls_word(&x.text) {
+                tls_word.get_or_insert(x);
             }
-            if k != "ssl" && k != "interface" && is_bind_tls_word(k) {
-                tls_words.get_or_insert(x);
-            }
-            i += used;
         }
-        if let (false, Some(x)) = (ssl, tls_words) {
+        if let (false, Some(x)) = (opts.ssl, tls_word) {
             self.err(
                 x.col,
                 format!("'{}' needs 'ssl' on the same bind line", x.text),
             );
         }
-        let tls = ssl.then(|| Arc::new(tls));
+        let tls = opts.ssl.then(|| Arc::new(opts.tls));
         for (b, _) in &mut p.binds[first..] {
             b.tls.clone_from(&tls);
-            b.interface.clone_from(&interface);
+            b.interface.clone_from(&opts.interface);
+        }
+    }
+
+    /// One option of a bind line at `w[i]`; returns the words it took.
+    fn bind_option(&mut self, o: &mut BindOpts, w: &[Word], i: usize) -> usize {
+        let x = &w[i];
+        let k = x.text.as_str();
+        let tls = &mut o.tls;
+        let (ca_base, crt_base) = (
+            self.global.tls.ca_base.clone(),
+            self.global.tls.crt_base.clone(),
+        );
+        match (k, w.get(i + 1)) {
+            ("ssl", _) => o.ssl = true,
+            ("strict-sni", _) => tls.strict_sni = true,
+            ("prefer-client-ciphers", _) => {}
+            ("crt", Some(v)) => tls.crt.push(based(crt_base.as_deref(), &v.text)),
+            ("ca-file", Some(v)) => tls.ca_file = Some(based(ca_base.as_deref(), &v.text)),
+            ("crl-file", Some(v)) => tls.crl_file = Some(based(ca_base.as_deref(), &v.text)),
+            ("alpn", Some(v)) => tls.alpn = v.text.split(',').map(str::to_string).collect(),
+            ("interface", Some(v)) => o.interface = Some(v.text.clone()),
+            ("crt-list", Some(_)) => self.warn(
+                x.col,
+                "bind option 'crt-list' is not supported; its certificates are not loaded",
+            ),
+            ("npn", Some(_)) => self.warn(
+                x.col,
+                "bind option 'npn' is obsolete and not supported; ignored",
+            ),
+            ("verify", Some(v)) => match v.text.as_str() {
+                "none" => tls.verify = ClientVerify::None,
+                "optional" => tls.verify = ClientVerify::Optional,
+                "required" => tls.verify = ClientVerify::Required,
+                other => self.err(
+                    v.col,
+                    format!("'verify' takes none, optional or required, found '{other}'"),
+                ),
+            },
+            _ => return self.bind_other(tls, w, i),
+        }
+        match k {
+            "ssl" | "strict-sni" | "prefer-client-ciphers" => 1,
+            _ => 2,
+        }
+    }
+
+    /// TLS protocol options, then the options warned as unsupported; the rest is an error.
+    fn bind_other(&mut self, tls: &mut BindTls, w: &[Word], i: usize) -> usize {
+        if let Some(n) = self.tls_param(&mut tls.params, w, i) {
+            return n;
+        }
+        let (x, k) = (&w[i], w[i].text.as_str());
+        match BIND_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
+            Some((_, takes)) => {
+                self.warn(
+                    x.col,
+                    format!("bind option '{k}' is not supported; ignored"),
+                );
+                if *takes {
+                    2
+                } else {
+                    1
+                }
+            }
+            None if w.get(i + 1).is_none() && is_bind_tls_word(k) => {
+                self.err(x.col, format!("'{k}' needs a value"));
+                1
+            }
+            None => {
+                self.err(x.col, format!("unknown bind option '{k}'"));
+                1
+            }
         }
     }
 
@@ -231,6 +241,13 @@ impl Parser {
             }
         }
     }
+}
+
+/// A bind line's options being read.
+struct BindOpts {
+    ssl: bool,
+    tls: BindTls,
+    interface: Option<String>,
 }
 
 /// Words that only make sense with `ssl`.

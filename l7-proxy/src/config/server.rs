@@ -112,6 +112,33 @@ impl Parser {
                     _ => self.err(x.col, format!("'{k}' needs an integer in {lo}..={hi}")),
                 }
             }
+            "verify" | "ca-file" | "crl-file" | "crt" | "verifyhost" | "sni" | "alpn"
+            | "check-alpn" => self.server_tls_value(p, x, v),
+            "check-sni" => self.warn(
+                x.col,
+                "server option 'check-sni' is not supported; checks send the server's 'sni'",
+            ),
+            _ => match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
+                Some((_, takes)) => {
+                    self.warn(
+                        x.col,
+                        format!("server option '{k}' is not supported; ignored"),
+                    );
+                    return if *takes { 2 } else { 1 };
+                }
+                None => {
+                    self.err(x.col, format!("unknown server option '{k}'"));
+                    return 1;
+                }
+            },
+        }
+        2
+    }
+
+    /// The TLS options of a server that take a value.
+    fn server_tls_value(&mut self, p: &mut ServerParams, x: &Word, v: &Word) {
+        let k = x.text.as_str();
+        match k {
             "verify" => match v.text.as_str() {
                 "none" => p.tls.verify = Some(false),
                 "required" => p.tls.verify = Some(true),
@@ -158,25 +185,8 @@ impl Parser {
                     p.tls.alpn = protos;
                 }
             }
-            "check-sni" => self.warn(
-                x.col,
-                "server option 'check-sni' is not supported; checks send the server's 'sni'",
-            ),
-            _ => match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
-                Some((_, takes)) => {
-                    self.warn(
-                        x.col,
-                        format!("server option '{k}' is not supported; ignored"),
-                    );
-                    return if *takes { 2 } else { 1 };
-                }
-                None => {
-                    self.err(x.col, format!("unknown server option '{k}'"));
-                    return 1;
-                }
-            },
+            _ => {}
         }
-        2
     }
 
     fn server_missing_value(&mut self, k: &str, col: usize) {

@@ -29,69 +29,8 @@ impl Parser {
                 }
                 None => {}
             },
-            "balance" => {
-                if !has_back {
-                    self.warn(
-                        w[0].col,
-                        format!("'balance' is ignored in a {what} section"),
-                    );
-                    return;
-                }
-                match self.arg(w, 1) {
-                    Some("roundrobin") => s.balance = Balance::RoundRobin,
-                    Some("leastconn") => s.balance = Balance::LeastConn,
-                    Some("source") => s.balance = Balance::Source,
-                    Some("first") => s.balance = Balance::First,
-                    Some(
-                        a @ ("static-rr" | "uri" | "url_param" | "hdr" | "random" | "rdp-cookie"
-                        | "hash"),
-                    ) => {
-                        let a = a.to_string();
-                        s.balance = Balance::RoundRobin;
-                        self.warn(
-                            w[1].col,
-                            format!("balance '{a}' is not supported; using roundrobin"),
-                        );
-                    }
-                    Some(a) => {
-                        let a = a.to_string();
-                        self.err(w[1].col, format!("unknown balance algorithm '{a}'"))
-                    }
-                    None => {}
-                }
-            }
-            "timeout" => {
-                let (Some(which), Some(val)) = (w.get(1), w.get(2)) else {
-                    self.err(w[0].col, "'timeout' needs a name and a value");
-                    return;
-                };
-                let slot = match which.text.as_str() {
-                    "connect" => &mut s.timeouts.connect,
-                    "client" => &mut s.timeouts.client,
-                    "server" => &mut s.timeouts.server,
-                    "http-request" => &mut s.timeouts.http_request,
-                    "http-keep-alive" => &mut s.timeouts.http_keep_alive,
-                    "queue" => &mut s.timeouts.queue,
-                    "check" => &mut s.timeouts.check,
-                    t @ ("tunnel" | "client-fin" | "server-fin" | "tarpit") => {
-                        let t = t.to_string();
-                        self.warn(
-                            which.col,
-                            format!("'timeout {t}' is not supported; ignored"),
-                        );
-                        return;
-                    }
-                    t => {
-                        let t = t.to_string();
-                        self.err(which.col, format!("unknown timeout '{t}'"));
-                        return;
-                    }
-                };
-                match parse_time(&val.text) {
-                    Some(d) => *slot = Some(d),
-                    None => self.err(val.col, format!("invalid time value '{}'", val.text)),
-                }
-            }
+            "balance" => self.balance_kw(s, w, what, has_back),
+            "timeout" => self.timeout_kw(s, w),
             "retries" => {
                 if let Some(n) = self.num(w, 1, 0, 1000) {
                     s.retries = n;
@@ -137,6 +76,73 @@ impl Parser {
                 w[0].col,
                 format!("unknown keyword '{kw}' in '{what}' section"),
             ),
+        }
+    }
+
+    /// `balance ALGORITHM` (backends and listens).
+    fn balance_kw(&mut self, s: &mut ProxySettings, w: &[Word], what: &str, has_back: bool) {
+        if !has_back {
+            self.warn(
+                w[0].col,
+                format!("'balance' is ignored in a {what} section"),
+            );
+            return;
+        }
+        match self.arg(w, 1) {
+            Some("roundrobin") => s.balance = Balance::RoundRobin,
+            Some("leastconn") => s.balance = Balance::LeastConn,
+            Some("source") => s.balance = Balance::Source,
+            Some("first") => s.balance = Balance::First,
+            Some(
+                a @ ("static-rr" | "uri" | "url_param" | "hdr" | "random" | "rdp-cookie" | "hash"),
+            ) => {
+                let a = a.to_string();
+                s.balance = Balance::RoundRobin;
+                self.warn(
+                    w[1].col,
+                    format!("balance '{a}' is not supported; using roundrobin"),
+                );
+            }
+            Some(a) => {
+                let a = a.to_string();
+                self.err(w[1].col, format!("unknown balance algorithm '{a}'"))
+            }
+            None => {}
+        }
+    }
+
+    /// `timeout NAME VALUE`.
+    fn timeout_kw(&mut self, s: &mut ProxySettings, w: &[Word]) {
+        let (Some(which), Some(val)) = (w.get(1), w.get(2)) else {
+            self.err(w[0].col, "'timeout' needs a name and a value");
+            return;
+        };
+        let t = &mut s.timeouts;
+        let slot = match which.text.as_str() {
+            "connect" => &mut t.connect,
+            "client" => &mut t.client,
+            "server" => &mut t.server,
+            "http-request" => &mut t.http_request,
+            "http-keep-alive" => &mut t.http_keep_alive,
+            "queue" => &mut t.queue,
+            "check" => &mut t.check,
+            n @ ("tunnel" | "client-fin" | "server-fin" | "tarpit") => {
+                let n = n.to_string();
+                self.warn(
+                    which.col,
+                    format!("'timeout {n}' is not supported; ignored"),
+                );
+                return;
+            }
+            n => {
+                let n = n.to_string();
+                self.err(which.col, format!("unknown timeout '{n}'"));
+                return;
+            }
+        };
+        match parse_time(&val.text) {
+            Some(d) => *slot = Some(d),
+            None => self.err(val.col, format!("invalid time value '{}'", val.text)),
         }
     }
 
@@ -295,27 +301,8 @@ impl Parser {
                     );
                 }
             }
-            "http-keep-alive" => {
-                s.conn_mode = if on {
-                    HttpConnMode::KeepAlive
-                } else {
-                    s.conn_mode
-                }
-            }
-            "http-server-close" => {
-                s.conn_mode = if on {
-                    HttpConnMode::ServerClose
-                } else {
-                    HttpConnMode::KeepAlive
-                }
-            }
-            "httpclose" | "forceclose" | "http-tunnel" => {
-                s.conn_mode = if on {
-                    HttpConnMode::Close
-                } else {
-                    HttpConnMode::KeepAlive
-                }
-            }
+            "http-keep-alive" | "http-server-close" | "httpclose" | "forceclose"
+            | "http-tunnel" => s.conn_mode = conn_mode(&opt.text, on, s.conn_mode),
             "redispatch" => {
                 s.redispatch = on;
                 if rest.len() > 1 {
@@ -339,31 +326,7 @@ impl Parser {
             }
             "dontlognull" => s.dontlognull = on,
             "http-ignore-probes" => s.ignore_probes = on,
-            "httpchk" => {
-                if !on {
-                    s.httpchk = None;
-                    return;
-                }
-                // `option httpchk [METH] [URI] [VERSION[\r\nHeaders]]`, or just `<uri>`.
-                let args: Vec<&str> = rest[1..].iter().map(|x| x.text.as_str()).collect();
-                let (method, uri, ver) = match args.as_slice() {
-                    [] => ("OPTIONS", "/", None),
-                    [uri] => ("OPTIONS", *uri, None),
-                    [m, u] => (*m, *u, None),
-                    [m, u, v, ..] => (*m, *u, Some(*v)),
-                };
-                let host = ver.and_then(|v| {
-                    v.split("\r\n")
-                        .filter_map(|h| h.split_once(':'))
-                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
-                        .map(|(_, v)| v.trim().to_string())
-                });
-                s.httpchk = Some(HttpCheckConfig {
-                    method: method.to_string(),
-                    uri: uri.to_string(),
-                    host,
-                });
-            }
+            "httpchk" => s.httpchk = on.then(|| httpchk(&rest[1..])),
             o if OPTION_UNSUPPORTED.contains(&o) => {
                 let o = o.to_string();
                 self.warn(opt.col, format!("'option {o}' is not supported; ignored"))
@@ -373,5 +336,38 @@ impl Parser {
                 self.err(opt.col, format!("unknown option '{o}'"))
             }
         }
+    }
+}
+
+/// The connection mode after `[no] option NAME`: `no option http-keep-alive` leaves it.
+fn conn_mode(name: &str, on: bool, current: HttpConnMode) -> HttpConnMode {
+    match (name, on) {
+        ("http-keep-alive", true) => HttpConnMode::KeepAlive,
+        ("http-keep-alive", false) => current,
+        ("http-server-close", true) => HttpConnMode::ServerClose,
+        (_, true) => HttpConnMode::Close,
+        (_, false) => HttpConnMode::KeepAlive,
+    }
+}
+
+/// `option httpchk [METH] [URI] [VERSION[\r\nHeaders]]`, or just `<uri>`.
+fn httpchk(args: &[Word]) -> HttpCheckConfig {
+    let args: Vec<&str> = args.iter().map(|x| x.text.as_str()).collect();
+    let (method, uri, ver) = match args.as_slice() {
+        [] => ("OPTIONS", "/", None),
+        [uri] => ("OPTIONS", *uri, None),
+        [m, u] => (*m, *u, None),
+        [m, u, v, ..] => (*m, *u, Some(*v)),
+    };
+    let host = ver.and_then(|v| {
+        v.split("\r\n")
+            .filter_map(|h| h.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    HttpCheckConfig {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        host,
     }
 }

@@ -9,7 +9,7 @@ use super::acl::{predefined, Acl, Condition};
 use super::parse::{Kind, Parser, Pos, ProxyBuild};
 use super::rules::HttpRule;
 use super::sample::{Fetch, Scope};
-use super::tls::ClientVerify;
+use super::tls::{BindTls, ClientVerify};
 use super::*;
 
 type Diags = Vec<Diagnostic>;
@@ -248,31 +248,32 @@ fn check_front(
             }
         }
         if let Some(tls) = &mut b.tls {
-            let t = Arc::make_mut(tls);
-            t.params.inherit(&global.tls.bind_defaults);
-            if let Err(m) = t.params.versions() {
-                push(d, Severity::Error, pos, format!("bind {}: {m}", b.addr));
-            }
-            if t.crt.is_empty() {
-                push(
-                    d,
-                    Severity::Error,
-                    pos,
-                    format!("bind {} has 'ssl' but no certificate ('crt')", b.addr),
-                );
-            }
-            if t.verify != ClientVerify::None && t.ca_file.is_none() {
-                push(
-                    d,
-                    Severity::Error,
-                    pos,
-                    format!(
-                        "bind {}: 'verify' needs a 'ca-file' to check client certificates against",
-                        b.addr
-                    ),
-                );
-            }
+            check_bind_tls(Arc::make_mut(tls), b.addr, pos, global, d);
         }
+    }
+}
+
+/// A `bind ... ssl` line after the `ssl-default-bind-*` of `global`.
+fn check_bind_tls(t: &mut BindTls, addr: SocketAddr, pos: &Pos, global: &Global, d: &mut Diags) {
+    t.params.inherit(&global.tls.bind_defaults);
+    if let Err(m) = t.params.versions() {
+        push(d, Severity::Error, pos, format!("bind {addr}: {m}"));
+    }
+    if t.crt.is_empty() {
+        push(
+            d,
+            Severity::Error,
+            pos,
+            format!("bind {addr} has 'ssl' but no certificate ('crt')"),
+        );
+    }
+    if t.verify != ClientVerify::None && t.ca_file.is_none() {
+        push(
+            d,
+            Severity::Error,
+            pos,
+            format!("bind {addr}: 'verify' needs a 'ca-file' to check client certificates against"),
+        );
     }
 }
 

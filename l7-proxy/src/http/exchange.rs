@@ -7,13 +7,15 @@ use std::time::{Instant, SystemTime};
 
 use super::builtin;
 use super::h1::headers::{Edited, HeaderEdits};
-use super::h1::request::{analyze, RequestHead};
+use super::h1::request::{analyze, RequestHead, RequestInfo};
 use super::rules::{self, Verdict};
 use super::session::{Bufs, Session};
 use super::upstream::{forward, Outcome, Request, Trace};
 use crate::backend::{Backend, Server};
+use crate::config::HttpRule;
 use crate::frontend::sample::Sampler;
 use crate::frontend::ConnCtx;
+use crate::io::Framing;
 use crate::log::HttpLog;
 
 /// When a request started, for its log line.
@@ -26,6 +28,7 @@ pub struct Started {
 }
 
 /// What the log line says about a request that was answered.
+#[derive(Debug)]
 pub(super) struct Answered<'a> {
     backend: &'a str,
     server: Option<Arc<Server>>,
@@ -36,6 +39,84 @@ pub(super) struct Answered<'a> {
     term: [u8; 2],
     trace: Trace,
     backend_active: usize,
+}
+
+impl<'a> Answered<'a> {
+    /// Answered by the proxy itself, in `frontend`'s name.
+    pub(super) fn locally(
+        frontend: &'a str,
+        status: u16,
+        bytes: u64,
+        term: [u8; 2],
+        trace: Trace,
+    ) -> Answered<'a> {
+        Answered {
+            backend: frontend,
+            server: None,
+            label: "<NOSRV>",
+            status,
+            bytes,
+            term,
+            trace,
+            backend_active: 0,
+        }
+    }
+
+    fn by(
+        backend: &'a Backend,
+        server: Option<Arc<Server>>,
+        status: u16,
+        bytes: u64,
+        term: [u8; 2],
+        trace: Trace,
+    ) -> Answered<'a> {
+        Answered {
+            backend: &backend.name,
+            server,
+            label: "<NOSRV>",
+            status,
+            bytes,
+            term,
+            trace,
+            backend_active: backend.active(),
+        }
+    }
+}
+
+/// One request's context for the answers the proxy gives itself.
+struct Here<'a> {
+    ctx: &'a ConnCtx,
+    t: Started,
+    reqline: &'a str,
+}
+
+impl Here<'_> {
+    /// Sends a response the proxy made and logs it; returns the bytes sent.
+    async fn reply(
+        &self,
+        sess: &mut Session<'_>,
+        raw: &[u8],
+        status: u16,
+        term: [u8; 2],
+        label: &'static str,
+    ) -> u64 {
+        let fe = &self.ctx.fe;
+        let bytes = sess.reply(raw, fe.cfg.settings.timeouts.client).await;
+        let trace = Trace {
+            t_req: Some(self.t.at.elapsed()),
+            ..Trace::default()
+        };
+        let mut a = Answered::locally(fe.name(), status, bytes, term, trace);
+        a.label = label;
+        log(self.ctx, self.t, self.reqline, a);
+        bytes
+    }
+
+    /// An error page in the frontend's name.
+    async fn error(&self, sess: &mut Session<'_>, status: u16, term: [u8; 2]) {
+        let page = builtin::error_page(status, &self.ctx.fe.cfg.settings.errorfiles);
+        self.reply(sess, &page, status, term, "<NOSRV>").await;
+    }
 }
 
 /// Handles one request; returns whether the client connection stays open.
@@ -53,8 +134,11 @@ pub async fn handle(
     } else {
         String::new()
     };
-    let cto = fe.cfg.settings.timeouts.client;
-    let errorfiles = &fe.cfg.settings.errorfiles;
+    let here = Here {
+        ctx,
+        t,
+        reqline: &reqline,
+    };
     let mut trace = Trace {
         t_req: Some(t.at.elapsed()),
         ..Trace::default()
@@ -62,89 +146,22 @@ pub async fn handle(
     let info = match analyze(&head) {
         Ok(i) => i,
         Err(code) => {
-            let bytes = sess
-                .reply(&builtin::error_page(code, errorfiles), cto)
-                .await;
-            log(
-                ctx,
-                t,
-                &reqline,
-                answered_locally(fe.name(), code, bytes, *b"PR", trace),
-            );
+            here.error(sess, code, *b"PR").await;
             return false;
         }
     };
     let mut edits = HeaderEdits::default();
-    if let Some(keep) = reply_by_rules(
-        ctx,
-        sess,
-        &fe.cfg.http_request,
-        &head,
-        &mut edits,
-        t,
-        &reqline,
-    )
-    .await
-    {
+    if let Some(keep) = reply_by_rules(&here, sess, &fe.cfg.http_request, &head, &mut edits).await {
         return keep && !info.close;
     }
-    let fs = &fe.cfg.settings;
-    if let (Some(uri), Some(view)) = (&fs.stats_uri, fe.stats.get()) {
-        if head.uri().starts_with(uri.as_str()) {
-            // A request body is not read here: close rather than parse it as the next request.
-            let keep = !info.close && info.framing == crate::io::Framing::None;
-            if !builtin::stats_authorized(&fs.stats_auth, &head) {
-                let page = builtin::stats_unauthorized(fs.stats_realm.as_deref());
-                let bytes = sess.reply(&page, cto).await;
-                log(
-                    ctx,
-                    t,
-                    &reqline,
-                    answered_locally(fe.name(), 401, bytes, *b"PR", trace),
-                );
-                return bytes > 0 && keep;
-            }
-            let bytes = sess
-                .reply(&builtin::stats(view, head.uri(), !keep), cto)
-                .await;
-            let mut a = answered_locally(fe.name(), 200, bytes, *b"LR", trace);
-            a.label = "<STATS>";
-            log(ctx, t, &reqline, a);
-            return bytes > 0 && keep;
-        }
+    if let Some(keep) = stats_page(&here, sess, &head, &info).await {
+        return keep;
     }
-    let backend = {
-        let view = Edited {
-            msg: &head,
-            edits: &edits,
-        };
-        let s = Sampler {
-            conn: &ctx.conn,
-            req: Some(&view),
-            res: None,
-        };
-        fe.route(&s).cloned()
-    };
-    let Some(backend) = backend else {
-        let bytes = sess.reply(&builtin::error_page(503, errorfiles), cto).await;
-        log(
-            ctx,
-            t,
-            &reqline,
-            answered_locally(fe.name(), 503, bytes, *b"SC", trace),
-        );
+    let Some(backend) = route(ctx, &head, &edits) else {
+        here.error(sess, 503, *b"SC").await;
         return false;
     };
-    if let Some(keep) = reply_by_rules(
-        ctx,
-        sess,
-        &backend.http_request,
-        &head,
-        &mut edits,
-        t,
-        &reqline,
-    )
-    .await
+    if let Some(keep) = reply_by_rules(&here, sess, &backend.http_request, &head, &mut edits).await
     {
         return keep && !info.close;
     }
@@ -157,42 +174,111 @@ pub async fn handle(
     };
     let outcome = forward(r, sess, bufs, &mut trace).await;
     bufs.ubuf.clear();
-    let (a, keep) = match outcome {
+    let (a, keep) = answered(
+        sess,
+        &backend,
+        outcome,
+        trace,
+        fe.cfg.settings.timeouts.client,
+    )
+    .await;
+    log(ctx, t, &reqline, a);
+    keep
+}
+
+/// The log line's view of how the exchange ended (an error page is sent here), and
+/// whether the client connection stays open.
+async fn answered<'b>(
+    sess: &mut Session<'_>,
+    backend: &'b Backend,
+    outcome: Outcome,
+    trace: Trace,
+    cto: Option<std::time::Duration>,
+) -> (Answered<'b>, bool) {
+    match outcome {
         Outcome::Done {
             status,
             bytes,
             server,
             keep,
-        } => (answer(&backend, server, status, bytes, *b"--", trace), keep),
+        } => (
+            Answered::by(backend, server, status, bytes, *b"--", trace),
+            keep,
+        ),
         Outcome::Error { code, term, server } => {
             let page = builtin::error_page(code, &backend.settings.errorfiles);
             let bytes = sess.reply(&page, cto).await;
-            (answer(&backend, server, code, bytes, term, trace), false)
+            (
+                Answered::by(backend, server, code, bytes, term, trace),
+                false,
+            )
         }
         Outcome::Aborted {
             status,
             term,
             server,
             bytes,
-        } => (answer(&backend, server, status, bytes, term, trace), false),
+        } => (
+            Answered::by(backend, server, status, bytes, term, trace),
+            false,
+        ),
+    }
+}
+
+/// The backend `use_backend` rules (or `default_backend`) choose, on the request as the
+/// rules edited it.
+fn route(ctx: &ConnCtx, head: &RequestHead, edits: &HeaderEdits) -> Option<Arc<Backend>> {
+    let view = Edited { msg: head, edits };
+    let s = Sampler {
+        conn: &ctx.conn,
+        req: Some(&view),
+        res: None,
     };
-    log(ctx, t, &reqline, a);
-    keep
+    ctx.fe.route(&s).cloned()
+}
+
+/// The statistics page, when the request is for it: `Some(keep)` once answered.
+async fn stats_page(
+    here: &Here<'_>,
+    sess: &mut Session<'_>,
+    head: &RequestHead,
+    info: &RequestInfo,
+) -> Option<bool> {
+    let fe = &here.ctx.fe;
+    let fs = &fe.cfg.settings;
+    let (uri, view) = (fs.stats_uri.as_ref()?, fe.stats.get()?);
+    if !head.uri().starts_with(uri.as_str()) {
+        return None;
+    }
+    // A request body is not read here: close rather than parse it as the next request.
+    let keep = !info.close && info.framing == Framing::None;
+    let bytes = if builtin::stats_authorized(&fs.stats_auth, head) {
+        let page = builtin::stats(view, head.uri(), !keep);
+        here.reply(sess, &page, 200, *b"LR", "<STATS>").await
+    } else {
+        let page = builtin::stats_unauthorized(fs.stats_realm.as_deref());
+        here.reply(sess, &page, 401, *b"PR", "<STATS>").await
+    };
+    Some(bytes > 0 && keep)
 }
 
 /// Runs request rules; when they answer (deny, return, redirect), sends the answer, logs
 /// it and returns whether the connection may stay open.
 async fn reply_by_rules(
-    ctx: &ConnCtx,
+    here: &Here<'_>,
     sess: &mut Session<'_>,
-    list: &[crate::config::HttpRule],
+    list: &[HttpRule],
     head: &RequestHead,
     edits: &mut HeaderEdits,
-    t: Started,
-    reqline: &str,
 ) -> Option<bool> {
-    let fe = &ctx.fe;
-    let v = rules::request(list, &ctx.conn, head, edits, &fe.cfg.settings.errorfiles);
+    let fe = &here.ctx.fe;
+    let v = rules::request(
+        list,
+        &here.ctx.conn,
+        head,
+        edits,
+        &fe.cfg.settings.errorfiles,
+    );
     let Verdict::Reply {
         raw,
         status,
@@ -204,66 +290,15 @@ async fn reply_by_rules(
     if denied {
         fe.counters.denied_req.fetch_add(1, Ordering::Relaxed);
     }
-    let bytes = sess.reply(&raw, fe.cfg.settings.timeouts.client).await;
     let term = if denied { *b"PR" } else { *b"LR" };
-    let trace = Trace {
-        t_req: Some(t.at.elapsed()),
-        ..Trace::default()
-    };
-    log(
-        ctx,
-        t,
-        reqline,
-        answered_locally(fe.name(), status, bytes, term, trace),
-    );
+    let bytes = here.reply(sess, &raw, status, term, "<NOSRV>").await;
     // A request body is not read here: HTTP/1.1 closes unless there is none.
-    Some(
-        !denied
-            && bytes > 0
-            && head.header("content-length").is_none()
-            && head.header("transfer-encoding").is_none(),
-    )
+    let bodiless =
+        head.header("content-length").is_none() && head.header("transfer-encoding").is_none();
+    Some(!denied && bytes > 0 && bodiless)
 }
 
-pub(super) fn answered_locally(
-    frontend: &str,
-    status: u16,
-    bytes: u64,
-    term: [u8; 2],
-    trace: Trace,
-) -> Answered<'_> {
-    Answered {
-        backend: frontend,
-        server: None,
-        label: "<NOSRV>",
-        status,
-        bytes,
-        term,
-        trace,
-        backend_active: 0,
-    }
-}
-
-fn answer(
-    backend: &Backend,
-    server: Option<Arc<Server>>,
-    status: u16,
-    bytes: u64,
-    term: [u8; 2],
-    trace: Trace,
-) -> Answered<'_> {
-    Answered {
-        backend: &backend.name,
-        server,
-        label: "<NOSRV>",
-        status,
-        bytes,
-        term,
-        trace,
-        backend_active: backend.active(),
-    }
-}
-
+/// Writes the access log line of a request.
 pub(super) fn log(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) {
     let fe = &ctx.fe;
     if !fe.log {

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use crate::frontend::ConnCtx;
 use crate::io::within;
 use crate::net::Stream;
-use exchange::{answered_locally, log, Started};
+use exchange::{log, Answered, Started};
 pub use h1::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
 use session::{Bufs, Session};
 use upstream::Trace;
@@ -104,7 +104,7 @@ async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, t: Started, q
             ctx,
             t,
             "<BADREQ>",
-            answered_locally(fe.name(), code, bytes, term, Trace::default()),
+            Answered::locally(fe.name(), code, bytes, term, Trace::default()),
         );
     }
 }
@@ -190,7 +190,7 @@ async fn h2_stream(
                 &ctx,
                 t,
                 &line,
-                answered_locally(fe.name(), code, bytes, *b"PR", Trace::default()),
+                Answered::locally(fe.name(), code, bytes, *b"PR", Trace::default()),
             );
             return;
         }

@@ -168,8 +168,19 @@ pub async fn forward(
     respond(r, sess, bufs, up, resp, reuse, progress.body_cut).await
 }
 
+/// What one try on one server connection came to.
+enum Try {
+    /// The response head arrived.
+    Answered(ResponseHead),
+    /// The server closed before answering and nothing of the request body was consumed:
+    /// the request may be replayed.
+    Replayable,
+    /// The exchange failed.
+    Failed(Outcome),
+}
+
 /// Connects, sends the head and body, and reads the response head, retrying while
-/// nothing is lost by retrying (nothing of the body was consumed).
+/// nothing is lost by retrying.
 async fn send_request(
     r: Request<'_>,
     sess: &mut Session<'_>,
@@ -186,133 +197,22 @@ async fn send_request(
             .and_then(|h| std::str::from_utf8(h).ok()),
         client_sni: r.ctx.conn.tls.as_ref().and_then(|t| t.sni.as_deref()),
     };
-    let (cto, sto) = (r.cto(), r.sto());
     loop {
-        let mut up = match attempt.connect(reuse, names).await {
-            Ok(u) => u,
-            Err(e) => {
-                return Err(Outcome::Error {
-                    code: 503,
-                    term: e.term(),
-                    server: attempt.last_server.clone(),
-                })
-            }
-        };
-        let server = Some(up.slot.server.clone());
-        let tr = stamp(r.ctx.fe.log);
-        let sent = bufs
-            .dl
-            .run(sto, async {
-                up.stream.write_all(&bufs.qbuf).await?;
-                up.stream.flush().await
-            })
-            .await;
-        let send_failed = !matches!(sent, Some(Ok(())));
-        if !send_failed && r.info.framing != Framing::None {
-            if r.info.expect_continue && !progress.sent_continue && sess.is_h1() {
-                // We answer the expectation ourselves (the header is not forwarded), as a
-                // proxy may.
-                progress.sent_continue = true;
-                if !sess.interim(b"HTTP/1.1 100 Continue\r\n\r\n", cto).await {
-                    return Err(Outcome::Aborted {
-                        status: 0,
-                        term: *b"CR",
-                        server,
-                        bytes: 0,
-                    });
-                }
-            }
-            match sess.body_to(&mut up.stream, r.info.framing, cto, sto).await {
-                Ok(_) => {}
-                Err(CopyError::BadChunk) => {
-                    return Err(Outcome::Error {
-                        code: 400,
-                        term: *b"PR",
-                        server,
-                    })
-                }
-                Err(CopyError::Read(_)) | Err(CopyError::ReadTimeout) => {
-                    return Err(Outcome::Aborted {
-                        status: 400,
-                        term: *b"CD",
-                        server,
-                        bytes: 0,
-                    })
-                }
-                Err(_) => {
-                    // The server stopped reading the body: it may have answered early
-                    // (401, 413...). Forward that answer if it is there.
-                    progress.body_cut = true;
-                    let grace = Some(
-                        sto.unwrap_or(Duration::from_secs(1))
-                            .min(Duration::from_secs(1)),
-                    );
-                    let head_req = r.head_request();
-                    if let Ok(resp) = read_response(
-                        &mut bufs.dl,
-                        &mut up.stream,
-                        &mut bufs.ubuf,
-                        grace,
-                        head_req,
-                        &mut bufs.rbuf,
-                    )
-                    .await
-                    {
-                        trace.t_resp = tr.map(|t| t.elapsed());
-                        return Ok((up, resp));
-                    }
-                    return Err(Outcome::Error {
-                        code: 502,
-                        term: *b"SD",
-                        server,
-                    });
-                }
-            }
-        }
-        let resp = if send_failed {
-            Err(RespError::Closed { any: false })
-        } else {
-            read_response(
-                &mut bufs.dl,
-                &mut up.stream,
-                &mut bufs.ubuf,
-                sto,
-                r.head_request(),
-                &mut bufs.rbuf,
-            )
+        let mut up = attempt
+            .connect(reuse, names)
             .await
-        };
-        match resp {
-            Ok(resp) => {
-                trace.t_resp = tr.map(|t| t.elapsed());
-                return Ok((up, resp));
-            }
-            Err(RespError::Timeout) => {
-                return Err(Outcome::Error {
-                    code: 504,
-                    term: *b"sH",
-                    server,
-                })
-            }
-            Err(RespError::Invalid) | Err(RespError::Closed { any: true }) => {
-                return Err(Outcome::Error {
-                    code: 502,
-                    term: *b"SH",
-                    server,
-                })
-            }
-            Err(RespError::Closed { any: false }) => {
-                // The request can be replayed only if its body was not consumed: it had
-                // none, or sending the head already failed. A reused connection that the
-                // server had closed is retried without counting.
-                if r.info.framing != Framing::None && !send_failed {
-                    return Err(Outcome::Error {
-                        code: 502,
-                        term: *b"SH",
-                        server,
-                    });
-                }
+            .map_err(|e| Outcome::Error {
+                code: 503,
+                term: e.term(),
+                server: attempt.last_server.clone(),
+            })?;
+        match try_once(r, sess, bufs, &mut up, progress, trace).await {
+            Try::Answered(resp) => return Ok((up, resp)),
+            Try::Failed(o) => return Err(o),
+            Try::Replayable => {
+                // A reused connection the server had closed is retried without counting.
                 if !up.reused && !attempt.retry(&up.slot) {
+                    let server = Some(up.slot.server.clone());
                     return Err(Outcome::Error {
                         code: 502,
                         term: *b"SH",
@@ -321,6 +221,140 @@ async fn send_request(
                 }
                 bufs.ubuf.clear();
             }
+        }
+    }
+}
+
+/// Sends the request on `up` and reads the response head.
+async fn try_once(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    up: &mut Upstream,
+    progress: &mut Progress,
+    trace: &mut Trace,
+) -> Try {
+    let server = Some(up.slot.server.clone());
+    let tr = stamp(r.ctx.fe.log);
+    let sto = r.sto();
+    let stream = &mut up.stream;
+    let sent = bufs
+        .dl
+        .run(sto, async {
+            stream.write_all(&bufs.qbuf).await?;
+            stream.flush().await
+        })
+        .await;
+    let send_failed = !matches!(sent, Some(Ok(())));
+    if !send_failed && r.info.framing != Framing::None {
+        if let Some(t) = send_body(r, sess, bufs, up, progress).await {
+            if let Try::Answered(_) = t {
+                trace.t_resp = tr.map(|t| t.elapsed());
+            }
+            return t;
+        }
+    }
+    let resp = if send_failed {
+        Err(RespError::Closed { any: false })
+    } else {
+        read_response(
+            &mut bufs.dl,
+            &mut up.stream,
+            &mut bufs.ubuf,
+            sto,
+            r.head_request(),
+            &mut bufs.rbuf,
+        )
+        .await
+    };
+    match resp {
+        Ok(resp) => {
+            trace.t_resp = tr.map(|t| t.elapsed());
+            Try::Answered(resp)
+        }
+        Err(RespError::Timeout) => Try::Failed(Outcome::Error {
+            code: 504,
+            term: *b"sH",
+            server,
+        }),
+        // The request can be replayed only if its body was not consumed: it had none, or
+        // sending the head already failed.
+        Err(RespError::Closed { any: false }) if r.info.framing == Framing::None || send_failed => {
+            Try::Replayable
+        }
+        Err(_) => Try::Failed(Outcome::Error {
+            code: 502,
+            term: *b"SH",
+            server,
+        }),
+    }
+}
+
+/// Sends the request body (after a `100 Continue` of ours when the client expects one).
+/// `None` when it went through; else how the try ended: the client failed, or the server
+/// stopped reading, in which case its early answer (401, 413...) is taken if it is there.
+async fn send_body(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    bufs: &mut Bufs,
+    up: &mut Upstream,
+    progress: &mut Progress,
+) -> Option<Try> {
+    let (cto, sto) = (r.cto(), r.sto());
+    let server = || Some(up.slot.server.clone());
+    if r.info.expect_continue && !progress.sent_continue && sess.is_h1() {
+        // We answer the expectation ourselves (the header is not forwarded), as a proxy may.
+        progress.sent_continue = true;
+        if !sess.interim(b"HTTP/1.1 100 Continue\r\n\r\n", cto).await {
+            return Some(Try::Failed(Outcome::Aborted {
+                status: 0,
+                term: *b"CR",
+                server: server(),
+                bytes: 0,
+            }));
+        }
+    }
+    match sess.body_to(&mut up.stream, r.info.framing, cto, sto).await {
+        Ok(_) => None,
+        Err(CopyError::BadChunk) => Some(Try::Failed(Outcome::Error {
+            code: 400,
+            term: *b"PR",
+            server: server(),
+        })),
+        Err(CopyError::Read(_)) | Err(CopyError::ReadTimeout) => {
+            Some(Try::Failed(Outcome::Aborted {
+                status: 400,
+                term: *b"CD",
+                server: server(),
+                bytes: 0,
+            }))
+        }
+        Err(_) => {
+            progress.body_cut = true;
+            let grace = Some(
+                sto.unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1)),
+            );
+            let head_req = r.head_request();
+            Some(
+                match read_response(
+                    &mut bufs.dl,
+                    &mut up.stream,
+                    &mut bufs.ubuf,
+                    grace,
+                    head_req,
+                    &mut bufs.rbuf,
+                )
+                .await
+                {
+                    Ok(resp) => Try::Answered(resp),
+                    Err(_) => Try::Failed(Outcome::Error {
+                        code: 502,
+                        term: *b"SD",
+                        server: server(),
+                    }),
+                },
+            )
         }
     }
 }
@@ -417,6 +451,41 @@ async fn upgrade(
     }
 }
 
+/// Runs the response rules (the backend's, then the frontend's) and applies their edits;
+/// when a rule answers instead (`deny`, `return`, `redirect`), sends that answer.
+async fn response_rules(
+    r: Request<'_>,
+    sess: &mut Session<'_>,
+    resp: &mut ResponseHead,
+    server: &Option<Arc<Server>>,
+) -> Option<Outcome> {
+    let fe = &r.ctx.fe;
+    let mut edits = HeaderEdits::default();
+    for list in [&r.backend.http_response, &fe.cfg.http_response] {
+        let v = rules::response(
+            list,
+            &r.ctx.conn,
+            r.head,
+            resp,
+            &mut edits,
+            &fe.cfg.settings.errorfiles,
+        );
+        if let Verdict::Reply { raw, status, .. } = v {
+            // The server's body is left unread: its connection is not reused.
+            let bytes = sess.reply(&raw, r.cto()).await;
+            let server = server.clone();
+            return Some(Outcome::Done {
+                status,
+                bytes,
+                server,
+                keep: false,
+            });
+        }
+    }
+    edit_head(&mut resp.head, &edits);
+    None
+}
+
 /// Runs the response rules (the backend's, then the frontend's), sends the response and
 /// relays its body; the server connection goes back to the pool when it can be reused.
 /// `body_cut`: the server answered before reading the whole request body, so neither
@@ -432,27 +501,9 @@ async fn respond(
 ) -> Outcome {
     let server = Some(up.slot.server.clone());
     let fe = &r.ctx.fe;
-    let mut edits = HeaderEdits::default();
-    for list in [&r.backend.http_response, &fe.cfg.http_response] {
-        if let Verdict::Reply { raw, status, .. } = rules::response(
-            list,
-            &r.ctx.conn,
-            r.head,
-            &resp,
-            &mut edits,
-            &fe.cfg.settings.errorfiles,
-        ) {
-            // The server's body is left unread: its connection is not reused.
-            let bytes = sess.reply(&raw, r.cto()).await;
-            return Outcome::Done {
-                status,
-                bytes,
-                server,
-                keep: false,
-            };
-        }
+    if let Some(o) = response_rules(r, sess, &mut resp, &server).await {
+        return o;
     }
-    edit_head(&mut resp.head, &edits);
     // Retired by a reload or a soft stop: finish this response, then close.
     let stopping = *fe.retired.borrow();
     let client_close = r.info.close

@@ -149,104 +149,183 @@ pub struct RequestInfo {
 
 /// Checks a request's framing and connection headers; an error is the status to reply.
 pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
-    let mut cl: Option<u64> = None;
-    // Transfer-Encoding codings: how many, and whether any is not `chunked`.
-    let (mut te_n, mut te_other) = (0usize, false);
-    let (mut c_close, mut c_keep, mut c_upgrade) = (false, false, false);
-    let mut conn_tokens = Vec::new();
-    let mut upgrade = None;
-    let mut expect_continue = false;
-    let mut host = 0;
+    let mut f = Fields::default();
     for (name, value) in h.headers() {
-        if name.eq_ignore_ascii_case(b"content-length") {
-            for part in value.split(|&b| b == b',') {
-                let part = part.trim_ascii();
-                if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-                    return Err(400);
-                }
-                // More than 18 digits cannot be a body we would ever stream.
-                if part.len() > 18 {
-                    return Err(413);
-                }
-                let n: u64 = std::str::from_utf8(part)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or(400u16)?;
-                match cl {
-                    Some(prev) if prev != n => return Err(400),
-                    _ => cl = Some(n),
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let before = te_n;
-            for t in tokens(value) {
-                te_n += 1;
-                te_other |= !t.eq_ignore_ascii_case(b"chunked");
-            }
-            // A Transfer-Encoding header naming no coding is malformed; ignoring it would
-            // forward it beside a Content-Length for the server to read its own way (found
-            // by the http_head fuzz target).
-            if te_n == before {
-                return Err(400);
-            }
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for t in tokens(value) {
-                if t.eq_ignore_ascii_case(b"close") {
-                    c_close = true;
-                } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                    c_keep = true;
-                } else if t.eq_ignore_ascii_case(b"upgrade") {
-                    c_upgrade = true;
-                } else {
-                    conn_tokens.push(String::from_utf8_lossy(t).to_ascii_lowercase());
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"upgrade") {
-            upgrade = Some(String::from_utf8_lossy(value).trim().to_string());
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = true;
-            } else {
-                // RFC 9110: an unknown expectation may be answered with 417; HAProxy
-                // rejects with 400 too.
-                return Err(400);
-            }
-        } else if name.eq_ignore_ascii_case(b"host") {
-            host += 1;
-        }
+        f.add(name, value)?;
     }
     if h.method() == "CONNECT" {
         return Err(501);
     }
-    if host > 1 || (host == 0 && h.minor == 1) {
+    if f.host > 1 || (f.host == 0 && h.minor == 1) {
         return Err(400);
     }
-    let framing = if te_n > 0 {
-        if cl.is_some() || h.minor == 0 {
-            // Ambiguous framing: the classic request-smuggling vector.
+    let framing = if f.te_n > 0 {
+        if f.cl.is_some() || h.minor == 0 {
+            // Ambiguous framing: the classic request-smuggling vector (RFC 9112 §6.1).
             return Err(400);
         }
-        if te_n != 1 || te_other {
+        if f.te_n != 1 || f.te_other {
             return Err(501);
         }
         Framing::Chunked
     } else {
-        match cl {
+        match f.cl {
             Some(0) | None => Framing::None,
             Some(n) => Framing::Length(n),
         }
     };
-    let close = c_close || (h.minor == 0 && !c_keep);
-    let upgrade = if c_upgrade && h.minor == 1 {
-        upgrade
-    } else {
-        None
-    };
     Ok(RequestInfo {
         framing,
-        close,
-        upgrade,
-        expect_continue,
-        conn_tokens,
+        close: f.close || (h.minor == 0 && !f.keep_alive),
+        upgrade: f.upgrade.filter(|_| f.conn_upgrade && h.minor == 1),
+        expect_continue: f.expect_continue,
+        conn_tokens: f.conn_tokens,
     })
+}
+
+/// What the framing and connection fields of a head say, gathered field by field.
+#[derive(Debug, Default)]
+struct Fields {
+    cl: Option<u64>,
+    /// Transfer-Encoding codings: how many, and whether any is not `chunked`.
+    te_n: usize,
+    te_other: bool,
+    close: bool,
+    keep_alive: bool,
+    conn_upgrade: bool,
+    conn_tokens: Vec<String>,
+    upgrade: Option<String>,
+    expect_continue: bool,
+    host: usize,
+}
+
+impl Fields {
+    /// Takes one field in; an error is the status to answer.
+    fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), u16> {
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        if is(b"content-length") {
+            self.content_length(value)?;
+        } else if is(b"transfer-encoding") {
+            let before = self.te_n;
+            for t in tokens(value) {
+                self.te_n += 1;
+                self.te_other |= !t.eq_ignore_ascii_case(b"chunked");
+            }
+            // A Transfer-Encoding naming no coding is malformed; ignoring it would forward it
+            // beside a Content-Length for the server to read its own way (found by the
+            // http_head fuzz target).
+            if self.te_n == before {
+                return Err(400);
+            }
+        } else if is(b"connection") {
+            for t in tokens(value) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if t.eq_ignore_ascii_case(b"upgrade") {
+                    self.conn_upgrade = true;
+                } else {
+                    self.conn_tokens
+                        .push(String::from_utf8_lossy(t).to_ascii_lowercase());
+                }
+            }
+        } else if is(b"upgrade") {
+            self.upgrade = Some(String::from_utf8_lossy(value).trim().to_string());
+        } else if is(b"expect") {
+            // RFC 9110 §10.1.1: an unknown expectation may be answered with 417; HAProxy
+            // rejects with 400 too.
+            if !value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                return Err(400);
+            }
+            self.expect_continue = true;
+        } else if is(b"host") {
+            self.host += 1;
+        }
+        Ok(())
+    }
+
+    /// Content-Length: every value (and list member) must be the same number
+    /// (RFC 9112 §6.3).
+    fn content_length(&mut self, value: &[u8]) -> Result<(), u16> {
+        for part in value.split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+                return Err(400);
+            }
+            // More than 18 digits cannot be a body we would ever stream.
+            if part.len() > 18 {
+                return Err(413);
+            }
+            let n: u64 = std::str::from_utf8(part)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(400u16)?;
+            match self.cl {
+                Some(prev) if prev != n => return Err(400),
+                _ => self.cl = Some(n),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(s: &str) -> Result<RequestInfo, u16> {
+        let mut b = BytesMut::from(s.as_bytes());
+        match parse_request(&mut b) {
+            Ok(Some(h)) => analyze(&h),
+            Ok(None) => Err(0),
+            Err(HeadError::Status(c)) => Err(c),
+            Err(HeadError::Closed) => Err(1),
+        }
+    }
+
+    #[test]
+    fn framing_rules() {
+        let ok = head("GET / HTTP/1.1\r\nHost: a\r\n\r\n").map(|i| i.framing);
+        assert_eq!(ok, Ok(Framing::None));
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+                .map(|i| i.framing),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(501)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+            Err(413)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(head("GET / HTTP/1.1\r\n\r\n"), Err(400));
+        assert_eq!(head("GET / HTTP/1.0\r\n\r\n").map(|i| i.close), Ok(true));
+        assert_eq!(head("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), Err(501));
+        assert_eq!(head("GET /\0 HTTP/1.1\r\n\r\n"), Err(400));
+    }
+
+    #[test]
+    fn path_of_absolute_uri() {
+        let mut b = BytesMut::from(&b"GET http://h:1/api/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+        let h = parse_request(&mut b)
+            .ok()
+            .flatten()
+            .map(|h| h.path().to_string());
+        assert_eq!(h.as_deref(), Some("/api/x"));
+    }
 }
