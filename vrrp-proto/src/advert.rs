@@ -15,7 +15,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use nom::bytes::complete::take;
-use nom::combinator::eof;
+use nom::combinator::all_consuming;
 use nom::number::complete::{be_u16, be_u8};
 use nom::{IResult, Parser};
 
@@ -181,8 +181,7 @@ fn body(input: &[u8], version: Version, addr_bytes: usize) -> IResult<&[u8], &[u
         Version::V2 => AUTH_DATA_LEN,
         Version::V3 => 0,
     };
-    let (rest, (list_and_auth, _)) = (take(addr_bytes + auth), eof).parse(input)?;
-    Ok((rest, list_and_auth))
+    all_consuming(take(addr_bytes + auth)).parse(input)
 }
 
 impl<T: AsRef<[u8]>> VrrpPacket<T> {

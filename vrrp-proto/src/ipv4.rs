@@ -4,7 +4,7 @@
 use core::net::Ipv4Addr;
 
 use nom::bytes::complete::take;
-use nom::number::complete::{be_u16, be_u8};
+use nom::number::complete::{be_u32, be_u8};
 use nom::{IResult, Parser};
 
 use crate::error::{DecodeError, IpHeaderError};
@@ -44,20 +44,15 @@ mod field {
 const FRAGMENT_MASK: u16 = 0x3fff;
 
 /// The fields of the fixed header a receiver checks, as nom reads them: version and IHL,
-/// total length, flags and fragment offset; the others are taken whole, read later by the
-/// getters.
+/// total length, flags and fragment offset. nom reads the first two of the header's 32-bit
+/// rows as RFC 791 §3.1 draws them (version, IHL, TOS, total length; identification, flags,
+/// fragment offset) and takes the other three whole; the getters read those.
 fn fixed_header(input: &[u8]) -> IResult<&[u8], (u8, u16, u16)> {
-    let (rest, (ver_ihl, _tos, total, _ident, flg_off, _ttl_to_dst)) = (
-        be_u8,
-        take(1usize),
-        be_u16,
-        take(2usize),
-        be_u16,
-        // TTL, protocol, checksum, source, destination.
-        take(MIN_HEADER_LEN - field::FLG_OFF.end),
-    )
-        .parse(input)?;
-    Ok((rest, (ver_ihl, total, flg_off)))
+    let (rest, (row0, row1, _ttl_to_dst)) =
+        (be_u32, be_u32, take(MIN_HEADER_LEN - field::FLG_OFF.end)).parse(input)?;
+    let [ver_ihl, _tos, _, _] = row0.to_be_bytes();
+    // The low halves: total length, and flags with fragment offset.
+    Ok((rest, (ver_ihl, row0 as u16, row1 as u16)))
 }
 
 /// A read-only view of an IPv4 packet, checked on construction.

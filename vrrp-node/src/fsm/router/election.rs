@@ -2,7 +2,7 @@
 //! Master's (§6.4.3) answer to it, with keepalived's preempt_delay and
 //! lower-priority GARPs.
 
-use vrrp_proto::{Auth, DecodeError, ReceiveCheck, Version};
+use vrrp_proto::{DecodeError, Version};
 
 use super::VirtualRouter;
 use crate::fsm::time::{Duration, Instant};
@@ -24,11 +24,7 @@ impl VirtualRouter {
     /// vrrp-proto's receive checks already; the simulator's and a test's have not, so the
     /// same rules apply here (vrrp-proto's own, not a copy), each with its drop reason.
     pub(super) fn advert(&mut self, now: Instant, adv: Advert) {
-        let receive = ReceiveCheck {
-            version: self.cfg.version,
-            auth: Auth::None,
-            interval: self.packet_interval(),
-        };
+        let receive = &self.receive;
         let reason = match self.state {
             State::Initialize => Some(DropReason::NotRunning),
             State::Fault => Some(DropReason::InFault),

@@ -9,7 +9,7 @@ mod transitions;
 
 use std::collections::VecDeque;
 
-use vrrp_proto::Version;
+use vrrp_proto::{Auth, ReceiveCheck, Version};
 
 use super::config::{ConfigError, ReconfigureError, RouterConfig};
 use super::rules::{self, track_faults, tracked_priority, OWNER_PRIORITY};
@@ -79,6 +79,9 @@ pub struct VirtualRouter {
     faults: Faults,
     /// Master_Adver_Interval in centiseconds (v3 learns it from the Master; v2 uses its own).
     master_adver_interval_cs: u16,
+    /// vrrp-proto's version and interval rules for this configuration, for adverts that did
+    /// not come through the codec (see `election`).
+    receive: ReceiveCheck,
     /// Adver_Timer, Master_Down_Timer and keepalived's two GARP timers.
     timers: TimerTable,
     /// End of the preempt_delay window once it has started (a bound, not a wake-up).
@@ -101,6 +104,7 @@ impl VirtualRouter {
         let priority = tracked_priority(&cfg, &track_up);
         Ok(VirtualRouter {
             master_adver_interval_cs: cfg.advert_interval_cs,
+            receive: receive_check(&cfg),
             cfg,
             state: State::Initialize,
             priority,
@@ -155,6 +159,7 @@ impl VirtualRouter {
         let old_refresh = self.cfg.garp.master_refresh;
         self.track_up = cfg.tracks.iter().map(|t| t.initially_up).collect();
         self.faults.tracks = track_faults(&cfg);
+        self.receive = receive_check(&cfg);
         self.cfg = cfg;
         let priority = tracked_priority(&self.cfg, &self.track_up);
         let priority_changed = priority != self.priority;
@@ -339,10 +344,7 @@ impl VirtualRouter {
     }
 
     fn packet_interval(&self) -> u16 {
-        match self.cfg.version {
-            Version::V3 => self.cfg.advert_interval_cs,
-            Version::V2 => self.cfg.advert_interval_cs / 100,
-        }
+        packet_interval(&self.cfg)
     }
 
     /// Sends an advert with the effective priority and resets Adver_Timer.
@@ -364,5 +366,23 @@ impl VirtualRouter {
     /// Whether this sync-group member's Master_Down_Timer expired and it waits for its group.
     pub fn is_ready_for_master(&self) -> bool {
         self.ready_for_master
+    }
+}
+
+/// The interval as a packet carries it: centiseconds for v3, whole seconds for v2.
+fn packet_interval(cfg: &RouterConfig) -> u16 {
+    match cfg.version {
+        Version::V3 => cfg.advert_interval_cs,
+        Version::V2 => cfg.advert_interval_cs / 100,
+    }
+}
+
+/// The receive rules of `cfg` that do not depend on authentication (the state machine never
+/// sees it).
+fn receive_check(cfg: &RouterConfig) -> ReceiveCheck {
+    ReceiveCheck {
+        version: cfg.version,
+        auth: Auth::None,
+        interval: packet_interval(cfg),
     }
 }
