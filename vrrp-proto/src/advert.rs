@@ -192,6 +192,10 @@ impl<T: AsRef<[u8]>> VrrpPacket<T> {
     /// known v2 authentication type, a non-zero interval. Checksum and the configured
     /// version, authentication and interval are checked separately
     /// ([`VrrpPacket::verify_checksum`], [`crate::ReceiveCheck`]).
+    // Inlined into the receive path: called, it hands its Result back through memory and
+    // decoding took twice as long on-CPU for a few more instructions (perf task-clock,
+    // decode+verify v3/IPv4: 32.7 ns called, 15.9 ns inlined, 15.5 ns before the nom body).
+    #[inline]
     pub fn new_checked(buffer: T, family: Family) -> Result<Self, DecodeError> {
         let bytes = buffer.as_ref();
         let Ok((rest, (ver_type, _vrid, _prio, count, auth_int, _csum))) = raw_header(bytes) else {
