@@ -76,7 +76,7 @@ pub fn default_ipv6(index: usize) -> Ipv6Addr {
     )
 }
 
-/// The MAC node number `index` gets with [`LabBuilder::deterministic_macs`]:
+/// The MAC node number `index` gets with [`LabBuilder::deterministic_macs`](super::LabBuilder::deterministic_macs):
 /// `02:00:c6:12:00:{index+1}` (locally administered).
 pub fn default_mac(index: usize) -> String {
     format!("02:00:c6:12:00:{:02x}", (index + 1) & 0xff)

@@ -9,7 +9,7 @@ use crate::process::{exec, exec_ok, run_ok, spawn, ProcessGuard};
 use super::addr::{addresses, AddrPrefix};
 use super::NODE_IFNAME;
 
-/// One node of a [`Lab`]: a namespace with `eth0` on the bridge.
+/// One node of a [`Lab`](super::Lab): a namespace with `eth0` on the bridge.
 #[derive(Debug)]
 pub struct Node {
     pub(super) name: String,
@@ -35,7 +35,7 @@ impl Node {
         NODE_IFNAME
     }
 
-    /// The name of this node's port on the bridge (in [`Lab::bridge_ns`]).
+    /// The name of this node's port on the bridge (in [`Lab::bridge_ns`](super::Lab::bridge_ns)).
     pub fn bridge_port(&self) -> &str {
         &self.port
     }
@@ -53,7 +53,7 @@ impl Node {
     /// The first IPv4 address the lab gave this node.
     ///
     /// # Panics
-    /// If the node has none (built with [`LabBuilder::node_with_addrs`] without one).
+    /// If the node has none (built with [`LabBuilder::node_with_addrs`](super::LabBuilder::node_with_addrs) without one).
     pub fn ipv4(&self) -> Ipv4Addr {
         for a in &self.addrs {
             if let IpAddr::V4(v4) = a.addr {
@@ -115,7 +115,7 @@ impl Node {
 
     /// Sets this node's `eth0` administratively down or up (`ip link set eth0 down`), as an
     /// operator would; the bridge end loses carrier too. Addresses on a downed interface stay
-    /// configured (the lab sets `keep_addr_on_down` for IPv6). See also [`Lab::set_port`].
+    /// configured (the lab sets `keep_addr_on_down` for IPv6). See also [`Lab::set_port`](super::Lab::set_port).
     pub fn set_link(&self, up: bool) -> io::Result<()> {
         run_ok(
             "ip",

@@ -1,11 +1,12 @@
 //! The VRRP state machine of one virtual router, sans-IO.
 //!
-//! [`VirtualRouter`] takes [`Event`]s with the current [`Instant`] and queues [`Action`]s; it
-//! never reads a clock or touches a socket, so the driver, the simulator (`crate::sim`,
-//! feature `sim`) and tests run the same code. Received adverts come in already decoded and
-//! validated as an [`Advert`]; the [`Action::SendAdvert`] going out carries the priority and
-//! interval the driver puts into the packet. Every dropped advert and every state change is
-//! also queued as an [`Action::Observe`] for logs and metrics.
+//! [`VirtualRouter`] takes [`Event`]s (`handle`) and timer expiries (`handle_timeout`) with
+//! the current [`Instant`] and queues [`Action`]s (`poll_action`); it never reads a clock or
+//! touches a socket, so the driver, the simulator (`crate::sim`, feature `sim`) and tests run
+//! the same code. Received adverts come in already decoded and validated as an [`Advert`];
+//! the [`Action::SendAdvert`] going out carries the priority and interval the driver puts
+//! into the packet. Every dropped advert and every state change is also queued as an
+//! [`Action::Observe`] for logs, and counted in [`VirtualRouter::stats`].
 //!
 //! # Driver loop
 //!
