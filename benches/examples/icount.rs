@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vrrp_node::fsm::{Action, Advert, Duration, Event, Instant, RouterConfig, State, VirtualRouter};
+use vrrp_node::fsm::{
+    Action, Advert, Duration, Event, Instant, RouterConfig, State, VirtualRouter,
+};
 use vrrp_node::sim::scenario;
 use vrrp_proto::ipv4::Ipv4Header;
 use vrrp_proto::{
