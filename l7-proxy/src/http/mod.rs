@@ -60,7 +60,7 @@ pub async fn serve_h1(ctx: ConnCtx, stream: Stream) {
         // For the log line of a head that never completes: HAProxy dates it from the
         // start of the wait and counts the wait in %Ta.
         let waiting = Instant::now();
-        let head = conn.read_head(first, fs, stop.as_mut()).await;
+        let head = conn.read_head(first, fs, &mut bufs, stop.as_mut()).await;
         first = false;
         let (head, t) = match head {
             // The request starts with its first byte (%tr; %TR runs from there to the end

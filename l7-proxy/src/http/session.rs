@@ -33,6 +33,21 @@ pub struct Bufs {
     pub ubuf: BytesMut,
 }
 
+impl Drop for Bufs {
+    fn drop(&mut self) {
+        crate::io::pool::give(&mut self.ubuf);
+    }
+}
+
+impl Bufs {
+    /// Gives the buffers' memory back (an idle connection holds none).
+    pub fn release(&mut self) {
+        self.qbuf = Vec::new();
+        self.rbuf = Vec::new();
+        crate::io::pool::give(&mut self.ubuf);
+    }
+}
+
 impl Session<'_> {
     /// Whether this is HTTP/1.1 (upgrades and `100 Continue` from the proxy are HTTP/1.1
     /// things).

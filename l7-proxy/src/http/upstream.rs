@@ -139,6 +139,9 @@ pub async fn forward(
     };
     upstream_head_into(r.head, r.info, r.edits, end, &mut bufs.qbuf);
     bufs.ubuf.clear();
+    if bufs.ubuf.capacity() == 0 {
+        bufs.ubuf = crate::io::pool::take();
+    }
     let mut attempt = Attempt::new(r.backend, r.ctx.conn.peer.ip(), r.ctx.fe.log);
     let mut progress = Progress::default();
     let got = send_request(r, sess, bufs, &mut attempt, reuse, &mut progress, trace).await;

@@ -4,6 +4,7 @@
 
 pub mod body;
 mod deadline;
+pub mod pool;
 pub mod tunnel;
 
 use std::future::Future;

@@ -30,6 +30,21 @@ impl Stream {
         }
     }
 
+    /// Ready when a read would not wait: bytes (or a FIN) on the socket, or plaintext a TLS
+    /// session already decrypted. Lets an idle connection wait without holding a buffer.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // rustls: `wants_read()` is false while decrypted plaintext waits to be read.
+        let buffered = match self {
+            Stream::Tcp(_) => false,
+            Stream::TlsServer(s) => !s.get_ref().1.wants_read(),
+            Stream::TlsClient(s) => !s.get_ref().1.wants_read(),
+        };
+        if buffered {
+            return Poll::Ready(Ok(()));
+        }
+        self.tcp().poll_read_ready(cx)
+    }
+
     /// Whether an idle pooled connection still looks usable: nothing to read and no FIN
     /// (checked with a non-blocking peek, so no byte of a TLS record is consumed). Bytes
     /// arriving on an idle HTTP/1.1 connection are a close notice or a protocol error.

@@ -12,6 +12,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use crate::config::ProxySettings;
+use crate::http::session::Bufs;
 use crate::io::{copy_body, CopyError, Deadline, Framing, BUF};
 use crate::net::Stream;
 pub use request::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
@@ -27,12 +28,18 @@ pub struct H1Conn {
     pub dl: Deadline,
 }
 
+impl Drop for H1Conn {
+    fn drop(&mut self) {
+        crate::io::pool::give(&mut self.cbuf);
+    }
+}
+
 impl H1Conn {
     /// Wraps an accepted (and, on `ssl` binds, handshaken) client stream.
     pub fn new(stream: Stream) -> H1Conn {
         H1Conn {
             stream,
-            cbuf: BytesMut::with_capacity(BUF),
+            cbuf: BytesMut::new(),
             dl: Deadline::default(),
         }
     }
@@ -44,6 +51,7 @@ impl H1Conn {
         &mut self,
         first: bool,
         fs: &ProxySettings,
+        spare: &mut Bufs,
         mut stop: std::pin::Pin<&mut S>,
     ) -> Result<(RequestHead, Option<Instant>), HeadError> {
         let t = &fs.timeouts;
@@ -54,10 +62,30 @@ impl H1Conn {
         } else {
             t.http_keep_alive.or(t.http_request).or(t.client)
         };
+        let answer_silence = first && !fs.ignore_probes;
+        if self.cbuf.is_empty()
+            && !self
+                .wait_idle(first, answer_silence, idle, spare, stop.as_mut())
+                .await?
+        {
+            return Err(HeadError::Closed);
+        }
+        if self.cbuf.capacity() == 0 {
+            self.cbuf = crate::io::pool::take();
+        }
         let mut started: Option<Instant> = None;
         loop {
             if !self.cbuf.is_empty() {
                 if let Some(h) = parse_request(&mut self.cbuf)? {
+                    // The limit holds whatever the buffer's size: a head past it is
+                    // refused even when it arrived whole in a larger (reused) buffer.
+                    if h.raw_len() > BUF {
+                        return Err(HeadError::Status(if h.uri().len() + 16 > BUF {
+                            414
+                        } else {
+                            431
+                        }));
+                    }
                     return Ok((h, started));
                 }
                 if self.cbuf.len() >= BUF {
@@ -100,6 +128,45 @@ impl H1Conn {
                 }
                 Some(Err(_)) => return Err(HeadError::Closed),
             }
+        }
+    }
+
+    /// Waits for the first byte of a request. A read that would wait means the connection
+    /// is idle: its buffers (and the exchange's) are given back first, so a waiting
+    /// connection costs its socket, its TLS state and its task, not 16 KiB of buffers.
+    /// False when the wait ended without a byte (timeout, soft stop on a keep-alive wait);
+    /// a new connection that never sends gets 408 as in HAProxy (unless
+    /// `option http-ignore-probes`).
+    async fn wait_idle<S: std::future::Future>(
+        &mut self,
+        first: bool,
+        answer_silence: bool,
+        idle: Option<Duration>,
+        spare: &mut Bufs,
+        mut stop: std::pin::Pin<&mut S>,
+    ) -> Result<bool, HeadError> {
+        let stream = &self.stream;
+        let now = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(stream.poll_read_ready(cx).is_ready())
+        })
+        .await;
+        if now {
+            return Ok(true);
+        }
+        crate::io::pool::give(&mut self.cbuf);
+        spare.release();
+        let ready = async {
+            tokio::select! {
+                biased;
+                r = self.dl.run(idle, std::future::poll_fn(|cx| stream.poll_read_ready(cx))) => Some(r),
+                _ = stop.as_mut(), if !first => None,
+            }
+        };
+        match ready.await {
+            Some(Some(Ok(()))) => Ok(true),
+            // Timeout with nothing received: see `read_head`.
+            Some(None) if answer_silence => Err(HeadError::Status(408)),
+            _ => Ok(false),
         }
     }
 
