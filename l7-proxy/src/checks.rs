@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::config::{Config, ProxySettings, ServerParams};
-use crate::log::{LogSinks, SEVERITY_ALERT, SEVERITY_EMERG, SEVERITY_NOTICE};
+use crate::log::{LogSinks, Severity};
 
 /// A running check of one server; dropping it stops the check and its watcher.
 #[derive(Debug)]
@@ -115,9 +115,9 @@ async fn watch(
         );
         tracing::warn!("{msg}");
         let sev = if state.up {
-            SEVERITY_NOTICE
+            Severity::Notice
         } else {
-            SEVERITY_ALERT
+            Severity::Alert
         };
         if let Some(l) = &syslog {
             l.syslog(sev, &msg);
@@ -126,7 +126,7 @@ async fn watch(
             let msg = format!("backend {} has no server available!", be.name);
             tracing::error!("{msg}");
             if let Some(l) = &syslog {
-                l.syslog(SEVERITY_EMERG, &msg);
+                l.syslog(Severity::Emergency, &msg);
             }
         }
     }

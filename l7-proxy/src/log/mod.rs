@@ -4,20 +4,12 @@
 mod line;
 mod syslog;
 
+pub use health::syslog::Severity;
 pub use line::{HttpLog, TcpLog};
-pub use syslog::{accept_date, syslog_line};
+pub use syslog::accept_date;
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
-
-/// Syslog severity `emerg`: a backend has no server left.
-pub const SEVERITY_EMERG: u8 = 0;
-/// Syslog severity `alert`: a server went DOWN.
-pub const SEVERITY_ALERT: u8 = 1;
-/// Syslog severity `notice`: a server came UP.
-pub const SEVERITY_NOTICE: u8 = 5;
-/// Syslog severity `info`: access log lines.
-pub const SEVERITY_INFO: u8 = 6;
 
 /// The log sinks of one configuration: the global one, and one per distinct list of
 /// targets that proxies name with their own `log` lines, so that proxies logging to the
@@ -121,18 +113,18 @@ impl AccessLog {
         if self.stderr {
             tracing::info!(target: "lbproxy::access", "{line}");
         }
-        self.syslog(SEVERITY_INFO, line);
+        self.syslog(Severity::Informational, line);
     }
 
-    /// Sends `line` to the syslog targets only, at `severity` (0 emerg .. 7 debug): for
+    /// Sends `line` to the syslog targets only, at `severity`: for
     /// events already logged to stderr through `tracing`, such as server state changes.
-    pub fn syslog(&self, severity: u8, line: &str) {
+    pub fn syslog(&self, severity: Severity, line: &str) {
         if self.syslog.is_empty() {
             return;
         }
         let now = SystemTime::now();
         for (t, facility) in &self.syslog {
-            let msg = syslog_line(
+            let msg = health::syslog::line(
                 *facility,
                 severity,
                 now,
@@ -152,7 +144,7 @@ impl AccessLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::Duration;
 
     #[test]
     fn syslog_udp_receives_lines() {
@@ -172,11 +164,10 @@ mod tests {
         let got = String::from_utf8_lossy(&b[..n]).to_string();
         assert!(got.starts_with("<134>"), "{got}");
         assert!(got.ends_with("]: hello line"), "{got}");
-        log.syslog(SEVERITY_ALERT, "Server be/s is DOWN");
+        log.syslog(Severity::Alert, "Server be/s is DOWN");
         let n = rx.recv(&mut b).unwrap_or_else(|e| panic!("{e}"));
         let got = String::from_utf8_lossy(&b[..n]).to_string();
         assert!(got.starts_with("<129>"), "local0.alert: {got}");
         assert!(got.ends_with("]: Server be/s is DOWN"), "{got}");
-        assert_eq!(syslog::syslog_date(UNIX_EPOCH), "Jan  1 00:00:00");
     }
 }
