@@ -57,7 +57,7 @@ mod tracker;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use probe::{run_once, CheckResult, CheckStatus, HttpCheck};
+pub use probe::{run_once, CheckIo, CheckResult, CheckStatus, HttpCheck, Layer, Wrap, Wrapped};
 pub use script::{run_script, ScriptCheck, ScriptOutcome};
 pub use tracker::{Tracker, Transition};
 
@@ -95,6 +95,14 @@ pub enum CheckKind {
     Tcp {
         /// The address to connect to.
         addr: std::net::SocketAddr,
+    },
+    /// Success when a TCP connection is established and wrapped in a layer (a TLS
+    /// handshake for HAProxy's `check-ssl`) within the timeout.
+    Layered {
+        /// The address to connect to.
+        addr: std::net::SocketAddr,
+        /// The layer.
+        layer: Layer,
     },
     /// Success when an HTTP request gets the expected status within the timeout.
     Http(HttpCheck),

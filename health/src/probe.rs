@@ -1,12 +1,46 @@
 //! One check run: TCP connect, HTTP exchange, or script.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::{run_script, CheckKind, ScriptOutcome};
+
+/// A connection a check speaks over once wrapped.
+pub trait CheckIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> CheckIo for T {}
+
+/// What a wrapped connection comes to: the stream, or why the wrapping failed.
+pub type Wrapped<'a> = Pin<Box<dyn Future<Output = std::io::Result<Box<dyn CheckIo>>> + Send + 'a>>;
+
+/// A layer between TCP and the check (TLS, for HAProxy's `check-ssl`): the health crate
+/// speaks plain TCP and leaves the layer to its user.
+pub trait Wrap: Send + Sync {
+    /// Wraps a connected socket (a TLS handshake, say).
+    fn wrap(&self, tcp: TcpStream) -> Wrapped<'_>;
+}
+
+/// A shared [`Wrap`], compared by identity.
+#[derive(Clone)]
+pub struct Layer(pub Arc<dyn Wrap>);
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Layer")
+    }
+}
+
+impl PartialEq for Layer {
+    fn eq(&self, other: &Layer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Layer {}
 
 /// An HTTP check: send one request, compare the status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +55,8 @@ pub struct HttpCheck {
     pub host: Option<String>,
     /// Expected status; `None` accepts any 2xx or 3xx, like HAProxy.
     pub expect_status: Option<u16>,
+    /// A layer under HTTP (TLS with `check-ssl`).
+    pub layer: Option<Layer>,
 }
 
 /// HAProxy's check status codes (the `check_status` field of its CSV stats).
@@ -32,6 +68,12 @@ pub enum CheckStatus {
     L4Timeout,
     /// `L4CON`: TCP connect failed (refused, unreachable...).
     L4Con,
+    /// `L6OK`: the layer (TLS handshake) succeeded.
+    L6Ok,
+    /// `L6TOUT`: the layer (TLS handshake) timed out.
+    L6Timeout,
+    /// `L6RSP`: the layer (TLS handshake) failed.
+    L6Rsp,
     /// `L7OK`: HTTP check passed.
     L7Ok,
     /// `L7TOUT`: no complete HTTP response in time.
@@ -53,7 +95,7 @@ impl CheckStatus {
     pub fn is_ok(self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
+            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
         )
     }
 
@@ -63,6 +105,9 @@ impl CheckStatus {
             CheckStatus::L4Ok => "L4OK",
             CheckStatus::L4Timeout => "L4TOUT",
             CheckStatus::L4Con => "L4CON",
+            CheckStatus::L6Ok => "L6OK",
+            CheckStatus::L6Timeout => "L6TOUT",
+            CheckStatus::L6Rsp => "L6RSP",
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Timeout => "L7TOUT",
             CheckStatus::L7Rsp => "L7RSP",
@@ -79,6 +124,9 @@ impl CheckStatus {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Con => "Layer4 connection problem",
+            CheckStatus::L6Ok => "Layer6 check passed",
+            CheckStatus::L6Timeout => "Layer6 timeout",
+            CheckStatus::L6Rsp => "Layer6 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::L7Rsp => "Layer7 invalid response",
@@ -130,6 +178,10 @@ pub async fn run_once(kind: &CheckKind, timeout: Duration) -> CheckResult {
             Ok(_) => (CheckStatus::L4Ok, None, String::new()),
             Err(e) => e,
         },
+        CheckKind::Layered { addr, layer } => match layered(*addr, layer, timeout, start).await {
+            Ok(_) => (CheckStatus::L6Ok, None, String::new()),
+            Err(e) => e,
+        },
         CheckKind::Http(h) => http(h, timeout, start).await,
         CheckKind::Script(s) => match run_script(&s.argv, timeout, s.uid, s.gid).await {
             Ok(ScriptOutcome::Exited(0)) => (CheckStatus::ProcOk, Some(0), String::new()),
@@ -161,6 +213,22 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Failu
     }
 }
 
+/// Connects, then wraps the connection in `layer` within what is left of `timeout`.
+async fn layered(
+    addr: SocketAddr,
+    layer: &Layer,
+    timeout: Duration,
+    start: Instant,
+) -> Result<Box<dyn CheckIo>, Failure> {
+    let tcp = connect(addr, timeout).await?;
+    let remaining = timeout.saturating_sub(start.elapsed());
+    match tokio::time::timeout(remaining, layer.0.wrap(tcp)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err((CheckStatus::L6Rsp, None, io_info(&e))),
+        Err(_) => Err((CheckStatus::L6Timeout, None, String::new())),
+    }
+}
+
 fn io_info(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "Connection refused".into(),
@@ -170,7 +238,13 @@ fn io_info(e: &std::io::Error) -> String {
 }
 
 async fn http(h: &HttpCheck, timeout: Duration, start: Instant) -> Failure {
-    let mut stream = match connect(h.addr, timeout).await {
+    let connected = match &h.layer {
+        Some(layer) => layered(h.addr, layer, timeout, start).await,
+        None => connect(h.addr, timeout)
+            .await
+            .map(|s| Box::new(s) as Box<dyn CheckIo>),
+    };
+    let mut stream = match connected {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -184,6 +258,7 @@ async fn http(h: &HttpCheck, timeout: Duration, start: Instant) -> Failure {
     let remaining = timeout.saturating_sub(start.elapsed());
     let exchange = async {
         stream.write_all(req.as_bytes()).await?;
+        stream.flush().await?;
         // The status line is all we need; 1 KiB is plenty for it.
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 1024];

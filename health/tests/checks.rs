@@ -112,6 +112,7 @@ async fn http_check_status() {
             uri: "/health".into(),
             host: None,
             expect_status: expect,
+            layer: None,
         })
     };
     let r = run_once(&mk(None), Duration::from_secs(1)).await;
@@ -154,6 +155,7 @@ async fn http_check_sends_method_uri_and_host() {
             uri: uri.into(),
             host: host.map(Into::into),
             expect_status: Some(200),
+            layer: None,
         })
     };
     let t = Duration::from_secs(5);
@@ -187,6 +189,7 @@ async fn http_check_timeout() {
         uri: "/".into(),
         host: None,
         expect_status: None,
+        layer: None,
     });
     let r = run_once(&kind, Duration::from_millis(200)).await;
     assert_eq!(r.status, CheckStatus::L7Timeout);

@@ -2,6 +2,7 @@
 //! words them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,10 @@ use health::{Check, CheckHandle, CheckKind, HttpCheck, Timing};
 use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
+use crate::backend::Server;
 use crate::config::{Config, ProxySettings, ServerParams};
 use crate::log::{LogSinks, Severity};
+use crate::net::tls::client::UpstreamTls;
 
 /// A running check of one server; dropping it stops the check and its watcher.
 #[derive(Debug)]
@@ -45,7 +48,7 @@ pub fn start(
             if !params.check || params.disabled {
                 continue;
             }
-            let handle = health::spawn(check_of(&be.settings, s.addr, params), true);
+            let handle = health::spawn(check_of(&be.settings, s, params), true);
             let watcher = tokio::spawn(watch(handle.subscribe(), be.clone(), i, syslog.clone()));
             out.push(ServerCheck {
                 _handle: handle,
@@ -56,17 +59,29 @@ pub fn start(
     out
 }
 
-/// The check of a server: `option httpchk` or a TCP connect, with HAProxy's timing.
-fn check_of(st: &ProxySettings, addr: std::net::SocketAddr, params: &ServerParams) -> Check {
-    let kind = match &st.httpchk {
-        Some(h) => CheckKind::Http(HttpCheck {
+/// The check of a server: `option httpchk` or a TCP connect, with HAProxy's timing;
+/// over TLS for an `ssl` server unless `no-check-ssl` (HAProxy checks such servers over
+/// SSL by default).
+fn check_of(st: &ProxySettings, server: &Server, params: &ServerParams) -> Check {
+    let addr = server.addr;
+    let layer = match (&server.tls, params.check_ssl) {
+        (Some(tls), None | Some(true)) => Some(health::Layer(Arc::new(TlsCheck {
+            tls: tls.clone(),
+            ip: addr.ip(),
+        }))),
+        _ => None,
+    };
+    let kind = match (&st.httpchk, layer) {
+        (Some(h), layer) => CheckKind::Http(HttpCheck {
             addr,
             method: h.method.clone(),
             uri: h.uri.clone(),
             host: h.host.clone(),
             expect_status: st.expect_status,
+            layer,
         }),
-        None => CheckKind::Tcp { addr },
+        (None, Some(layer)) => CheckKind::Layered { addr, layer },
+        (None, None) => CheckKind::Tcp { addr },
     };
     // HAProxy: connect within `timeout connect` (bounded by inter), and the response
     // within `timeout check` when set.
@@ -85,6 +100,24 @@ fn check_of(st: &ProxySettings, addr: std::net::SocketAddr, params: &ServerParam
         fall: params.fall,
     };
     Check { kind, timing }
+}
+
+/// The TLS of a check (`check-ssl`): the server's own TLS settings, with its fixed SNI
+/// (a check has no request to take a Host from).
+struct TlsCheck {
+    tls: UpstreamTls,
+    ip: IpAddr,
+}
+
+impl health::Wrap for TlsCheck {
+    fn wrap(&self, tcp: tokio::net::TcpStream) -> health::Wrapped<'_> {
+        let connector = tokio_rustls::TlsConnector::from(self.tls.config.clone());
+        let name = self.tls.server_name(self.ip, None, None);
+        Box::pin(async move {
+            let s = connector.connect(name, tcp).await?;
+            Ok(Box::new(s) as Box<dyn health::CheckIo>)
+        })
+    }
 }
 
 /// Follows a check's transitions: the server's state, and HAProxy's messages to `tracing`

@@ -481,3 +481,44 @@ async fn client_certificates_are_required_when_asked() {
     assert!(ok && out.starts_with("HTTP/1.1 200"), "{out}{err}");
     assert_eq!(s.server.requests.load(Ordering::SeqCst), 1);
 }
+
+/// `ssl` servers are checked over TLS (HAProxy's default `check-ssl`): an HTTP check
+/// through the server's TLS settings passes; with `no-check-ssl` the same check speaks
+/// plain HTTP to the TLS port and fails.
+#[tokio::test]
+async fn checks_of_ssl_servers_run_over_tls() {
+    let pki = Pki::new();
+    let backend = TestServer::start_tls(
+        "b",
+        Behaviour::Health,
+        pki.authority.server(&["backend.test"]),
+    )
+    .await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk GET /health\n http-check expect status 200\n\
+         server tls {0} ssl ca-file {1} sni str(backend.test) check inter 100ms rise 1 fall 1\n\
+         server plain {0} ssl ca-file {1} sni str(backend.test) check inter 100ms rise 1 fall 1 no-check-ssl\n",
+        backend.addr,
+        pki.ca.display()
+    ))
+    .await;
+    let be = p.backend("be").await.unwrap();
+    let t0 = Instant::now();
+    while !be.servers[0].is_up() || be.servers[1].is_up() {
+        assert!(
+            t0.elapsed() < T,
+            "tls UP and plain DOWN: {} {}",
+            be.servers[0].status(),
+            be.servers[1].status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        backend.requests.load(Ordering::SeqCst) >= 1,
+        "the TLS check reached the server"
+    );
+    // Several check rounds later the TLS-checked server is still UP.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(be.servers[0].is_up());
+    assert!(backend.requests.load(Ordering::SeqCst) >= 3);
+}
