@@ -522,3 +522,38 @@ async fn checks_of_ssl_servers_run_over_tls() {
     assert!(be.servers[0].is_up());
     assert!(backend.requests.load(Ordering::SeqCst) >= 3);
 }
+
+/// TCP mode behind `ssl`: TLS offload, and `use_backend` by the SNI the client sent.
+#[tokio::test]
+async fn tcp_mode_offloads_tls_and_routes_by_sni() {
+    let pki = Pki::new();
+    let crt = pki.leaf("site.pem", &["a.test", "b.test"], Alg::EcdsaP256);
+    let a = TestServer::start("a", Behaviour::Echo).await;
+    let b = TestServer::start("b", Behaviour::Echo).await;
+    let p = proxy(&format!(
+        "defaults\n mode tcp\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:0 ssl crt {}\n use_backend bb if {{ ssl_fc_sni b.test }}\n default_backend ba\n\
+         backend ba\n server s {}\nbackend bb\n server s {}\n",
+        crt.display(),
+        a.addr,
+        b.addr
+    ))
+    .await;
+    let fe = addr(&p, "fe").addr;
+    for (name, server) in [("a.test", &a), ("b.test", &b)] {
+        let tcp = tokio::net::TcpStream::connect(fe).await.unwrap();
+        let c = tokio_rustls::TlsConnector::from(pki.authority.client(&[]));
+        let sni = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+        let mut t = bounded(c.connect(sni, tcp)).await.unwrap();
+        t.write_all(b"ping").await.unwrap();
+        t.flush().await.unwrap();
+        let mut got = [0u8; 4];
+        bounded(t.read_exact(&mut got)).await.unwrap();
+        assert_eq!(&got, b"ping");
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            1,
+            "{name} went to its backend"
+        );
+    }
+}
