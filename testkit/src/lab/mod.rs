@@ -309,19 +309,14 @@ impl Lab {
     /// carrier (NO-CARRIER, operstate DOWN) like a pulled cable, while its own admin state
     /// stays up. See [`Node::set_link`] for the node-side admin state.
     pub fn set_port(&self, node: &str, up: bool) -> io::Result<()> {
-        let n = self.node(node);
-        run_ok(
-            "ip",
-            [
-                "-n",
-                &self.bridge_ns,
-                "link",
-                "set",
-                &n.port,
-                if up { "up" } else { "down" },
-            ],
-        )
-        .map(|_| ())
+        self.set_bridge_port(&self.node(node).port, &[if up { "up" } else { "down" }])
+    }
+
+    /// `ip -n BRIDGE_NS link set PORT ARGS...`.
+    fn set_bridge_port(&self, port: &str, args: &[&str]) -> io::Result<()> {
+        let mut argv = vec!["-n", &self.bridge_ns, "link", "set", port];
+        argv.extend_from_slice(args);
+        run_ok("ip", argv).map(|_| ())
     }
 
     /// Lets the bridge forward multicast frames between the nodes, or stops it (`false`:
@@ -335,20 +330,7 @@ impl Lab {
     pub fn set_multicast(&self, forwarded: bool) -> io::Result<()> {
         let flood = if forwarded { "on" } else { "off" };
         for n in &self.nodes {
-            run_ok(
-                "ip",
-                [
-                    "-n",
-                    &self.bridge_ns,
-                    "link",
-                    "set",
-                    &n.port,
-                    "type",
-                    "bridge_slave",
-                    "mcast_flood",
-                    flood,
-                ],
-            )?;
+            self.set_bridge_port(&n.port, &["type", "bridge_slave", "mcast_flood", flood])?;
         }
         if !forwarded {
             self.static_ipv6_neighbours()?;
