@@ -88,7 +88,7 @@ impl Instance {
             announce_other,
             advert_v4,
             advert_v6,
-            counters: Counters::default(),
+            counters: super::status::new_counters(),
             vips_installed: false,
         })
     }
@@ -385,7 +385,7 @@ impl Instance {
     /// Every counter: the driver's own (sends, receives, codec drops, and what earlier state
     /// machines of this instance counted) plus the running state machine's.
     pub fn counters(&self) -> Counters {
-        self.counters.plus(self.router.stats())
+        super::status::counters_plus(&self.counters, self.router.stats())
     }
 
     /// A snapshot for the status endpoint.

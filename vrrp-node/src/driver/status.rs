@@ -1,10 +1,10 @@
 //! The status a running `vrrpd` publishes for the exporter and for operators: per instance
 //! name, interface, VRID, state, priorities, VIPs and counters, as JSON over loopback HTTP.
+//! The record types live in `exporters` ([`exporters::status`]), where the exporter reads
+//! them too; here: which counters exist, and the endpoint.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -13,83 +13,31 @@ use vrrp_proto::DropCounter;
 
 use crate::fsm::{DropReason, Stats};
 
-/// Counters of one instance, named as keepalived's statistics.
-///
-/// Every counter is always present, zeros included, so that a scraper sees the full set
-/// from the start: also every drop reason in [`Counters::drops`] (see [`drop_names`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Counters {
-    /// Valid adverts received for this VRID.
-    pub advert_rcvd: u64,
-    /// Adverts sent.
-    pub advert_sent: u64,
-    /// Priority-0 adverts received.
-    pub pri_zero_rcvd: u64,
-    /// Priority-0 adverts sent.
-    pub pri_zero_sent: u64,
-    /// Transitions into Master.
-    pub become_master: u64,
-    /// Transitions into Backup.
-    pub become_backup: u64,
-    /// Transitions into Fault.
-    pub become_fault: u64,
-    /// Transitions out of Master.
-    pub release_master: u64,
-    /// State transitions of any kind.
-    pub transitions: u64,
-    /// Gratuitous ARP / unsolicited NA messages sent.
-    pub garp_sent: u64,
-    /// Adverts that could not be sent.
-    pub send_errors: u64,
-    /// Dropped adverts by reason: the codec's counters (`auth_failure`, ...), the
-    /// address-list mismatch `addr_list_err`, and the state machine's reasons prefixed
-    /// `fsm_`.
-    pub drops: BTreeMap<String, u64>,
+pub use exporters::status::{Counters, DaemonStatus, InstanceStatus};
+
+/// Counters at zero with every drop reason present (see [`drop_names`]): what an instance
+/// starts with.
+pub fn new_counters() -> Counters {
+    Counters::with_drops(drop_names())
 }
 
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            advert_rcvd: 0,
-            advert_sent: 0,
-            pri_zero_rcvd: 0,
-            pri_zero_sent: 0,
-            become_master: 0,
-            become_backup: 0,
-            become_fault: 0,
-            release_master: 0,
-            transitions: 0,
-            garp_sent: 0,
-            send_errors: 0,
-            drops: drop_names().map(|n| (n.to_string(), 0)).collect(),
-        }
+/// `counters` plus the ones a state machine keeps itself (transitions, `fsm_*` drops). The
+/// driver's own hold, for those, what the instance's earlier state machines counted: a
+/// restarted instance keeps its counters.
+pub fn counters_plus(counters: &Counters, fsm: &Stats) -> Counters {
+    let mut total = counters.clone();
+    total.become_master += fsm.become_master;
+    total.become_backup += fsm.become_backup;
+    total.become_fault += fsm.become_fault;
+    total.release_master += fsm.release_master;
+    total.transitions += fsm.transitions;
+    for reason in DropReason::ALL {
+        *total
+            .drops
+            .entry(fsm_drop_name(reason).to_string())
+            .or_insert(0) += fsm.dropped(reason);
     }
-}
-
-impl Counters {
-    /// Adds one to the drop counter `name`.
-    pub fn count_drop(&mut self, name: &str) {
-        *self.drops.entry(name.to_string()).or_insert(0) += 1;
-    }
-
-    /// These counters plus the ones a state machine keeps itself (transitions, `fsm_*`
-    /// drops). The driver's own hold, for those, what the instance's earlier state machines
-    /// counted: a restarted instance keeps its counters.
-    pub fn plus(&self, fsm: &Stats) -> Counters {
-        let mut total = self.clone();
-        total.become_master += fsm.become_master;
-        total.become_backup += fsm.become_backup;
-        total.become_fault += fsm.become_fault;
-        total.release_master += fsm.release_master;
-        total.transitions += fsm.transitions;
-        for reason in DropReason::ALL {
-            *total
-                .drops
-                .entry(fsm_drop_name(reason).to_string())
-                .or_insert(0) += fsm.dropped(reason);
-        }
-        total
-    }
+    total
 }
 
 /// The drop counter of an advert the address list of which differs from ours.
@@ -117,44 +65,6 @@ pub fn drop_names() -> impl Iterator<Item = &'static str> {
         .map(DropCounter::name)
         .chain([ADDR_LIST_ERR])
         .chain(DropReason::ALL.into_iter().map(fsm_drop_name))
-}
-
-/// One instance's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InstanceStatus {
-    /// `vrrp_instance` name.
-    pub name: String,
-    /// Interface.
-    pub interface: String,
-    /// Virtual router id.
-    pub vrid: u8,
-    /// Protocol version.
-    pub version: u8,
-    /// MASTER, BACKUP, FAULT or STOP.
-    pub state: String,
-    /// Configured priority.
-    pub base_priority: u8,
-    /// Priority after tracked checks.
-    pub effective_priority: u8,
-    /// Virtual addresses with prefix.
-    pub vips: Vec<String>,
-    /// Whether the VIPs are installed here now.
-    pub vips_installed: bool,
-    /// Counters.
-    pub counters: Counters,
-}
-
-/// The whole daemon's status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DaemonStatus {
-    /// `router_id` from global_defs.
-    pub router_id: Option<String>,
-    /// Successful reloads.
-    pub reloads: u64,
-    /// Reloads rejected because the new configuration was bad.
-    pub reload_failures: u64,
-    /// Instances, in configuration order.
-    pub instances: Vec<InstanceStatus>,
 }
 
 /// Serves `GET /status` (JSON) on `addr` until the task is dropped.
@@ -214,7 +124,7 @@ mod tests {
 
     #[test]
     fn every_drop_reason_starts_at_zero_under_a_distinct_snake_case_name() {
-        let c = Counters::default();
+        let c = new_counters();
         let names: Vec<&str> = drop_names().collect();
         assert_eq!(c.drops.len(), names.len(), "names are distinct: {names:?}");
         assert!(c.drops.values().all(|v| *v == 0));
