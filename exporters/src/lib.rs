@@ -10,8 +10,11 @@
 //!
 //! A leaf crate: no raw sockets, netlink or TLS; it depends on none of the daemons.
 
+pub mod fetch;
 pub mod haproxy;
 pub mod keepalived;
+pub mod scrape;
+pub mod serve;
 pub mod status;
 pub mod text;
 pub mod vrrpd;
