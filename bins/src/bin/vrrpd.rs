@@ -46,6 +46,10 @@ struct Args {
     /// Serve the JSON status (GET /status) on this address, e.g. 127.0.0.1:9650.
     #[arg(long = "status-addr")]
     status_addr: Option<SocketAddr>,
+    /// Serve Prometheus metrics (GET /metrics; keepalived-exporter's names) on this
+    /// address, e.g. 127.0.0.1:9651. Off by default.
+    #[arg(long = "metrics-addr")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -95,7 +99,7 @@ fn main() -> ExitCode {
         status_addr: args.status_addr,
         link_poll: Duration::from_millis(100),
     };
-    runtime.block_on(run(options, loaded))
+    runtime.block_on(run(options, loaded, args.metrics_addr))
 }
 
 /// Logs to stderr (asked for, or checking a file) or to syslog; returns whether logs go to
@@ -136,7 +140,22 @@ fn daemonize(args: &mut Args, to_stderr: bool) -> bool {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads.
-async fn run(options: Options, loaded: config::LoadedConfig) -> ExitCode {
+async fn run(
+    options: Options,
+    loaded: config::LoadedConfig,
+    metrics_addr: Option<SocketAddr>,
+) -> ExitCode {
+    if let Some(addr) = metrics_addr {
+        // Inside the runtime: the listener runs as a task of it.
+        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install();
+        if let Err(e) = installed {
+            error!(%addr, "metrics endpoint: {e}");
+            return ExitCode::from(1);
+        }
+        info!(%addr, "metrics endpoint listening");
+    }
     let (control_tx, control_rx) = mpsc::channel(8);
     if let Err(e) = forward_signals(control_tx) {
         error!("installing signal handlers: {e}");

@@ -7,13 +7,14 @@
 //! Here: the event loop and the daemon's state. Elsewhere: what a configuration means for
 //! one instance ([`plan`]) and running it ([`instance`]); reconciling the running set with a
 //! configuration (`apply`); datagrams, script results and link state (`inputs`); sync groups
-//! (`groups`); notify scripts (`notify`).
+//! (`groups`); notify scripts (`notify`); metrics (`metrics`).
 
 mod apply;
 pub mod firewall;
 mod groups;
 mod inputs;
 pub mod instance;
+mod metrics;
 mod notify;
 pub mod plan;
 pub mod scripts;
@@ -128,6 +129,7 @@ pub async fn run(
     let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
     let vips = VipManager::connect()?;
+    metrics::describe();
     if let Some(addr) = options.status_addr {
         let listener = status::bind(addr)
             .await
@@ -278,7 +280,7 @@ impl Daemon {
             reload_failures: self.reload_failures,
             instances: self.instances.iter().map(|r| r.inst.status()).collect(),
         };
-        self.status.send_if_modified(|s| {
+        let changed = self.status.send_if_modified(|s| {
             if *s == snapshot {
                 false
             } else {
@@ -286,5 +288,8 @@ impl Daemon {
                 true
             }
         });
+        if changed {
+            metrics::record(&self.status.borrow());
+        }
     }
 }

@@ -1,0 +1,53 @@
+//! The daemon's status recorded through the `metrics` facade, under the names
+//! keepalived-exporter gives keepalived's statistics (`keepalived_advert_rcvd_total`,
+//! `keepalived_vrrp_state`, ...: the mapping is `exporters`', shared with lb-exporter). A
+//! binary that installs a recorder (vrrpd `--metrics-addr`) serves them; without one this
+//! costs a few no-op calls per status change.
+
+use exporters::keepalived::{self, KEEPALIVED_STATS};
+use exporters::status::DaemonStatus;
+use tracing::warn;
+
+/// Gives each family its help text (once, at start).
+pub fn describe() {
+    metrics::describe_gauge!(keepalived::UP.0, keepalived::UP.1);
+    metrics::describe_gauge!(keepalived::VRRP_STATE.0, keepalived::VRRP_STATE.1);
+    for (name, help) in KEEPALIVED_STATS {
+        metrics::describe_counter!(format!("keepalived_{name}_total"), help);
+    }
+    metrics::gauge!(keepalived::UP.0).set(1.0);
+}
+
+/// Sets every counter and state gauge to what `status` says. Counters are set, not added
+/// to: the status already holds totals, kept across instance restarts.
+pub fn record(status: &DaemonStatus) {
+    let report = match exporters::vrrpd::report(status) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("metrics not recorded: {e}");
+            return;
+        }
+    };
+    for inst in &report.instances {
+        let (iname, intf, vrid) = (inst.iname.clone(), inst.intf.clone(), inst.vrid.to_string());
+        for (name, value) in &inst.counters {
+            metrics::counter!(
+                format!("keepalived_{name}_total"),
+                "iname" => iname.clone(),
+                "intf" => intf.clone(),
+                "vrid" => vrid.clone()
+            )
+            .absolute(*value);
+        }
+        for vip in &inst.vips {
+            metrics::gauge!(
+                keepalived::VRRP_STATE.0,
+                "iname" => iname.clone(),
+                "intf" => vip.intf.clone(),
+                "vrid" => vrid.clone(),
+                "ip_address" => vip.address.clone()
+            )
+            .set(inst.state.number());
+        }
+    }
+}
