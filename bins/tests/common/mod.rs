@@ -66,6 +66,11 @@ pub struct Vrrpd {
 impl Vrrpd {
     /// Writes `conf` and starts `vrrpd -f CONF -n -l -D` in `ns`.
     pub fn start(ns: &str, conf: &str) -> io::Result<Vrrpd> {
+        Vrrpd::start_with(ns, conf, &[])
+    }
+
+    /// [`Vrrpd::start`] with `extra` arguments (e.g. `--metrics-addr`).
+    pub fn start_with(ns: &str, conf: &str, extra: &[&str]) -> io::Result<Vrrpd> {
         let dir = tempfile::Builder::new().prefix("vrrpd-test").tempdir()?;
         let path = dir.path().join("keepalived.conf");
         std::fs::write(&path, conf)?;
@@ -81,7 +86,9 @@ impl Vrrpd {
                 "-D",
                 "--status-addr",
                 &status,
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied()),
         )?;
         Ok(Vrrpd {
             ns: ns.to_string(),
