@@ -126,6 +126,18 @@ impl SyslogWriter {
     }
 }
 
+/// The single-threaded tokio runtime of vrrpd and lb-exporter (one task runs the daemon;
+/// the exporter waits on I/O), or the failure logged and exit code 1.
+pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            tracing::error!("starting the runtime: {e}");
+            std::process::ExitCode::from(1)
+        })
+}
+
 /// Pid files holding this process's id while it runs (keepalived's `-p`, HAProxy's `-p` and
 /// `pidfile`): written by [`PidFiles::write`], removed when dropped.
 #[derive(Debug)]

@@ -8,11 +8,11 @@ use crate::process::{spawn_in_dir, ProcessGuard};
 
 /// Starts the real keepalived (VRRP only) in namespace `ns` with `conf` as its configuration.
 ///
-/// The config and every pid file live in the guard's [`ProcessGuard::work_dir`], so several
-/// keepalived run side by side in different namespaces:
-/// `keepalived -n -l -D -G -P -f DIR/keepalived.conf -p DIR/keepalived.pid
-/// -r DIR/vrrp.pid -c DIR/checkers.pid -b DIR/bfd.pid`. Its console log is in
-/// [`ProcessGuard::log`].
+/// The config, every pid file and the dumps it writes on signals (its TMPDIR) live in the
+/// guard's [`ProcessGuard::work_dir`], so several keepalived run side by side in different
+/// namespaces: `TMPDIR=DIR keepalived -n -l -D -G -P -f DIR/keepalived.conf
+/// -p DIR/keepalived.pid -r DIR/vrrp.pid -c DIR/checkers.pid -b DIR/bfd.pid`. Its console
+/// log is in [`ProcessGuard::log`].
 ///
 /// keepalived forks a VRRP child in the same process group: to crash it use
 /// `guard.signal_group(Signal::SIGKILL)` (SIGKILL of the parent alone makes the child shut
@@ -24,6 +24,10 @@ pub fn keepalived(ns: &str, conf: &str) -> io::Result<ProcessGuard> {
     let conf_path = p("keepalived.conf");
     std::fs::write(&conf_path, conf)?;
     let argv = vec![
+        // Its dumps (keepalived.data, .stats, .json on SIGUSR1, SIGUSR2, its JSON signal) go
+        // to the work dir too, not to a /tmp shared with other tests.
+        "env".to_owned(),
+        format!("TMPDIR={}", dir.path().display()),
         "keepalived".to_owned(),
         "-n".into(),
         "-l".into(),

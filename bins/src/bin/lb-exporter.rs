@@ -76,16 +76,9 @@ fn main() -> ExitCode {
         error!("nothing to scrape: give --haproxy.scrape-uri, --keepalived.pid-path or --vrrpd.status-uri");
         return ExitCode::from(2);
     }
-    // One thread: scrapes wait on I/O, and a small exporter uses little memory.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match bins::current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            error!("starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(run(args.listen, args.telemetry_path, collector))
 }

@@ -84,15 +84,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match bins::current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            error!("starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let options = Options {
         config_path: args.config.clone(),
