@@ -260,7 +260,8 @@ pub struct Logs(Vec<(String, PathBuf)>);
 impl Logs {
     /// Adds `guard`'s log under `name`.
     pub fn add(mut self, name: &str, guard: &ProcessGuard) -> Logs {
-        self.0.push((name.to_string(), guard.log_path().to_path_buf()));
+        self.0
+            .push((name.to_string(), guard.log_path().to_path_buf()));
         self
     }
 
