@@ -109,27 +109,26 @@ async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, t: Started, q
     }
 }
 
-/// Serves an HTTP/2 client connection: each stream runs in its own task while this one
-/// drives the connection. A reload or a soft stop sends GOAWAY (RFC 9113 §6.8) and lets
-/// the open streams finish; an idle connection closes after `timeout http-keep-alive`.
+/// Serves an HTTP/2 client connection: its streams run concurrently inside this task
+/// (no task per stream: a stream's state is allocated once, and buffers are reused from
+/// stream to stream), while the connection is driven. A reload or a soft stop sends
+/// GOAWAY (RFC 9113 §6.8) and lets the open streams finish; an idle connection closes
+/// after `timeout http-keep-alive`.
 pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Limits) {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
     let t = &ctx.fe.cfg.settings.timeouts;
-    let Some(Ok(mut conn)) = within(
-        t.client,
-        h2::builder(&limits).handshake::<_, bytes::Bytes>(stream),
-    )
-    .await
-    else {
+    let handshake = h2::builder(&limits).handshake::<_, bytes::Bytes>(stream);
+    let Some(Ok(mut conn)) = within(t.client, handshake).await else {
         return;
     };
     let idle = t.http_keep_alive.or(t.client);
-    let mut tasks = tokio::task::JoinSet::new();
+    let spare = std::sync::Mutex::new(Vec::new());
+    let mut streams = FuturesUnordered::new();
     let mut retired = ctx.fe.retired.subscribe();
     let mut stopping = ctx.shared.stopping.clone();
     let mut going_away = false;
     loop {
-        while tasks.try_join_next().is_some() {}
-        let no_streams = tasks.is_empty();
+        let no_streams = streams.is_empty();
         let idle_wait = async {
             match idle {
                 Some(d) if no_streams => tokio::time::sleep(d).await,
@@ -138,9 +137,7 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
         };
         tokio::select! {
             next = conn.accept() => match next {
-                Some(Ok((req, respond))) => {
-                    tasks.spawn(h2_stream(ctx.clone(), req, respond));
-                }
+                Some(Ok((req, respond))) => streams.push(Box::pin(h2_stream(&ctx, &spare, req, respond))),
                 // Protocol errors: the h2 crate has sent GOAWAY with the right code.
                 Some(Err(e)) => {
                     tracing::debug!(frontend = %ctx.fe.name(), error = %e, "HTTP/2 connection error");
@@ -148,7 +145,7 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
                 }
                 None => break,
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(()) = streams.next(), if !streams.is_empty() => {}
             _ = idle_wait, if !going_away => {
                 going_away = true;
                 conn.graceful_shutdown();
@@ -165,17 +162,17 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
             }
         }
     }
-    // Streams still running need the connection driven to finish; it is gone.
-    tasks.shutdown().await;
 }
 
-/// One HTTP/2 stream: its request converted, then the same exchange as HTTP/1.1.
+/// One HTTP/2 stream: its request converted, then the same exchange as HTTP/1.1, with
+/// buffers from the connection's `spare` ones.
 async fn h2_stream(
-    ctx: ConnCtx,
+    ctx: &ConnCtx,
+    spare: &std::sync::Mutex<Vec<Bufs>>,
     req: http::Request<::h2::RecvStream>,
     respond: ::h2::server::SendResponse<bytes::Bytes>,
 ) {
-    let t = started(&ctx, Instant::now());
+    let t = started(ctx, Instant::now());
     let (parts, body) = req.into_parts();
     let end_stream = body.is_end_stream();
     let mut s = h2::H2Stream::new(respond, body);
@@ -186,15 +183,20 @@ async fn h2_stream(
             let page = builtin::error_page(code, &fe.cfg.settings.errorfiles);
             let bytes = s.reply(&page, fe.cfg.settings.timeouts.client).await;
             let line = format!("{} {} HTTP/2.0", parts.method, parts.uri);
-            log(
-                &ctx,
-                t,
-                &line,
-                Answered::locally(fe.name(), code, bytes, *b"PR", Trace::default()),
-            );
+            let a = Answered::locally(fe.name(), code, bytes, *b"PR", Trace::default());
+            log(ctx, t, &line, a);
             return;
         }
     };
-    let mut bufs = Bufs::default();
-    exchange::handle(&ctx, &mut Session::H2(&mut s), &mut bufs, head, t).await;
+    let taken = spare.lock().ok().and_then(|mut v| v.pop());
+    let mut bufs = taken.unwrap_or_default();
+    exchange::handle(ctx, &mut Session::H2(&mut s), &mut bufs, head, t).await;
+    // The big read buffer goes back to the thread's pool; the small ones stay for the
+    // connection's next stream.
+    crate::io::pool::give(&mut bufs.ubuf);
+    if let Ok(mut v) = spare.lock() {
+        if v.len() < 16 {
+            v.push(bufs);
+        }
+    }
 }

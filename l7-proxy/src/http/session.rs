@@ -100,7 +100,9 @@ impl Session<'_> {
                 c.respond(head, up, ubuf, framing, cto, sto).await
             }
             Session::H2(s) => {
-                let r = s.respond(head, up, ubuf, framing, cto, sto).await;
+                // The head's memory becomes the response's field values (no copies).
+                let owned = bytes::Bytes::from(std::mem::take(head));
+                let r = s.respond(owned, up, ubuf, framing, cto, sto).await;
                 if r.is_err() {
                     s.reset();
                 }

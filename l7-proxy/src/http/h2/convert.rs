@@ -7,7 +7,7 @@
 //! before they reach us; they are refused here too), §8.3.1: `:authority` becomes `Host`,
 //! and a `Host` that differs is malformed, §8.2.3: `cookie` fields are joined with `; `.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::http::h1::headers::fields;
 use crate::http::h1::request::{parse_request, RequestHead};
@@ -35,9 +35,9 @@ pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<Reques
         return Err(400);
     }
     let authority = p.uri.authority().map(|a| a.as_str());
-    let mut raw = Vec::with_capacity(256);
+    let mut raw = BytesMut::with_capacity(256);
     raw.extend_from_slice(p.method.as_str().as_bytes());
-    raw.push(b' ');
+    raw.extend_from_slice(b" ");
     raw.extend_from_slice(path.as_bytes());
     raw.extend_from_slice(b" HTTP/1.1\r\n");
     let mut host_seen = false;
@@ -78,8 +78,7 @@ pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<Reques
         raw.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     raw.extend_from_slice(b"\r\n");
-    let mut buf = BytesMut::from(&raw[..]);
-    match parse_request(&mut buf) {
+    match parse_request(&mut raw) {
         Ok(Some(mut h)) => {
             h.http2 = true;
             Ok(h)
@@ -90,7 +89,7 @@ pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<Reques
     }
 }
 
-fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+fn push(out: &mut BytesMut, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
@@ -98,8 +97,8 @@ fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// An HTTP/2 response from a serialized HTTP/1.1 head (status line and fields); fields
-/// HTTP/2 forbids are left out.
-pub fn response(head: &[u8]) -> http::Response<()> {
+/// HTTP/2 forbids are left out. Values are slices of `head`, not copies.
+pub fn response(head: Bytes) -> http::Response<()> {
     let status = head
         .get(9..12)
         .and_then(|s| std::str::from_utf8(s).ok())
@@ -109,14 +108,15 @@ pub fn response(head: &[u8]) -> http::Response<()> {
     let mut r = http::Response::new(());
     *r.status_mut() = status;
     let h = r.headers_mut();
-    for (n, v) in fields(head) {
+    h.reserve(head.iter().filter(|&&b| b == b'\n').count());
+    for (n, v) in fields(&head) {
         let Ok(name) = http::HeaderName::from_bytes(n) else {
             continue;
         };
         if CONNECTION_SPECIFIC.contains(&name.as_str()) || name == "te" {
             continue;
         }
-        if let Ok(value) = http::HeaderValue::from_bytes(v) {
+        if let Ok(value) = http::HeaderValue::from_maybe_shared(head.slice_ref(v)) {
             h.append(name, value);
         }
     }
@@ -181,9 +181,9 @@ mod tests {
 
     #[test]
     fn responses_lose_connection_fields() {
-        let r = response(
+        let r = response(Bytes::from_static(
             b"HTTP/1.1 201 Created\r\nx-a: 1\r\ntransfer-encoding: chunked\r\nkeep-alive: 5\r\n",
-        );
+        ));
         assert_eq!(r.status(), 201);
         assert_eq!(r.headers().len(), 1);
     }

@@ -110,16 +110,15 @@ impl H2Stream {
 
     /// Sends an informational response (1xx).
     pub fn interim(&mut self, head: &[u8]) -> bool {
-        self.respond
-            .send_informational(convert::response(head))
-            .is_ok()
+        let r = convert::response(Bytes::copy_from_slice(head));
+        self.respond.send_informational(r).is_ok()
     }
 
     /// Sends the response head and relays its body from `up` (`ubuf` holds what was
     /// already read). Returns the body bytes sent, or how it broke and what was sent.
     pub async fn respond<R: AsyncRead + Unpin>(
         &mut self,
-        head: &[u8],
+        head: Bytes,
         up: &mut R,
         ubuf: &mut BytesMut,
         framing: Framing,
@@ -127,11 +126,11 @@ impl H2Stream {
         sto: Option<Duration>,
     ) -> Result<u64, (CopyError, u64)> {
         let end = framing == Framing::None;
+        let head_len = head.len() as u64;
         let send = self
             .respond
             .send_response(convert::response(head), end)
             .map_err(|e| (CopyError::Write(h2_err(e)), 0))?;
-        let head_len = head.len() as u64;
         if end {
             return Ok(head_len);
         }
@@ -159,10 +158,10 @@ impl H2Stream {
             .map(|p| p + 2)
             .unwrap_or(raw.len());
         let (head, body) = (&raw[..split], raw.get(split + 2..).unwrap_or_default());
-        let Ok(send) = self
-            .respond
-            .send_response(convert::response(head), body.is_empty())
-        else {
+        let Ok(send) = self.respond.send_response(
+            convert::response(Bytes::copy_from_slice(head)),
+            body.is_empty(),
+        ) else {
             return 0;
         };
         let mut out = Out {
