@@ -99,17 +99,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let pidfile = args.pidfile.clone().or_else(|| g.pidfile.clone());
-    if let Some(p) = &pidfile {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            eprintln!("[ALERT] cannot write pidfile {}: {e}", p.display());
+    // Removed when `main` returns.
+    let _pid_files = match bins::PidFiles::write(args.pidfile.clone().or_else(|| g.pidfile.clone()))
+    {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!(
+                "[ALERT] cannot write pidfile {}: {}",
+                e.path.display(),
+                e.source
+            );
             return ExitCode::from(1);
         }
-    }
+    };
     let code = rt.block_on(run(args.files, loaded, identity));
-    if let Some(p) = &pidfile {
-        let _ = std::fs::remove_file(p);
-    }
     // Do not wait for lingering connection tasks: stop means stop.
     rt.shutdown_background();
     code
