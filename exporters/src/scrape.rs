@@ -299,7 +299,11 @@ async fn read_keepalived(k: &KeepalivedAt) -> Result<VrrpReport, ScrapeError> {
     keepalived::join(data, stats).map_err(parse)
 }
 
+/// Sends `signal` and reads the `file` it makes keepalived write. The old file is removed
+/// first where it may be, so that a dump written within the clock tick of the last one is
+/// not taken for the last one.
 async fn dump(pid: i32, signal: i32, file: &std::path::Path) -> Result<String, FetchError> {
+    let _ = std::fs::remove_file(file);
     let before = fetch::modified(file);
     fetch::send_signal(pid, signal).await?;
     fetch::read_fresh(file, before).await

@@ -151,6 +151,12 @@ fn collector(args: &Args) -> Result<Collector, String> {
         let t = HttpTarget::parse(uri).map_err(|e| format!("--vrrpd.status-uri {e}"))?;
         sources.push(Source::new(SourceKind::Vrrpd(t), args.vrrpd_timeout));
     }
+    // Each source's series are told apart by its name (`socket`/`source` label).
+    for (i, s) in sources.iter().enumerate() {
+        if sources[..i].iter().any(|t| t.name == s.name) {
+            return Err(format!("{} is given twice", s.name));
+        }
+    }
     Ok(Collector {
         sources,
         check_script: args.keepalived_check_script.clone(),
