@@ -125,9 +125,12 @@ impl HttpTarget {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| http_err(&e))?;
-        // The connection task ends with the exchange (or when the caller's deadline drops
-        // this future and, with it, the sender).
-        tokio::spawn(conn);
+        // The connection is driven by a task of its own, which ends with this call: when it
+        // returns, and when the caller's deadline drops it mid-way (no socket outlives a
+        // scrape, however the peer behaves).
+        let _conn = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
         let host = if self.port == 80 {
             self.host.clone()
         } else {
@@ -161,6 +164,15 @@ impl HttpTarget {
         String::from_utf8(body.to_vec()).map_err(|_| FetchError::NotText {
             target: self.display.clone(),
         })
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
