@@ -165,6 +165,27 @@ fn keepalived_and_haproxy_through_lb_exporter_and_the_dashboards_queries() {
         );
     }
 
+    // The same keepalived read through its JSON dump (Debian's is built with JSON support).
+    let json = observe::lb_exporter_on(
+        b_ns,
+        9656,
+        &[
+            &format!("--keepalived.pid-path={b_pid}"),
+            &format!("--keepalived.dump-dir={}", b_dir.display()),
+            "--keepalived.json",
+        ],
+    );
+    let metrics = observe::curl(b_ns, "http://127.0.0.1:9656/metrics");
+    let vip_state = format!(
+        "keepalived_vrrp_state{{iname=\"VI_1\",intf=\"eth0\",vrid=\"62\",ip_address=\"{VIP}\"}} 1"
+    );
+    assert!(
+        metrics.contains("keepalived_up 1\n") && metrics.contains(&vip_state),
+        "JSON mode:\n{metrics}\n{}",
+        json.log()
+    );
+    drop(json);
+
     web1.kill().expect("web1 stopped");
     prom.wait_for(&server_up("web1"), 0.0, LIMIT, &logs);
     let _web1 = Proxy::Haproxy.backend(b_ns, dir.path(), 8081);

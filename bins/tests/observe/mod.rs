@@ -145,9 +145,14 @@ impl Prometheus {
     }
 }
 
-/// lb-exporter on the node's loopback with `args`.
+/// lb-exporter on the node's loopback ([`EXPORTER_PORT`]) with `args`.
 pub fn lb_exporter(ns: &str, args: &[&str]) -> ProcessGuard {
-    let listen = format!("--web.listen-address=127.0.0.1:{EXPORTER_PORT}");
+    lb_exporter_on(ns, EXPORTER_PORT, args)
+}
+
+/// lb-exporter on the node's loopback port `port` with `args`.
+pub fn lb_exporter_on(ns: &str, port: u16, args: &[&str]) -> ProcessGuard {
+    let listen = format!("--web.listen-address=127.0.0.1:{port}");
     let proc = spawn(
         ns,
         [
@@ -159,7 +164,7 @@ pub fn lb_exporter(ns: &str, args: &[&str]) -> ProcessGuard {
         .chain(args.iter().copied()),
     )
     .expect("lb-exporter starts");
-    let url = format!("http://127.0.0.1:{EXPORTER_PORT}/");
+    let url = format!("http://127.0.0.1:{port}/");
     testkit::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
         curl(ns, &url).contains("lb-exporter")
     })
