@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{captured, parse_exposition, Scrape};
+use common::{captured, published, vrrp_state, Scrape};
 use exporters::keepalived::{self, data, json, stats, VrrpReport, VrrpState};
-use exporters::text::Exposition;
 
 fn from_files(dir: &str) -> VrrpReport {
     let d = data::parse(&captured(&format!("{dir}/keepalived.data"))).expect("data reads");
@@ -19,23 +18,8 @@ fn from_json(dir: &str) -> VrrpReport {
     json::parse(&captured(&format!("{dir}/keepalived.json"))).expect("json reads")
 }
 
-fn published(report: &VrrpReport) -> Scrape {
-    let mut out = Exposition::new();
-    keepalived::export(report, &mut out, &[], &Default::default());
-    parse_exposition(&out.render())
-}
-
 fn state_of(s: &Scrape, iname: &str, vip: &str) -> Option<f64> {
-    let vrid = if iname == "VI_1" { "51" } else { "52" };
-    s.value(
-        "keepalived_vrrp_state",
-        &[
-            ("iname", iname),
-            ("intf", "eth0"),
-            ("vrid", vrid),
-            ("ip_address", vip),
-        ],
-    )
+    vrrp_state(s, iname, if iname == "VI_1" { "51" } else { "52" }, vip)
 }
 
 fn counter(s: &Scrape, name: &str, iname: &str) -> Option<f64> {

@@ -3,28 +3,14 @@
 
 mod common;
 
-use common::{captured, parse_exposition};
-use exporters::keepalived;
-use exporters::text::Exposition;
+use common::{captured, published, vrrp_state};
 
 #[test]
 fn vrrpds_status_is_published_with_keepalived_names_and_vrrpds_own_counters() {
     let status = exporters::vrrpd::parse(&captured("vrrpd-status.json")).expect("status reads");
     let report = exporters::vrrpd::report(&status).expect("states known");
-    let mut out = Exposition::new();
-    keepalived::export(&report, &mut out, &[], &Default::default());
-    let s = parse_exposition(&out.render());
-    let state = |iname: &str, vrid: &str, vip: &str| {
-        s.value(
-            "keepalived_vrrp_state",
-            &[
-                ("iname", iname),
-                ("intf", "eth0"),
-                ("vrid", vrid),
-                ("ip_address", vip),
-            ],
-        )
-    };
+    let s = published(&report);
+    let state = |iname: &str, vrid: &str, vip: &str| vrrp_state(&s, iname, vrid, vip);
     assert_eq!(state("VI_1", "51", "198.18.6.100/24"), Some(2.0));
     assert_eq!(state("VI_1", "51", "198.18.6.101/24"), Some(2.0));
     assert_eq!(state("VI_2", "52", "198.18.6.102/24"), Some(1.0));

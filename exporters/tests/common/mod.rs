@@ -97,3 +97,23 @@ fn parse_labels(mut text: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// The keepalived families of `report`, as a scrape.
+pub fn published(report: &exporters::keepalived::VrrpReport) -> Scrape {
+    let mut out = exporters::text::Exposition::new();
+    exporters::keepalived::export(report, &mut out, &[], &Default::default());
+    parse_exposition(&out.render())
+}
+
+/// `keepalived_vrrp_state` of VIP `vip` of instance `iname` (VRID `vrid`) on eth0.
+pub fn vrrp_state(s: &Scrape, iname: &str, vrid: &str, vip: &str) -> Option<f64> {
+    s.value(
+        "keepalived_vrrp_state",
+        &[
+            ("iname", iname),
+            ("intf", "eth0"),
+            ("vrid", vrid),
+            ("ip_address", vip),
+        ],
+    )
+}
