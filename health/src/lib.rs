@@ -171,6 +171,16 @@ pub struct HealthState {
     pub reason: Option<CheckResult>,
     /// Number of transitions so far.
     pub transitions: u64,
+    /// The latest check result and when it finished: updated after every check, without
+    /// waking subscribers (they are woken on transitions only), for status pages.
+    pub last: Option<(CheckResult, std::time::SystemTime)>,
+    /// HAProxy's check health: `rise + fall - 1` when fully UP, counting down with each
+    /// failure; 0 when fully DOWN, counting up with each success.
+    pub health: u32,
+    /// Checks that failed while UP (HAProxy's `chkfail`).
+    pub failed_while_up: u64,
+    /// UP to DOWN transitions (HAProxy's `chkdown`).
+    pub downs: u64,
 }
 
 /// A running check. Dropping the handle stops the check task (and kills a running script's
@@ -206,27 +216,45 @@ impl Drop for CheckHandle {
 
 /// Starts running `check` in a tokio task, the first check immediately.
 ///
-/// `initially_up` is the state before any result: HAProxy starts servers UP (and takes them
-/// down after `fall` failures); keepalived starts track scripts in a failed state until `rise`
+/// `initially_up` is the state before any result: HAProxy starts servers UP at the edge,
+/// its health at `rise`, so the first failed check takes a dead server down (its default
+/// `init-state up`); keepalived starts track scripts in a failed state until `rise`
 /// successes. Must be called within a tokio runtime.
 pub fn spawn(check: Check, initially_up: bool) -> CheckHandle {
+    let tracker = if initially_up {
+        Tracker::up_at_rise(check.timing)
+    } else {
+        Tracker::new(check.timing, false)
+    };
     let (tx, rx) = watch::channel(HealthState {
         up: initially_up,
         reason: None,
         transitions: 0,
+        last: None,
+        health: tracker.health(),
+        failed_while_up: 0,
+        downs: 0,
     });
     let check = Arc::new(check);
     let task = tokio::spawn(async move {
-        let mut tracker = Tracker::new(check.timing, initially_up);
+        let mut tracker = tracker;
         loop {
             let result = run_once(&check.kind, check.timing.timeout).await;
-            if let Some(t) = tracker.record(result.status.is_ok()) {
-                tx.send_modify(|s| {
+            let was_up = tracker.is_up();
+            let ok = result.status.is_ok();
+            let transition = tracker.record(ok);
+            tx.send_if_modified(|s| {
+                if let Some(t) = transition {
                     s.up = t == Transition::Up;
                     s.reason = Some(result.clone());
                     s.transitions += 1;
-                });
-            }
+                    s.downs += u64::from(t == Transition::Down);
+                }
+                s.failed_while_up += u64::from(was_up && !ok);
+                s.health = tracker.health();
+                s.last = Some((result, std::time::SystemTime::now()));
+                transition.is_some()
+            });
             if tx.is_closed() {
                 // Nobody listens any more (the handle keeps a receiver, so this means the
                 // handle and all subscribers are gone).

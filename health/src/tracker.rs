@@ -34,6 +34,17 @@ impl Tracker {
         }
     }
 
+    /// A tracker as HAProxy starts a checked server: UP, but one failure from DOWN (its
+    /// health at `rise`, not at `rise + fall - 1`), so a dead server is out of rotation
+    /// after the first check rather than after `fall` of them.
+    pub fn up_at_rise(timing: Timing) -> Tracker {
+        Tracker {
+            timing,
+            up: true,
+            streak: timing.fall.max(1) - 1,
+        }
+    }
+
     /// Whether the state is UP.
     pub fn is_up(&self) -> bool {
         self.up
@@ -62,6 +73,16 @@ impl Tracker {
             })
         } else {
             None
+        }
+    }
+
+    /// HAProxy's health counter: `rise + fall - 1` when fully UP, down by one per failure;
+    /// 0 when fully DOWN, up by one per success.
+    pub fn health(&self) -> u32 {
+        if self.up {
+            (self.timing.rise.max(1) + self.timing.fall.max(1) - 1).saturating_sub(self.streak)
+        } else {
+            self.streak
         }
     }
 
@@ -106,6 +127,28 @@ mod tests {
         assert_eq!(t.next_interval(), Duration::from_millis(500));
         assert_eq!(t.record(true), Some(Transition::Up));
         assert!(t.is_up());
+    }
+
+    #[test]
+    fn health_counts_down_to_a_fall_and_up_to_a_rise_as_haproxys() {
+        // rise 2, fall 3: UP at 4, DOWN after 3 failures, UP again after 2 successes.
+        let mut t = Tracker::new(timing(), true);
+        let mut seen = vec![t.health()];
+        for ok in [false, false, false, true, true] {
+            t.record(ok);
+            seen.push(t.health());
+        }
+        assert_eq!(seen, [4, 3, 2, 0, 1, 4]);
+    }
+
+    #[test]
+    fn a_server_starting_at_rise_goes_down_on_the_first_failure() {
+        let mut t = Tracker::up_at_rise(timing());
+        assert_eq!(t.health(), 2, "rise");
+        assert_eq!(t.record(false), Some(Transition::Down));
+        let mut t = Tracker::up_at_rise(timing());
+        assert_eq!(t.record(true), None);
+        assert_eq!(t.health(), 4, "a success confirms it fully");
     }
 
     #[test]
