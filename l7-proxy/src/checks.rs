@@ -49,6 +49,8 @@ pub fn start(
                 continue;
             }
             let handle = health::spawn(check_of(&be.settings, s, params), true);
+            // The statistics read the latest result through it.
+            let _ = s.check.set(handle.subscribe());
             let watcher = tokio::spawn(watch(handle.subscribe(), be.clone(), i, syslog.clone()));
             out.push(ServerCheck {
                 _handle: handle,
@@ -133,7 +135,7 @@ async fn watch(
         let Some(server) = be.servers.get(idx) else {
             return;
         };
-        server.set_up(state.up);
+        be.set_server_up(idx, state.up);
         let reason = state.reason.map(|r| r.describe()).unwrap_or_default();
         let (a, b) = be.up_counts();
         let counts = (server.active(), server.queued());

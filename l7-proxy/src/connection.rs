@@ -48,7 +48,12 @@ pub async fn serve(
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
             match within(fe.cfg.settings.timeouts.client, acceptor.accept(tcp)).await {
                 Some(Ok(s)) => {
-                    info.tls = Some(TlsInfo::of(s.get_ref().1));
+                    let tls = s.get_ref().1;
+                    fe.counters.tls_sessions.fetch_add(1, Ordering::Relaxed);
+                    if tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                        fe.counters.tls_resumed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    info.tls = Some(TlsInfo::of(tls));
                     Stream::TlsServer(Box::new(s))
                 }
                 failed => {

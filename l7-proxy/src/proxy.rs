@@ -89,18 +89,24 @@ impl Generation {
             }
             frontends.push(fe);
         }
-        let view = Arc::new(crate::stats::StatsView {
-            frontends: frontends.iter().map(Arc::downgrade).collect(),
-            backends: cfg
-                .backends
-                .iter()
-                .filter_map(|b| backends.get(&b.name).cloned())
-                .collect(),
+        let threads = cfg.global.nbthread.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
+        let ordered = cfg
+            .backends
+            .iter()
+            .filter_map(|b| backends.get(&b.name).cloned())
+            .collect();
+        let view = Arc::new(crate::stats::StatsView::new(
+            &frontends,
+            ordered,
+            threads,
+            cfg.global.maxconn,
+        ));
+        // Every frontend can serve it: through `stats uri`, or a `use-service
+        // prometheus-exporter` rule.
         for fe in &frontends {
-            if fe.cfg.settings.stats_uri.is_some() {
-                let _ = fe.stats.set(view.clone());
-            }
+            let _ = fe.stats.set(view.clone());
         }
         Ok(Generation {
             backends,

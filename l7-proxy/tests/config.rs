@@ -214,6 +214,8 @@ fn guarding_keywords_are_refused_with_their_position() {
         ("frontend f\n bind :1\n mode tcp\n use_backend b if { path /x }\n default_backend b\nbackend b\n mode tcp\n", 4, "mode http"),
         ("frontend f\n bind :1\n tcp-request connection reject if { ssl_fc }\n", 3, "tcp-request content"),
         ("defaults\n http-request deny\n", 2, "not allowed in a defaults"),
+        ("frontend f\n bind :1\n http-request use-service lua.x\n", 3, "unknown service 'lua.x'"),
+        ("frontend f\n bind :1\n http-response use-service prometheus-exporter\n", 3, "'http-request' action"),
     ];
     for (text, line, what) in refused {
         let e = errors(text);

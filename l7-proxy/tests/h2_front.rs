@@ -124,9 +124,9 @@ async fn streams_are_multiplexed_logged_and_counted_like_http11() {
     assert!(line.contains("\"GET /echo HTTP/2.0\""), "{line}");
     assert!(line.contains(" 200 "), "{line}");
     let fe = s.proxy.frontend("fe").await.unwrap();
-    assert_eq!(fe.counters.requests.load(Ordering::Relaxed), 11);
+    assert_eq!(fe.counters.traffic.requests.load(Ordering::Relaxed), 11);
     assert_eq!(
-        fe.counters.total.load(Ordering::Relaxed),
+        fe.counters.traffic.sessions_total.load(Ordering::Relaxed),
         1,
         "one connection"
     );

@@ -96,7 +96,7 @@ async fn deny_return_and_allow() {
         "only the allowed request went on"
     );
     let fe = p.frontend("fe").await.unwrap();
-    assert_eq!(fe.counters.denied_req.load(Ordering::Relaxed), 2);
+    assert_eq!(fe.counters.traffic.denied_req.load(Ordering::Relaxed), 2);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! failed connects as `retries` and `option redispatch` say.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,16 +74,15 @@ pub struct Attempt<'a> {
     pub retries: usize,
     /// The last server tried, for the log.
     pub last_server: Option<Arc<Server>>,
-    /// Time in the queue of the last try (`%Tw`), when timing.
+    /// Time in the queue of the last try (`%Tw`).
     pub t_queue: Option<Duration>,
-    /// Time to connect of the last try (`%Tc`), when timing.
+    /// Time to connect of the last try (`%Tc`).
     pub t_connect: Option<Duration>,
-    timing: bool,
 }
 
 impl<'a> Attempt<'a> {
-    /// `timing`: measure queue and connect times (only when a log line will use them).
-    pub fn new(backend: &'a Backend, client: IpAddr, timing: bool) -> Attempt<'a> {
+    /// The way of one request or session from `client` to a server of `backend`.
+    pub fn new(backend: &'a Backend, client: IpAddr) -> Attempt<'a> {
         Attempt {
             backend,
             client,
@@ -92,7 +92,6 @@ impl<'a> Attempt<'a> {
             last_server: None,
             t_queue: None,
             t_connect: None,
-            timing,
         }
     }
 
@@ -104,8 +103,13 @@ impl<'a> Attempt<'a> {
         }
         self.retries_left -= 1;
         self.retries += 1;
-        if self.backend.settings.redispatch {
+        let (b, s) = (&self.backend.counters, &slot.server.counters);
+        b.retries.fetch_add(1, Relaxed);
+        s.retries.fetch_add(1, Relaxed);
+        if self.backend.settings.redispatch && self.backend.servers.len() > 1 {
             self.exclude.push(slot.index);
+            b.redispatches.fetch_add(1, Relaxed);
+            s.redispatches.fetch_add(1, Relaxed);
         }
         true
     }
@@ -123,17 +127,16 @@ impl<'a> Attempt<'a> {
             let Some(idx) = self.backend.pick(self.client, &self.exclude) else {
                 return Err(ConnectError::NoServer);
             };
-            let tq = self.timing.then(Instant::now);
-            let slot = self
-                .backend
-                .acquire(idx, queue_to)
-                .await
-                .map_err(|e| match e {
-                    PickError::QueueTimeout => ConnectError::QueueTimeout,
-                    PickError::QueueFull => ConnectError::QueueFull,
-                    PickError::NoServer => ConnectError::NoServer,
-                })?;
-            self.t_queue = tq.map(|t| t.elapsed());
+            let (slot, waited) =
+                self.backend
+                    .acquire(idx, queue_to)
+                    .await
+                    .map_err(|e| match e {
+                        PickError::QueueTimeout => ConnectError::QueueTimeout,
+                        PickError::QueueFull => ConnectError::QueueFull,
+                        PickError::NoServer => ConnectError::NoServer,
+                    })?;
+            self.t_queue = Some(waited);
             self.last_server = Some(slot.server.clone());
             let sni =
                 slot.server.tls.as_ref().map(|tls| {
@@ -145,7 +148,9 @@ impl<'a> Attempt<'a> {
             };
             if reuse {
                 if let Some(stream) = slot.server.take_idle(sni_text.as_deref()) {
-                    self.t_connect = self.timing.then_some(Duration::ZERO);
+                    self.t_connect = Some(Duration::ZERO);
+                    self.backend.counters.reuses.fetch_add(1, Relaxed);
+                    slot.server.counters.reuses.fetch_add(1, Relaxed);
                     return Ok(Upstream {
                         slot,
                         stream,
@@ -154,10 +159,12 @@ impl<'a> Attempt<'a> {
                     });
                 }
             }
-            let tc = self.timing.then(Instant::now);
+            let tc = Instant::now();
+            self.backend.counters.connects.fetch_add(1, Relaxed);
+            slot.server.counters.connects.fetch_add(1, Relaxed);
             match within(t.connect, open(&slot.server, sni)).await {
                 Some(Ok(stream)) => {
-                    self.t_connect = tc.map(|t| t.elapsed());
+                    self.t_connect = Some(tc.elapsed());
                     return Ok(Upstream {
                         slot,
                         stream,
@@ -167,6 +174,8 @@ impl<'a> Attempt<'a> {
                 }
                 failed => {
                     let s = &slot.server;
+                    self.backend.counters.conn_errors.fetch_add(1, Relaxed);
+                    s.counters.conn_errors.fetch_add(1, Relaxed);
                     let e = match failed {
                         Some(Err(e)) => ConnectError::Failed(e),
                         _ => ConnectError::Timeout,

@@ -6,7 +6,7 @@ mod balance;
 pub mod connect;
 pub mod server;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::config::{self, HttpRule, ProxySettings};
 use crate::net::tls::client::UpstreamTls;
 use crate::net::tls::TlsError;
+use crate::stats::counters::{now_ms, Counters};
 pub use server::Server;
 
 /// Held while a request/connection uses a server: counts it and holds its `maxconn` slot.
@@ -30,6 +31,7 @@ pub struct ServerSlot {
 impl Drop for ServerSlot {
     fn drop(&mut self) {
         self.server.active.fetch_sub(1, Ordering::Relaxed);
+        self.server.backend_active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -62,6 +64,16 @@ pub struct Backend {
     rr_active: Vec<usize>,
     rr_backup: Vec<usize>,
     counter: AtomicUsize,
+    /// Connections using its servers (each server holds a clone).
+    active: Arc<AtomicUsize>,
+    /// Traffic counters for the statistics.
+    pub counters: Counters,
+    /// When the backend last went UP or DOWN ([`now_ms`]).
+    changed_at: AtomicU64,
+    /// Milliseconds spent DOWN (no server up) before the current state.
+    downtime_ms: AtomicU64,
+    /// Times it went DOWN (`chkdown`).
+    downs: AtomicU64,
 }
 
 impl Backend {
@@ -69,12 +81,13 @@ impl Backend {
     /// so a bad CA or client certificate stops a start or a reload.
     pub fn new(cfg: &config::Backend) -> Result<Backend, TlsError> {
         let mut servers = Vec::with_capacity(cfg.servers.len());
+        let active = Arc::new(AtomicUsize::new(0));
         for s in &cfg.servers {
             let tls = match s.params.ssl {
                 true => Some(UpstreamTls::new(&s.params.tls)?),
                 false => None,
             };
-            servers.push(Arc::new(Server::new(s, tls)));
+            servers.push(Arc::new(Server::new(s, tls, active.clone())));
         }
         let rr_active = balance::swrr_sequence(&servers, false);
         let rr_backup = balance::swrr_sequence(&servers, true);
@@ -87,7 +100,63 @@ impl Backend {
             rr_active,
             rr_backup,
             counter: AtomicUsize::new(0),
+            active,
+            counters: Counters::default(),
+            changed_at: AtomicU64::new(now_ms()),
+            downtime_ms: AtomicU64::new(0),
+            downs: AtomicU64::new(0),
         })
+    }
+
+    /// Whether any server, active or backup, is up.
+    pub fn is_up(&self) -> bool {
+        self.servers.iter().any(|s| s.is_up())
+    }
+
+    /// Sets server `index`'s health and follows the backend's own UP/DOWN state (no server
+    /// up is DOWN) for `lastchg`, `downtime` and `chkdown`.
+    pub fn set_server_up(&self, index: usize, up: bool) {
+        let Some(server) = self.servers.get(index) else {
+            return;
+        };
+        let was = self.is_up();
+        server.set_up(up);
+        let now_up = self.is_up();
+        if was != now_up {
+            let now = now_ms();
+            let since = self.changed_at.swap(now, Ordering::Relaxed);
+            if now_up {
+                self.downtime_ms
+                    .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+            } else {
+                self.downs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Milliseconds since the backend went UP or DOWN.
+    pub fn since_change_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.changed_at.load(Ordering::Relaxed))
+    }
+
+    /// Milliseconds spent DOWN, the current DOWN period included.
+    pub fn downtime_ms(&self, now: u64) -> u64 {
+        let before = self.downtime_ms.load(Ordering::Relaxed);
+        if self.is_up() {
+            before
+        } else {
+            before + self.since_change_ms(now)
+        }
+    }
+
+    /// Times the backend went DOWN.
+    pub fn downs(&self) -> u64 {
+        self.downs.load(Ordering::Relaxed)
+    }
+
+    /// Requests waiting in its servers' queues.
+    pub fn queued(&self) -> usize {
+        self.servers.iter().map(|s| s.queued()).sum()
     }
 
     /// Number of servers up, (active, backup).
@@ -107,27 +176,39 @@ impl Backend {
 
     /// Connections currently using this backend's servers.
     pub fn active(&self) -> usize {
-        self.servers.iter().map(|s| s.active()).sum()
+        self.active.load(Ordering::Relaxed)
     }
 
     /// Takes a slot on server `index`, waiting in its queue up to `queue_timeout` when the
-    /// server is at `maxconn`.
+    /// server is at `maxconn`; with the time it waited.
     pub async fn acquire(
         &self,
         index: usize,
         queue_timeout: Duration,
-    ) -> Result<ServerSlot, PickError> {
+    ) -> Result<(ServerSlot, Duration), PickError> {
         let server = self.servers.get(index).ok_or(PickError::NoServer)?.clone();
+        let mut waited = Duration::ZERO;
         let permit = match &server.slots {
             None => None,
             Some(sem) => match sem.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    if server.queued.fetch_add(1, Ordering::Relaxed) >= server.queue_max {
+                    let ahead = server.queued.fetch_add(1, Ordering::Relaxed);
+                    if ahead >= server.queue_max {
                         server.queued.fetch_sub(1, Ordering::Relaxed);
                         return Err(PickError::QueueFull);
                     }
+                    let queued = (ahead + 1) as u64;
+                    server
+                        .counters
+                        .max_queued
+                        .fetch_max(queued, Ordering::Relaxed);
+                    self.counters
+                        .max_queued
+                        .fetch_max(self.queued() as u64, Ordering::Relaxed);
+                    let t = std::time::Instant::now();
                     let r = tokio::time::timeout(queue_timeout, sem.clone().acquire_owned()).await;
+                    waited = t.elapsed();
                     server.queued.fetch_sub(1, Ordering::Relaxed);
                     match r {
                         Ok(Ok(p)) => Some(p),
@@ -137,13 +218,17 @@ impl Backend {
                 }
             },
         };
-        server.active.fetch_add(1, Ordering::Relaxed);
-        server.total.fetch_add(1, Ordering::Relaxed);
-        Ok(ServerSlot {
+        let active = server.active.fetch_add(1, Ordering::Relaxed) + 1;
+        let backend_active = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = now_ms();
+        server.counters.session(now, active);
+        self.counters.session(now, backend_active);
+        let slot = ServerSlot {
             server,
             index,
             _permit: permit,
-        })
+        };
+        Ok((slot, waited))
     }
 }
 #[cfg(test)]
@@ -231,10 +316,11 @@ mod tests {
     #[tokio::test]
     async fn maxconn_queue_times_out_and_bounds() {
         let b = backend("backend b\n server a 127.0.0.1:1 maxconn 1 maxqueue 1\n");
-        let s1 = b
+        let (s1, waited) = b
             .acquire(0, Duration::from_millis(50))
             .await
             .expect("free slot");
+        assert_eq!(waited, Duration::ZERO);
         assert_eq!(
             b.acquire(0, Duration::from_millis(50)).await.err(),
             Some(PickError::QueueTimeout)

@@ -3,16 +3,17 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 use crate::config;
 use crate::net::tls::client::UpstreamTls;
 use crate::net::Stream;
+use crate::stats::counters::{now_ms, Counters};
 
 /// Idle upstream connections kept per server.
-const POOL_MAX: usize = 256;
+pub const POOL_MAX: usize = 256;
 /// Queue bound per server when `maxqueue` is not set: beyond it a request gets 503 at once.
 const DEFAULT_QUEUE_MAX: usize = 4096;
 
@@ -43,15 +44,31 @@ pub struct Server {
     checked: bool,
     pub(super) maxconn: u32,
     pub(super) queue_max: usize,
+    maxqueue: u32,
     pub(super) slots: Option<Arc<Semaphore>>,
     pub(super) active: AtomicUsize,
+    /// Connections using any server of the same backend (shared by its servers).
+    pub(super) backend_active: Arc<AtomicUsize>,
     pub(super) queued: AtomicUsize,
-    pub(super) total: AtomicU64,
+    /// Traffic counters for the statistics.
+    pub counters: Counters,
+    /// `rise` and `fall` of its check.
+    pub rise_fall: (u32, u32),
+    /// The running check's state (latest result included), once checks start.
+    pub check: OnceLock<watch::Receiver<health::HealthState>>,
+    /// When the health state last changed ([`now_ms`]).
+    changed_at: AtomicU64,
+    /// Milliseconds spent DOWN before the current state.
+    downtime_ms: AtomicU64,
     pool: Mutex<Vec<Idle>>,
 }
 
 impl Server {
-    pub(super) fn new(s: &config::Server, tls: Option<UpstreamTls>) -> Server {
+    pub(super) fn new(
+        s: &config::Server,
+        tls: Option<UpstreamTls>,
+        backend_active: Arc<AtomicUsize>,
+    ) -> Server {
         let p = &s.params;
         Server {
             name: s.name.clone(),
@@ -63,6 +80,7 @@ impl Server {
             disabled: p.disabled,
             checked: p.check,
             maxconn: p.maxconn,
+            maxqueue: p.maxqueue,
             queue_max: if p.maxqueue == 0 {
                 DEFAULT_QUEUE_MAX
             } else {
@@ -70,8 +88,13 @@ impl Server {
             },
             slots: (p.maxconn > 0).then(|| Arc::new(Semaphore::new(p.maxconn as usize))),
             active: AtomicUsize::new(0),
+            backend_active,
             queued: AtomicUsize::new(0),
-            total: AtomicU64::new(0),
+            counters: Counters::default(),
+            rise_fall: (p.rise, p.fall),
+            check: OnceLock::new(),
+            changed_at: AtomicU64::new(now_ms()),
+            downtime_ms: AtomicU64::new(0),
             pool: Mutex::new(Vec::new()),
         }
     }
@@ -83,7 +106,16 @@ impl Server {
 
     /// Sets the health state (the check watcher calls this).
     pub fn set_up(&self, up: bool) {
-        self.up.store(up && !self.disabled, Ordering::Relaxed);
+        let up = up && !self.disabled;
+        let was = self.up.swap(up, Ordering::Relaxed);
+        if was != up {
+            let now = now_ms();
+            let since = self.changed_at.swap(now, Ordering::Relaxed);
+            if !was {
+                self.downtime_ms
+                    .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+            }
+        }
         if !up {
             // Connections to a dead server are useless.
             if let Ok(mut p) = self.pool.lock() {
@@ -115,9 +147,34 @@ impl Server {
         }
     }
 
+    /// Whether a health check runs on it.
+    pub fn is_checked(&self) -> bool {
+        self.checked && !self.disabled
+    }
+
+    /// Milliseconds since the health state last changed (HAProxy's `lastchg`).
+    pub fn since_change_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.changed_at.load(Ordering::Relaxed))
+    }
+
+    /// Milliseconds spent DOWN in total, the current DOWN period included (`downtime`).
+    pub fn downtime_ms(&self, now: u64) -> u64 {
+        let before = self.downtime_ms.load(Ordering::Relaxed);
+        if self.is_up() {
+            before
+        } else {
+            before + self.since_change_ms(now)
+        }
+    }
+
     /// Whether a request would be served now (below `maxconn`).
     pub fn has_slot(&self) -> bool {
         self.maxconn == 0 || self.active() < self.maxconn as usize
+    }
+
+    /// `maxqueue` as configured (0: not set).
+    pub fn queue_max_configured(&self) -> u32 {
+        self.maxqueue
     }
 
     /// Requests waiting in this server's queue.
@@ -127,7 +184,7 @@ impl Server {
 
     /// Requests/connections sent to this server so far.
     pub fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+        self.counters.sessions_total.load(Ordering::Relaxed)
     }
 
     /// The most recently idled connection opened with `sni` that still looks open.

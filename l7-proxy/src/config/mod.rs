@@ -33,7 +33,7 @@ use std::sync::Arc;
 pub use acl::{Acl, Condition, IpNet, Match, Patterns, Term};
 pub use lex::{split_line, Word};
 pub use model::*;
-pub use rules::{HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody};
+pub use rules::{HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody, Service};
 pub use sample::{Converter, Expr, Fetch, FormatPart, LogFormat};
 pub use tls::{BindTls, ClientVerify, GlobalTls, ServerSni, ServerTls, TlsParams, TlsVersion};
 

@@ -179,6 +179,10 @@ pub struct ProxySettings {
     pub stats_realm: Option<String>,
     /// `stats refresh`: the HTML page reloads itself this often.
     pub stats_refresh: Option<Duration>,
+    /// `stats hide-version`.
+    pub stats_hide_version: bool,
+    /// `stats show-legends`.
+    pub stats_show_legends: bool,
     /// `errorfile CODE PATH`: raw HTTP responses sent instead of the built-in error pages.
     pub errorfiles: HashMap<u16, Arc<[u8]>>,
 }
@@ -206,6 +210,8 @@ impl Default for ProxySettings {
             stats_auth: Vec::new(),
             stats_realm: None,
             stats_refresh: None,
+            stats_hide_version: false,
+            stats_show_legends: false,
             errorfiles: HashMap::new(),
         }
     }

@@ -82,6 +82,16 @@ pub enum HttpAction {
     Return(Reply),
     /// `redirect`.
     Redirect(Redirect),
+    /// `use-service NAME`: a service of the proxy answers (`http-request` only).
+    UseService(Service),
+}
+
+/// The services `use-service` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `prometheus-exporter`: the statistics in Prometheus format, under the names of
+    /// HAProxy's built-in exporter.
+    PrometheusExporter,
 }
 
 /// One rule: an action and its condition.
@@ -106,7 +116,6 @@ const HARMLESS_ACTIONS: &[&str] = &[
     "early-hint",
     "strict-mode",
     "wait-for-body",
-    "use-service",
 ];
 
 /// Status codes HAProxy accepts for `errorfile` and generated errors.
@@ -154,6 +163,7 @@ impl Parser {
             "redirect" if !response || rest.first().is_some_and(|k| k.text == "location") => {
                 self.redirect(rest, action).map(HttpAction::Redirect)
             }
+            "use-service" => self.service(rest, action, response),
             a if HARMLESS_ACTIONS.contains(&a) => {
                 self.warn(
                     action.col,
@@ -224,6 +234,33 @@ impl Parser {
             },
             self.pos(w[0].col),
         ));
+    }
+
+    /// `use-service NAME`: only HAProxy's built-in `prometheus-exporter`, on requests.
+    fn service(&mut self, rest: &[Word], at: &Word, response: bool) -> Option<HttpAction> {
+        if response {
+            self.err(at.col, "'use-service' is an 'http-request' action");
+            return None;
+        }
+        match rest {
+            [name] if name.text == "prometheus-exporter" => {
+                Some(HttpAction::UseService(Service::PrometheusExporter))
+            }
+            [name, ..] => {
+                self.err(
+                    name.col,
+                    format!(
+                        "unknown service '{}' (lbproxy has 'prometheus-exporter')",
+                        name.text
+                    ),
+                );
+                None
+            }
+            [] => {
+                self.err(at.col, "'use-service' needs a service name");
+                None
+            }
+        }
     }
 
     fn header_action(&mut self, rest: &[Word], at: &Word, set: bool) -> Option<HttpAction> {

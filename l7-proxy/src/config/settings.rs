@@ -210,8 +210,9 @@ impl Parser {
         }
     }
 
-    /// `stats enable|uri|auth|realm|refresh`; `hide-version`, `show-legends` and the like
-    /// change nothing that guards the page and are warnings. `stats http-request` rules
+    /// `stats enable|uri|auth|realm|refresh|hide-version|show-legends`; the others
+    /// (`show-node`, `show-desc`, `admin`...) change nothing that guards the page and are
+    /// warnings. `stats http-request` rules
     /// guard it and are refused.
     fn stats_kw(&mut self, s: &mut ProxySettings, w: &[Word]) {
         let value = w.get(2);
@@ -251,6 +252,8 @@ impl Parser {
                 Some(d) if !d.is_zero() => s.stats_refresh = Some(d),
                 _ => self.err(w[1].col, "'stats refresh' needs a time value"),
             },
+            Some("hide-version") => s.stats_hide_version = true,
+            Some("show-legends") => s.stats_show_legends = true,
             Some(sub @ "http-request") => {
                 let sub = sub.to_string();
                 self.err(

@@ -15,22 +15,25 @@ use crate::backend::Backend;
 use crate::config::{self, Condition};
 use crate::net::listener::Listening;
 use crate::net::ConnInfo;
+use crate::stats::counters::{now_ms, Counters};
 
 /// Counters of one frontend.
 #[derive(Debug, Default)]
 pub struct FrontendCounters {
     /// Connections currently open.
     pub active: AtomicUsize,
-    /// Connections accepted so far.
-    pub total: AtomicU64,
     /// TLS handshakes that failed (garbage, no common version or suite, timeouts).
     pub tls_failures: AtomicU64,
+    /// TLS handshakes completed.
+    pub tls_sessions: AtomicU64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed: AtomicU64,
     /// Connections refused by `tcp-request` rules.
     pub denied_conn: AtomicU64,
-    /// Requests refused by `http-request deny`.
-    pub denied_req: AtomicU64,
-    /// HTTP requests received (HTTP/1.1 and HTTP/2).
-    pub requests: AtomicU64,
+    /// Requests the proxy answered itself (statistics, redirects, `return`).
+    pub intercepted: AtomicU64,
+    /// Connections (as `sessions`), requests, responses, bytes: what backends count too.
+    pub traffic: Counters,
 }
 
 /// A frontend at run time, with its routing resolved to backends of the same generation.
@@ -130,8 +133,8 @@ impl ConnGuard {
     /// Counts one more connection.
     pub fn new(shared: Arc<Shared>, fe: Arc<FrontendRt>) -> ConnGuard {
         shared.active.fetch_add(1, Ordering::Relaxed);
-        fe.counters.active.fetch_add(1, Ordering::Relaxed);
-        fe.counters.total.fetch_add(1, Ordering::Relaxed);
+        let active = fe.counters.active.fetch_add(1, Ordering::Relaxed) + 1;
+        fe.counters.traffic.session(now_ms(), active);
         ConnGuard { shared, fe }
     }
 }

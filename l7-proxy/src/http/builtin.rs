@@ -204,19 +204,48 @@ pub fn stats_unauthorized(realm: Option<&str>) -> Vec<u8> {
     )
 }
 
-/// The statistics page: CSV with `;csv` in the URI, HTML otherwise.
-pub fn stats(view: &crate::stats::StatsView, uri: &str, close: bool) -> Vec<u8> {
+/// The statistics page of `view` as proxy settings `s` show it: CSV with `;csv` in the
+/// URI, HTML otherwise; `;norefresh` turns `stats refresh` off (HAProxy's `Refresh`
+/// header).
+pub fn stats(
+    view: &crate::stats::StatsView,
+    s: &crate::config::ProxySettings,
+    uri: &str,
+    close: bool,
+) -> Vec<u8> {
+    let norefresh = uri.contains(";norefresh");
     let (body, ctype) = if uri.contains(";csv") {
-        (view.csv(), "text/csv")
+        (view.csv(), "text/plain")
     } else {
-        (view.html(), "text/html")
+        let page = crate::stats::html::Page {
+            uri: s.stats_uri.as_deref().unwrap_or(uri),
+            refresh: s.stats_refresh,
+            norefresh,
+            hide_version: s.stats_hide_version,
+            show_legends: s.stats_show_legends,
+            process: Vec::new(),
+        };
+        (view.html(page), "text/html")
     };
-    generated(
-        200,
-        &[("content-type", ctype), ("cache-control", "no-cache")],
-        body.as_bytes(),
-        close,
-    )
+    let refresh = s
+        .stats_refresh
+        .filter(|_| !norefresh)
+        .map(|d| d.as_secs().max(1).to_string());
+    let mut headers = vec![("content-type", ctype), ("cache-control", "no-cache")];
+    if let Some(r) = &refresh {
+        headers.push(("refresh", r));
+    }
+    generated(200, &headers, body.as_bytes(), close)
+}
+
+/// `use-service prometheus-exporter`: the statistics in Prometheus text format.
+pub fn prometheus(view: &crate::stats::StatsView, close: bool) -> Vec<u8> {
+    let body = view.prometheus();
+    let headers = [
+        ("content-type", "text/plain; version=0.0.4"),
+        ("cache-control", "no-cache"),
+    ];
+    generated(200, &headers, body.as_bytes(), close)
 }
 
 #[cfg(test)]

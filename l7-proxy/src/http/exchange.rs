@@ -12,11 +12,12 @@ use super::rules::{self, Verdict};
 use super::session::{Bufs, Session};
 use super::upstream::{forward, Outcome, Request, Trace};
 use crate::backend::{Backend, Server};
-use crate::config::HttpRule;
+use crate::config::{HttpRule, Service};
 use crate::frontend::sample::Sampler;
-use crate::frontend::ConnCtx;
+use crate::frontend::{ConnCtx, FrontendRt};
 use crate::io::Framing;
 use crate::log::HttpLog;
+use crate::stats::counters::Finished;
 
 /// When a request started, for its log line.
 #[derive(Debug, Clone, Copy)]
@@ -27,10 +28,11 @@ pub struct Started {
     pub date: SystemTime,
 }
 
-/// What the log line says about a request that was answered.
+/// How a request was answered: what the counters and the log line need.
 #[derive(Debug)]
 pub(super) struct Answered<'a> {
-    backend: &'a str,
+    /// The backend that took it; `None`: the frontend answered.
+    backend: Option<&'a Backend>,
     server: Option<Arc<Server>>,
     /// The server field when no server answered: `<NOSRV>`, or `<STATS>`.
     label: &'static str,
@@ -38,27 +40,19 @@ pub(super) struct Answered<'a> {
     bytes: u64,
     term: [u8; 2],
     trace: Trace,
-    backend_active: usize,
 }
 
 impl<'a> Answered<'a> {
-    /// Answered by the proxy itself, in `frontend`'s name.
-    pub(super) fn locally(
-        frontend: &'a str,
-        status: u16,
-        bytes: u64,
-        term: [u8; 2],
-        trace: Trace,
-    ) -> Answered<'a> {
+    /// Answered by the proxy itself.
+    pub(super) fn locally(status: u16, bytes: u64, term: [u8; 2], trace: Trace) -> Answered<'a> {
         Answered {
-            backend: frontend,
+            backend: None,
             server: None,
             label: "<NOSRV>",
             status,
             bytes,
             term,
             trace,
-            backend_active: 0,
         }
     }
 
@@ -71,14 +65,13 @@ impl<'a> Answered<'a> {
         trace: Trace,
     ) -> Answered<'a> {
         Answered {
-            backend: &backend.name,
+            backend: Some(backend),
             server,
             label: "<NOSRV>",
             status,
             bytes,
             term,
             trace,
-            backend_active: backend.active(),
         }
     }
 }
@@ -88,6 +81,8 @@ struct Here<'a> {
     ctx: &'a ConnCtx,
     t: Started,
     reqline: &'a str,
+    /// The request head's size, the bytes received of a request answered here.
+    head_len: u64,
 }
 
 impl Here<'_> {
@@ -104,17 +99,25 @@ impl Here<'_> {
         let bytes = sess.reply(raw, fe.cfg.settings.timeouts.client).await;
         let trace = Trace {
             t_req: Some(self.t.at.elapsed()),
+            bytes_in: self.head_len,
             ..Trace::default()
         };
-        let mut a = Answered::locally(fe.name(), status, bytes, term, trace);
+        let mut a = Answered::locally(status, bytes, term, trace);
         a.label = label;
-        log(self.ctx, self.t, self.reqline, a);
+        finish(self.ctx, self.t, self.reqline, a);
         bytes
     }
 
-    /// An error page in the frontend's name.
+    /// An error page in the frontend's name; a 4xx counts as a bad request.
     async fn error(&self, sess: &mut Session<'_>, status: u16, term: [u8; 2]) {
-        let page = builtin::error_page(status, &self.ctx.fe.cfg.settings.errorfiles);
+        let fe = &self.ctx.fe;
+        if (400..500).contains(&status) {
+            fe.counters
+                .traffic
+                .req_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let page = builtin::error_page(status, &fe.cfg.settings.errorfiles);
         self.reply(sess, &page, status, term, "<NOSRV>").await;
     }
 }
@@ -128,7 +131,6 @@ pub async fn handle(
     t: Started,
 ) -> bool {
     let fe = &ctx.fe;
-    fe.counters.requests.fetch_add(1, Ordering::Relaxed);
     let reqline = if fe.log {
         head.request_line()
     } else {
@@ -138,6 +140,7 @@ pub async fn handle(
         ctx,
         t,
         reqline: &reqline,
+        head_len: head.raw_len() as u64,
     };
     let mut trace = Trace {
         t_req: Some(t.at.elapsed()),
@@ -182,7 +185,7 @@ pub async fn handle(
         fe.cfg.settings.timeouts.client,
     )
     .await;
-    log(ctx, t, &reqline, a);
+    finish(ctx, t, &reqline, a);
     keep
 }
 
@@ -253,13 +256,28 @@ async fn stats_page(
     // A request body is not read here: close rather than parse it as the next request.
     let keep = !info.close && info.framing == Framing::None;
     let bytes = if builtin::stats_authorized(&fs.stats_auth, head) {
-        let page = builtin::stats(view, head.uri(), !keep);
+        let page = builtin::stats(view, fs, head.uri(), !keep);
         here.reply(sess, &page, 200, *b"LR", "<STATS>").await
     } else {
         let page = builtin::stats_unauthorized(fs.stats_realm.as_deref());
         here.reply(sess, &page, 401, *b"PR", "<STATS>").await
     };
     Some(bytes > 0 && keep)
+}
+
+/// `use-service prometheus-exporter`: the statistics in Prometheus format; `Some(keep)`.
+async fn prometheus_exporter(here: &Here<'_>, sess: &mut Session<'_>, head: &RequestHead) -> bool {
+    let fe = &here.ctx.fe;
+    let Some(view) = fe.stats.get() else {
+        here.error(sess, 503, *b"SC").await;
+        return false;
+    };
+    fe.counters.intercepted.fetch_add(1, Ordering::Relaxed);
+    let bodiless =
+        head.header("content-length").is_none() && head.header("transfer-encoding").is_none();
+    let page = builtin::prometheus(view, !bodiless);
+    let bytes = here.reply(sess, &page, 200, *b"LR", "<PROMEX>").await;
+    bytes > 0 && bodiless
 }
 
 /// Runs request rules; when they answer (deny, return, redirect), sends the answer, logs
@@ -279,16 +297,24 @@ async fn reply_by_rules(
         edits,
         &fe.cfg.settings.errorfiles,
     );
-    let Verdict::Reply {
-        raw,
-        status,
-        denied,
-    } = v
-    else {
-        return None;
+    let (raw, status, denied) = match v {
+        Verdict::Continue => return None,
+        Verdict::Service(Service::PrometheusExporter) => {
+            return Some(prometheus_exporter(here, sess, head).await)
+        }
+        Verdict::Reply {
+            raw,
+            status,
+            denied,
+        } => (raw, status, denied),
     };
     if denied {
-        fe.counters.denied_req.fetch_add(1, Ordering::Relaxed);
+        fe.counters
+            .traffic
+            .denied_req
+            .fetch_add(1, Ordering::Relaxed);
+    } else {
+        fe.counters.intercepted.fetch_add(1, Ordering::Relaxed);
     }
     let term = if denied { *b"PR" } else { *b"LR" };
     let bytes = here.reply(sess, &raw, status, term, "<NOSRV>").await;
@@ -298,9 +324,22 @@ async fn reply_by_rules(
     Some(!denied && bytes > 0 && bodiless)
 }
 
-/// Writes the access log line of a request.
-pub(super) fn log(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) {
+/// Counts a finished request on its frontend, backend and server, and writes its access
+/// log line.
+pub(super) fn finish(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) {
     let fe = &ctx.fe;
+    let end = Instant::now();
+    let f = Finished {
+        status: a.status,
+        bytes_in: a.trace.bytes_in,
+        bytes_out: a.bytes,
+        queue: a.trace.t_queue,
+        connect: a.trace.t_connect,
+        response: a.trace.t_resp,
+        total: end.saturating_duration_since(t.at),
+        term: a.term,
+    };
+    count(fe, a.backend, a.server.as_deref(), &f);
     if !fe.log {
         return;
     }
@@ -313,20 +352,66 @@ pub(super) fn log(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) {
         client: ctx.conn.peer,
         date: t.date,
         frontend: fe.name(),
-        backend: a.backend,
+        backend: a.backend.map_or(fe.name(), |b| b.name.as_str()),
         server: sname,
         t_req: a.trace.t_req,
         t_queue: a.trace.t_queue,
         t_connect: a.trace.t_connect,
         t_resp: a.trace.t_resp,
-        t_total: t.at.elapsed(),
+        t_total: f.total,
         status: a.status,
         bytes: a.bytes,
         term: a.term,
-        conns: [ac, fc, a.backend_active, sactive, a.trace.retries],
+        conns: [
+            ac,
+            fc,
+            a.backend.map_or(0, |b| b.active()),
+            sactive,
+            a.trace.retries,
+        ],
         queues: [squeue, 0],
         request: reqline,
     }
     .format();
     fe.access_log.emit(&line);
+}
+
+/// The counters a finished request adds to: every object it went through, and the error
+/// counters its termination state names (HAProxy's `ereq`, `eresp`; `econ` is counted
+/// where connects fail).
+fn count(fe: &FrontendRt, backend: Option<&Backend>, server: Option<&Server>, f: &Finished) {
+    let now = crate::stats::counters::now_ms();
+    fe.counters.traffic.request(f, now);
+    let on_path = backend
+        .map(|b| &b.counters)
+        .into_iter()
+        .chain(server.map(|s| &s.counters));
+    for c in on_path {
+        c.forwarded(f, now);
+        // A server that answered badly, late or not at all once connected.
+        if matches!(f.term, [b'S' | b's', b'H']) {
+            c.resp_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A request the client got wrong or never finished (HAProxy's `ereq`), answered with the
+/// error page `code` (`bytes` sent): counted and logged.
+pub(super) fn bad_request(
+    ctx: &ConnCtx,
+    t: Started,
+    reqline: &str,
+    (code, bytes, term): (u16, u64, [u8; 2]),
+) {
+    let fe = &ctx.fe;
+    fe.counters
+        .traffic
+        .req_errors
+        .fetch_add(1, Ordering::Relaxed);
+    finish(
+        ctx,
+        t,
+        reqline,
+        Answered::locally(code, bytes, term, Trace::default()),
+    );
 }

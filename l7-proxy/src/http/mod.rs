@@ -21,10 +21,9 @@ use tokio::io::AsyncWriteExt;
 use crate::frontend::ConnCtx;
 use crate::io::within;
 use crate::net::Stream;
-use exchange::{log, Answered, Started};
+use exchange::Started;
 pub use h1::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
 use session::{Bufs, Session};
-use upstream::Trace;
 
 /// Most headers accepted in a head (more is 431).
 pub use h1::request::MAX_HEADERS;
@@ -100,12 +99,7 @@ async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, t: Started, q
     if !quiet {
         let term = if code == 408 { *b"cR" } else { *b"PR" };
         // No complete head: %TR is unknown (-1), as HAProxy logs it.
-        log(
-            ctx,
-            t,
-            "<BADREQ>",
-            Answered::locally(fe.name(), code, bytes, term, Trace::default()),
-        );
+        exchange::bad_request(ctx, t, "<BADREQ>", (code, bytes, term));
     }
 }
 
@@ -183,8 +177,7 @@ async fn h2_stream(
             let page = builtin::error_page(code, &fe.cfg.settings.errorfiles);
             let bytes = s.reply(&page, fe.cfg.settings.timeouts.client).await;
             let line = format!("{} {} HTTP/2.0", parts.method, parts.uri);
-            let a = Answered::locally(fe.name(), code, bytes, *b"PR", Trace::default());
-            log(ctx, t, &line, a);
+            exchange::bad_request(ctx, t, &line, (code, bytes, *b"PR"));
             return;
         }
     };

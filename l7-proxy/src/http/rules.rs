@@ -1,5 +1,6 @@
 //! Running `http-request` and `http-response` rules: header edits accumulate; `allow` ends
-//! the list; `deny`, `return` and `redirect` answer in the proxy's name.
+//! the list; `deny`, `return` and `redirect` answer in the proxy's name; `use-service` hands
+//! the request to a service of the proxy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use super::builtin;
 use super::h1::headers::{Edited, HeaderEdits};
 use super::h1::request::RequestHead;
 use super::h1::response::ResponseHead;
-use crate::config::{HttpAction, HttpRule};
+use crate::config::{HttpAction, HttpRule, Service};
 use crate::frontend::sample::Sampler;
 use crate::net::ConnInfo;
 
@@ -26,6 +27,8 @@ pub enum Verdict {
         /// `deny` (counted, and the connection closes).
         denied: bool,
     },
+    /// A service answers (`use-service`).
+    Service(Service),
 }
 
 /// What one rule does once its condition held.
@@ -85,6 +88,7 @@ fn step(
             status: r.status,
             denied: false,
         }),
+        HttpAction::UseService(svc) => Step::Reply(Verdict::Service(*svc)),
     }
 }
 

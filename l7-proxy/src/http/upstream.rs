@@ -2,6 +2,7 @@
 //! read the response head, pass interim responses and upgrades on, run the response rules
 //! and relay the response. Written once for HTTP/1.1 and HTTP/2 clients.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,8 @@ pub struct Trace {
     pub t_resp: Option<Duration>,
     /// `%rc`.
     pub retries: usize,
+    /// Bytes received from the client: the request head and the body forwarded.
+    pub bytes_in: u64,
 }
 
 /// What the exchange forwards.
@@ -116,10 +119,8 @@ struct Progress {
     sent_continue: bool,
     /// The request body was not fully read from the client (the server cut it short).
     body_cut: bool,
-}
-
-fn stamp(on: bool) -> Option<Instant> {
-    on.then(Instant::now)
+    /// Request body bytes forwarded.
+    body_bytes: u64,
 }
 
 /// Forwards one request and relays the response.
@@ -142,9 +143,10 @@ pub async fn forward(
     if bufs.ubuf.capacity() == 0 {
         bufs.ubuf = crate::io::pool::take();
     }
-    let mut attempt = Attempt::new(r.backend, r.ctx.conn.peer.ip(), r.ctx.fe.log);
+    let mut attempt = Attempt::new(r.backend, r.ctx.conn.peer.ip());
     let mut progress = Progress::default();
     let got = send_request(r, sess, bufs, &mut attempt, reuse, &mut progress, trace).await;
+    trace.bytes_in = r.head.raw_len() as u64 + progress.body_bytes;
     trace.retries = attempt.retries;
     trace.t_queue = attempt.t_queue;
     trace.t_connect = attempt.t_connect;
@@ -238,7 +240,7 @@ async fn try_once(
     trace: &mut Trace,
 ) -> Try {
     let server = Some(up.slot.server.clone());
-    let tr = stamp(r.ctx.fe.log);
+    let tr = Instant::now();
     let sto = r.sto();
     let stream = &mut up.stream;
     let sent = bufs
@@ -252,7 +254,7 @@ async fn try_once(
     if !send_failed && r.info.framing != Framing::None {
         if let Some(t) = send_body(r, sess, bufs, up, progress).await {
             if let Try::Answered(_) = t {
-                trace.t_resp = tr.map(|t| t.elapsed());
+                trace.t_resp = Some(tr.elapsed());
             }
             return t;
         }
@@ -272,7 +274,7 @@ async fn try_once(
     };
     match resp {
         Ok(resp) => {
-            trace.t_resp = tr.map(|t| t.elapsed());
+            trace.t_resp = Some(tr.elapsed());
             Try::Answered(resp)
         }
         Err(RespError::Timeout) => Try::Failed(Outcome::Error {
@@ -318,7 +320,10 @@ async fn send_body(
         }
     }
     match sess.body_to(&mut up.stream, r.info.framing, cto, sto).await {
-        Ok(_) => None,
+        Ok(n) => {
+            progress.body_bytes = n;
+            None
+        }
         Err(CopyError::BadChunk) => Some(Try::Failed(Outcome::Error {
             code: 400,
             term: *b"PR",
@@ -473,7 +478,19 @@ async fn response_rules(
             &mut edits,
             &fe.cfg.settings.errorfiles,
         );
-        if let Verdict::Reply { raw, status, .. } = v {
+        if let Verdict::Reply {
+            raw,
+            status,
+            denied,
+        } = v
+        {
+            if denied {
+                let all = [&fe.counters.traffic, &r.backend.counters];
+                let server = server.iter().map(|s| &s.counters);
+                for c in all.into_iter().chain(server) {
+                    c.denied_resp.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             // The server's body is left unread: its connection is not reused.
             let bytes = sess.reply(&raw, r.cto()).await;
             let server = server.clone();

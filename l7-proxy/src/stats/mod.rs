@@ -1,160 +1,178 @@
-//! The statistics page (`stats enable` / `stats uri`): HAProxy's CSV (`;csv`) and a small
-//! HTML table, from the live counters of one configuration generation.
+//! Statistics: the counters frontends, backends and servers keep ([`counters`]), their
+//! rows in HAProxy's CSV columns ([`fields`], [`rows`]), and the three ways they are
+//! served: the CSV (`;csv`), the HTML page ([`html`]) and the Prometheus exporter
+//! ([`prometheus`]), all from the live counters of one configuration generation.
+
+pub mod counters;
+pub mod fields;
+pub mod html;
+pub mod prometheus;
+pub mod rows;
 
 use std::fmt::Write;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::backend::Backend;
 use crate::frontend::FrontendRt;
+use rows::{Ids, Row};
 
-/// The proxies a statistics page reports on.
+/// A proxy as the statistics list it: a frontend, a backend, or both for a `listen`.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    /// Name.
+    pub name: String,
+    /// Its frontend (weak: frontends own the view).
+    pub frontend: Option<Weak<FrontendRt>>,
+    /// Its backend.
+    pub backend: Option<Arc<Backend>>,
+}
+
+/// The proxies a statistics page reports on, in configuration order.
 #[derive(Debug, Default)]
 pub struct StatsView {
-    /// Frontends (weak: they own this view).
-    pub frontends: Vec<Weak<FrontendRt>>,
-    /// Backends in configuration order.
-    pub backends: Vec<Arc<Backend>>,
+    /// The proxies.
+    pub proxies: Vec<ProxyStats>,
+    /// Worker threads (`nbthread`).
+    pub threads: usize,
+    /// `maxconn` of the `global` section.
+    pub max_connections: Option<u32>,
 }
 
-/// The first columns of HAProxy's CSV, enough for the usual exporters and dashboards.
-const HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,\n";
-
-/// One CSV row; `None` fields are empty, as HAProxy leaves unknown values.
-struct Row<'a> {
-    px: &'a str,
-    sv: &'a str,
-    qcur: Option<usize>,
-    scur: usize,
-    slim: Option<u64>,
-    stot: u64,
-    status: &'a str,
-    weight: Option<u32>,
-    act: Option<u32>,
-    bck: Option<u32>,
-    kind: u8,
+/// When the process started (the first time anything asked).
+pub fn process_start() -> SystemTime {
+    static START: OnceLock<SystemTime> = OnceLock::new();
+    *START.get_or_init(SystemTime::now)
 }
 
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
-impl Row<'_> {
-    fn csv(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "{},{},{},,{},,{},{},,,,,,,,,,{},{},{},{},,,,,,{},,,,{},,{},",
-            self.px,
-            self.sv,
-            opt(self.qcur),
-            self.scur,
-            opt(self.slim),
-            self.stot,
-            self.status,
-            opt(self.weight),
-            opt(self.act),
-            opt(self.bck),
-            std::process::id(),
-            if self.kind == 2 {
-                self.stot.to_string()
-            } else {
-                String::new()
-            },
-            self.kind,
-        );
-    }
+/// The soft open-file limit (`max_fds` in HAProxy's terms), from `/proc/self/limits`.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 impl StatsView {
-    fn rows(&self, mut f: impl FnMut(Row<'_>)) {
-        for fe in self.frontends.iter().filter_map(Weak::upgrade) {
-            f(Row {
-                px: &fe.cfg.name,
-                sv: "FRONTEND",
-                qcur: None,
-                scur: fe
-                    .counters
-                    .active
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                slim: fe.cfg.settings.maxconn.map(u64::from),
-                stot: fe.counters.total.load(std::sync::atomic::Ordering::Relaxed),
-                status: "OPEN",
-                weight: None,
-                act: None,
-                bck: None,
-                kind: 0,
-            });
-        }
-        for be in &self.backends {
-            for s in &be.servers {
-                f(Row {
-                    px: &be.name,
-                    sv: &s.name,
-                    qcur: Some(s.queued()),
-                    scur: s.active(),
-                    slim: (s.maxconn() > 0).then(|| u64::from(s.maxconn())),
-                    stot: s.total(),
-                    status: s.status(),
-                    weight: Some(s.weight),
-                    act: Some(u32::from(!s.backup)),
-                    bck: Some(u32::from(s.backup)),
-                    kind: 2,
-                });
+    /// The view of `proxies` (frontends and backends paired by name; a frontend's or a
+    /// listen's row comes first, as HAProxy lists them).
+    pub fn new(
+        frontends: &[Arc<FrontendRt>],
+        backends: Vec<Arc<Backend>>,
+        threads: usize,
+        max_connections: Option<u32>,
+    ) -> StatsView {
+        let mut proxies: Vec<ProxyStats> = frontends
+            .iter()
+            .map(|fe| ProxyStats {
+                name: fe.cfg.name.clone(),
+                frontend: Some(Arc::downgrade(fe)),
+                backend: None,
+            })
+            .collect();
+        for be in backends {
+            match proxies.iter_mut().find(|p| p.name == be.name) {
+                Some(p) => p.backend = Some(be),
+                None => proxies.push(ProxyStats {
+                    name: be.name.clone(),
+                    frontend: None,
+                    backend: Some(be),
+                }),
             }
-            let (a, b) = be.up_counts();
-            f(Row {
-                px: &be.name,
-                sv: "BACKEND",
-                qcur: Some(be.servers.iter().map(|s| s.queued()).sum()),
-                scur: be.active(),
-                slim: None,
-                stot: be.servers.iter().map(|s| s.total()).sum(),
-                status: if a + b > 0 { "UP" } else { "DOWN" },
-                weight: Some(
-                    be.servers
-                        .iter()
-                        .filter(|s| s.is_up() && !s.backup)
-                        .map(|s| s.weight)
-                        .sum(),
-                ),
-                act: Some(u32::try_from(a).unwrap_or(u32::MAX)),
-                bck: Some(u32::try_from(b).unwrap_or(u32::MAX)),
-                kind: 1,
-            });
+        }
+        StatsView {
+            proxies,
+            threads,
+            max_connections,
         }
     }
 
-    /// HAProxy's CSV.
+    /// The rows now: for each proxy its FRONTEND row, its servers, its BACKEND row.
+    pub fn rows(&self) -> Vec<Row> {
+        let now = counters::now_ms();
+        let mut out = Vec::new();
+        for (i, p) in self.proxies.iter().enumerate() {
+            let proxy = i + 1;
+            let frontend = p.frontend.as_ref().and_then(Weak::upgrade);
+            if let Some(fe) = frontend {
+                out.push(rows::frontend(&fe, Ids { proxy, server: 0 }, now));
+            }
+            if let Some(be) = &p.backend {
+                for (j, s) in be.servers.iter().enumerate() {
+                    let ids = Ids {
+                        proxy,
+                        server: j + 1,
+                    };
+                    out.push(rows::server(be, s, ids, now));
+                }
+                out.push(rows::backend(be, Ids { proxy, server: 0 }, now));
+            }
+        }
+        out
+    }
+
+    /// HAProxy's CSV (`;csv`): the header line, then one line per row.
     pub fn csv(&self) -> String {
-        let mut out = String::from(HEADER);
-        self.rows(|r| r.csv(&mut out));
+        let rows = self.rows();
+        let mut out = fields::header();
+        out.reserve(rows.len() * 256);
+        for r in &rows {
+            for c in r.cells() {
+                let _ = write!(out, "{c},");
+            }
+            out.push('\n');
+        }
         out
     }
 
-    /// A minimal HTML table of the same rows.
-    pub fn html(&self) -> String {
-        let mut out = String::from(
-            "<html><head><title>Statistics Report</title></head><body><h1>lbproxy statistics</h1>\n<table border=1><tr><th>proxy</th><th>server</th><th>status</th><th>weight</th><th>cur</th><th>total</th><th>queue</th></tr>\n",
-        );
-        self.rows(|r| {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html_escape(r.px),
-                html_escape(r.sv),
-                r.status,
-                opt(r.weight),
-                r.scur,
-                r.stot,
-                opt(r.qcur)
-            );
-        });
-        out.push_str("</table></body></html>\n");
+    /// The HTML page.
+    pub fn html(&self, page: html::Page<'_>) -> String {
+        let p = self.process();
+        let mut page = page;
+        page.process = vec![
+            ("pid", std::process::id().to_string()),
+            ("uptime", html::human_secs(p.uptime)),
+            ("threads", p.threads.to_string()),
+            ("current connections", p.current_connections.to_string()),
+            ("connections accepted", p.connections_total.to_string()),
+            ("requests", p.requests_total.to_string()),
+        ];
+        html::render(&self.rows(), &page)
+    }
+
+    /// The Prometheus text exposition, HAProxy's built-in exporter's names.
+    pub fn prometheus(&self) -> String {
+        let rows = self.rows();
+        let mut out = String::with_capacity(8192 + rows.len() * 4096);
+        prometheus::process(&mut out, &self.process());
+        prometheus::proxies(&mut out, &rows);
         out
     }
-}
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    /// Process-wide figures, summed over the frontends.
+    pub fn process(&self) -> prometheus::Process {
+        let start = process_start();
+        let mut p = prometheus::Process {
+            threads: self.threads,
+            start_time: start.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            uptime: start.elapsed().map_or(0, |d| d.as_secs()),
+            max_fds: open_file_limit(),
+            max_connections: self.max_connections.map(u64::from),
+            ..Default::default()
+        };
+        for fe in self
+            .proxies
+            .iter()
+            .filter_map(|x| x.frontend.as_ref().and_then(Weak::upgrade))
+        {
+            let c = &fe.counters;
+            p.current_connections += c.active.load(Relaxed) as u64;
+            p.connections_total += c.traffic.sessions_total.load(Relaxed);
+            p.requests_total += c.traffic.requests.load(Relaxed);
+            p.ssl_connections_total += c.tls_sessions.load(Relaxed);
+            p.listeners += fe.cfg.binds.len() as u64;
+            p.stopping |= *fe.retired.borrow();
+        }
+        p
+    }
 }

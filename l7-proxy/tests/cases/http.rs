@@ -718,7 +718,7 @@ async fn stats_page_csv_and_html() {
     }
     let r = get_once(addr(&p, "stats"), "/stats;csv").await.unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("text/csv"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
     let csv = r.text();
     let header: Vec<&str> = csv
         .lines()
