@@ -314,6 +314,11 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, cfg: &str) -> Running {
+        Running::start_with(dir, cfg, &[])
+    }
+
+    /// As [`Running::start`], with more flags.
+    fn start_with(dir: &Path, cfg: &str, flags: &[&str]) -> Running {
         let file = dir.join("haproxy.cfg");
         std::fs::write(&file, cfg).expect("cfg");
         let log = dir.join("lbproxy.log");
@@ -321,6 +326,7 @@ impl Running {
             Command::new(env!("CARGO_BIN_EXE_lbproxy"))
                 .arg("-f")
                 .arg(&file)
+                .args(flags)
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log"))
                 .spawn()
@@ -511,6 +517,47 @@ fn nbthread_sets_the_thread_count() {
             run.log()
         );
     }
+}
+
+/// `--metrics-addr`: the statistics through the metrics facade's Prometheus exporter,
+/// under HAProxy's built-in exporter's names, following the traffic.
+#[test]
+fn metrics_addr_serves_the_statistics_through_the_metrics_facade() {
+    let be = backend();
+    let (fe, metrics) = (free_port(), free_port());
+    let dir = tempfile::tempdir().expect("dir");
+    let run = Running::start_with(
+        dir.path(),
+        &format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+             backend be\n    server s1 127.0.0.1:{be}\n"
+        ),
+        &["--metrics-addr", &format!("127.0.0.1:{metrics}")],
+    );
+    run.wait_serving(fe, "hello from backend");
+    for _ in 0..4 {
+        assert!(get(fe).is_some());
+    }
+    let want = "haproxy_frontend_http_requests_total{proxy=\"fe\"} 5";
+    let t = Instant::now();
+    let mut seen = String::new();
+    while t.elapsed() < Duration::from_secs(10) {
+        let mut s = TcpStream::connect(("127.0.0.1", metrics)).expect("metrics listener");
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        seen.clear();
+        let _ = s.read_to_string(&mut seen);
+        if seen.contains(want) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen.contains(want), "{seen}\n{}", run.log());
+    assert!(seen.contains("haproxy_server_sessions_total{proxy=\"be\",server=\"s1\"} 5"));
+    assert!(seen.contains("# TYPE haproxy_frontend_http_requests_total counter"));
+    assert!(seen.contains("haproxy_server_status{proxy=\"be\",server=\"s1\",state=\"UP\"} 1"));
 }
 
 /// A server that accepts connections and never answers.

@@ -273,6 +273,12 @@ impl Proxy {
             .cloned()
     }
 
+    /// The statistics of the current generation (`None` before any frontend).
+    pub async fn stats(&self) -> Option<Arc<crate::stats::StatsView>> {
+        let st = self.state.lock().await;
+        st.frontends.first().and_then(|f| f.stats.get().cloned())
+    }
+
     /// Open client connections.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)

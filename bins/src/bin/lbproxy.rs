@@ -3,6 +3,7 @@
 //! Flags follow HAProxy's: `-f FILE` (repeatable), `-c` check and exit 0/1, `-p PIDFILE`.
 //! Signals: SIGTERM/SIGINT stop now; SIGUSR1 soft-stop (stop accepting, drain, exit);
 //! SIGHUP/SIGUSR2 reload the files (a bad file keeps the running configuration).
+//! `--metrics-addr` serves the statistics through the `metrics` facade's Prometheus exporter.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +34,15 @@ struct Args {
     /// Accepted for HAProxy compatibility (master-worker): ignored.
     #[arg(short = 'W')]
     master_worker: bool,
+    /// Serve the statistics through the `metrics` facade and its Prometheus exporter
+    /// (GET /metrics, HAProxy's built-in exporter's names) on this address; off by default.
+    /// `http-request use-service prometheus-exporter` serves the same on a frontend.
+    #[arg(long = "metrics-addr")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
+
+/// How often the statistics are copied into the metrics facade.
+const METRICS_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn load(files: &[PathBuf]) -> Result<Loaded, ConfigError> {
     config::load_files(files)
@@ -112,7 +121,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = rt.block_on(run(args.files, loaded, identity));
+    let code = rt.block_on(run(args.files, loaded, identity, args.metrics_addr));
     // Do not wait for lingering connection tasks: stop means stop.
     rt.shutdown_background();
     code
@@ -134,7 +143,12 @@ fn report_error(e: &ConfigError) {
     }
 }
 
-async fn run(files: Vec<PathBuf>, loaded: Loaded, identity: Option<(u32, u32)>) -> ExitCode {
+async fn run(
+    files: Vec<PathBuf>,
+    loaded: Loaded,
+    identity: Option<(u32, u32)>,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> ExitCode {
     let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -166,6 +180,19 @@ async fn run(files: Vec<PathBuf>, loaded: Loaded, identity: Option<(u32, u32)>) 
             }
         }
     }
+    if let Some(addr) = metrics_addr {
+        // Inside the runtime: the listener runs as a task of it.
+        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install();
+        if let Err(e) = installed {
+            eprintln!("[ALERT] metrics endpoint {addr}: {e}");
+            return ExitCode::from(1);
+        }
+        tracing::info!(%addr, "metrics endpoint listening");
+    }
+    let mut publish = tokio::time::interval(METRICS_PERIOD);
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(
         frontends = loaded.config.frontends.len(),
         backends = loaded.config.backends.len(),
@@ -173,6 +200,15 @@ async fn run(files: Vec<PathBuf>, loaded: Loaded, identity: Option<(u32, u32)>) 
     );
     loop {
         tokio::select! {
+            _ = publish.tick(), if metrics_addr.is_some() => {
+                if let Some(view) = proxy.stats().await {
+                    // Off the workers: a large configuration takes milliseconds to copy.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        l7_proxy::stats::facade::record(&view)
+                    })
+                    .await;
+                }
+            }
             _ = term.recv() => { tracing::warn!("SIGTERM: stopping now"); return ExitCode::SUCCESS; }
             _ = int.recv() => { tracing::warn!("SIGINT: stopping now"); return ExitCode::SUCCESS; }
             _ = usr1.recv() => {

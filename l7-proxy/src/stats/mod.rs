@@ -1,9 +1,11 @@
 //! Statistics: the counters frontends, backends and servers keep ([`counters`]), their
 //! rows in HAProxy's CSV columns ([`fields`], [`rows`]), and the three ways they are
 //! served: the CSV (`;csv`), the HTML page ([`html`]) and the Prometheus exporter
-//! ([`prometheus`]), all from the live counters of one configuration generation.
+//! ([`prometheus`]), all from the live counters of one configuration generation; and the
+//! same series through the `metrics` facade ([`facade`]).
 
 pub mod counters;
+pub mod facade;
 pub mod fields;
 pub mod html;
 pub mod prometheus;
@@ -142,11 +144,7 @@ impl StatsView {
 
     /// The Prometheus text exposition, HAProxy's built-in exporter's names.
     pub fn prometheus(&self) -> String {
-        let rows = self.rows();
-        let mut out = String::with_capacity(8192 + rows.len() * 4096);
-        prometheus::process(&mut out, &self.process());
-        prometheus::proxies(&mut out, &rows);
-        out
+        prometheus::render(&self.process(), &self.rows())
     }
 
     /// Process-wide figures, summed over the frontends.
