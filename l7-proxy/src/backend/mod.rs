@@ -108,9 +108,10 @@ impl Backend {
         })
     }
 
-    /// Whether any server, active or backup, is up.
+    /// The backend's state as HAProxy reports it: UP while any server, active or backup,
+    /// is up, and always for a backend without servers (a `listen stats`).
     pub fn is_up(&self) -> bool {
-        self.servers.iter().any(|s| s.is_up())
+        self.servers.is_empty() || self.servers.iter().any(|s| s.is_up())
     }
 
     /// Sets server `index`'s health and follows the backend's own UP/DOWN state (no server

@@ -82,6 +82,8 @@ impl StatsView {
                 }),
             }
         }
+        // Started now at the latest: the uptime counts from the first configuration.
+        process_start();
         StatsView {
             proxies,
             threads,

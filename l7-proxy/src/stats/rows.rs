@@ -268,9 +268,7 @@ pub fn backend(be: &Backend, ids: Ids, now: u64) -> Row {
     r.set(Col::Qcur, be.queued());
     r.set(Col::Scur, be.active());
     r.set(Col::Dreq, c.denied_req.load(Relaxed));
-    // HAProxy: a backend without servers (a `listen stats`) is UP.
-    let up = be.servers.is_empty() || be.is_up();
-    r.set(Col::Status, if up { "UP" } else { "DOWN" });
+    r.set(Col::Status, if be.is_up() { "UP" } else { "DOWN" });
     let (act, bck) = be.up_counts();
     // HAProxy: the weight of the active servers up, or of the backups when none is.
     let backup = act == 0;
