@@ -339,7 +339,8 @@ pub(super) fn finish(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) 
         total: end.saturating_duration_since(t.at),
         term: a.term,
     };
-    count(fe, a.backend, a.server.as_deref(), &f);
+    let now = crate::stats::counters::ms_at(end);
+    count(fe, a.backend, a.server.as_deref(), &f, now);
     if !fe.log {
         return;
     }
@@ -379,8 +380,13 @@ pub(super) fn finish(ctx: &ConnCtx, t: Started, reqline: &str, a: Answered<'_>) 
 /// The counters a finished request adds to: every object it went through, and the error
 /// counters its termination state names (HAProxy's `ereq`, `eresp`; `econ` is counted
 /// where connects fail).
-fn count(fe: &FrontendRt, backend: Option<&Backend>, server: Option<&Server>, f: &Finished) {
-    let now = crate::stats::counters::now_ms();
+fn count(
+    fe: &FrontendRt,
+    backend: Option<&Backend>,
+    server: Option<&Server>,
+    f: &Finished,
+    now: u64,
+) {
     fe.counters.traffic.request(f, now);
     let on_path = backend
         .map(|b| &b.counters)

@@ -6,10 +6,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Milliseconds on a process-wide monotonic clock (0 at the first call).
+/// Milliseconds on a process-wide monotonic clock (1 at the first call; 0 means never).
 pub fn now_ms() -> u64 {
+    ms_at(Instant::now())
+}
+
+/// [`now_ms`] of an instant already read (one clock read less on the request path).
+pub fn ms_at(at: Instant) -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
-    let ms = START.get_or_init(Instant::now).elapsed().as_millis();
+    let ms = at
+        .saturating_duration_since(*START.get_or_init(Instant::now))
+        .as_millis();
     u64::try_from(ms).unwrap_or(u64::MAX).max(1)
 }
 
@@ -21,38 +28,41 @@ pub struct PerSecond {
     current: AtomicU64,
     /// The count of the second before `current`'s.
     previous: AtomicU32,
-    /// The highest rate seen.
+    /// The highest count of a completed second.
     max: AtomicU32,
 }
 
 impl PerSecond {
     /// Counts one event at `now` (from [`now_ms`]).
     pub fn add(&self, now: u64) {
-        let sec = now / 1000;
+        let sec = (now / 1000) & 0xffff_ffff;
         let mut cur = self.current.load(Relaxed);
         loop {
             let (s, n) = (cur >> 32, cur & 0xffff_ffff);
-            let next = if s == sec & 0xffff_ffff {
+            let next = if s == sec {
                 cur + u64::from(n < 0xffff_ffff)
             } else {
-                ((sec & 0xffff_ffff) << 32) | 1
+                (sec << 32) | 1
             };
             match self
                 .current
                 .compare_exchange_weak(cur, next, Relaxed, Relaxed)
             {
                 Ok(_) => {
-                    if next >> 32 != s {
-                        let carried = if s + 1 == sec & 0xffff_ffff { n } else { 0 };
-                        self.previous
-                            .store(u32::try_from(carried).unwrap_or(u32::MAX), Relaxed);
+                    if s != sec {
+                        // A second ended: its count is the previous one, and a candidate
+                        // for the maximum (the sliding rate never exceeds the larger of
+                        // two consecutive seconds' counts).
+                        let ended = u32::try_from(n).unwrap_or(u32::MAX);
+                        let carried = if s + 1 == sec { ended } else { 0 };
+                        self.previous.store(carried, Relaxed);
+                        self.max.fetch_max(ended, Relaxed);
                     }
-                    break;
+                    return;
                 }
                 Err(seen) => cur = seen,
             }
         }
-        self.max.fetch_max(self.rate(now), Relaxed);
     }
 
     /// The events of the last second at `now`.
@@ -71,9 +81,10 @@ impl PerSecond {
         u32::try_from(r).unwrap_or(u32::MAX)
     }
 
-    /// The highest rate seen.
+    /// The highest count of a second so far, the current one included.
     pub fn max(&self) -> u32 {
-        self.max.load(Relaxed)
+        let n = u32::try_from(self.current.load(Relaxed) & 0xffff_ffff).unwrap_or(u32::MAX);
+        self.max.load(Relaxed).max(n)
     }
 }
 
