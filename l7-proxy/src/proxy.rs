@@ -149,6 +149,15 @@ pub struct Proxy {
     resumption: Resumption,
     state: tokio::sync::Mutex<State>,
     addrs: Mutex<HashMap<String, Vec<SocketAddr>>>,
+    /// Every generation's backends, for the idle-pool sweeper.
+    pools: crate::backend::Registry,
+    sweeper: JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
 }
 
 impl std::fmt::Debug for Proxy {
@@ -161,6 +170,7 @@ impl Proxy {
     /// Binds the listeners, starts health checks and starts serving `cfg`.
     pub async fn start(cfg: &Config) -> Result<Proxy, RuntimeError> {
         let (stop_tx, stopping) = watch::channel(false);
+        let pools = crate::backend::Registry::default();
         let p = Proxy {
             shared: Arc::new(Shared {
                 active: AtomicUsize::new(0),
@@ -175,6 +185,8 @@ impl Proxy {
             resumption: Resumption::new(cfg.global.tls.cache_size)?,
             state: tokio::sync::Mutex::new(State::default()),
             addrs: Mutex::new(HashMap::new()),
+            sweeper: tokio::spawn(crate::backend::sweep_idle_pools(pools.clone())),
+            pools,
         };
         p.reload(cfg).await?;
         Ok(p)
@@ -226,6 +238,9 @@ impl Proxy {
             old.retired.send_replace(true);
         }
         st.checks = checks;
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.extend(gen.backends.values().map(Arc::downgrade));
+        }
         st.backends = gen.backends;
         if let Ok(mut a) = self.addrs.lock() {
             *a = addrs;

@@ -4,6 +4,7 @@
 
 mod balance;
 pub mod connect;
+pub mod pool;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,6 +18,37 @@ use crate::net::tls::client::UpstreamTls;
 use crate::net::tls::TlsError;
 use crate::stats::counters::{now_ms, Counters};
 pub use server::Server;
+
+/// How often idle pools are swept: a connection the server closed is closed here within
+/// this time, an expired one within `pool-purge-delay` plus this.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The backends of every live generation (a reload's old backends keep serving the
+/// connections that started on them), for the idle-pool sweeper.
+pub type Registry = Arc<std::sync::Mutex<Vec<std::sync::Weak<Backend>>>>;
+
+/// Sweeps the idle pools of the registered backends forever, forgetting dropped ones.
+pub async fn sweep_idle_pools(registry: Registry) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let live: Vec<Arc<Backend>> = match registry.lock() {
+            Ok(mut r) => {
+                r.retain(|b| b.strong_count() > 0);
+                r.iter().filter_map(std::sync::Weak::upgrade).collect()
+            }
+            Err(_) => return,
+        };
+        let now = std::time::Instant::now();
+        for b in &live {
+            let closed: usize = b.servers.iter().map(|s| s.pool.sweep(now)).sum();
+            if closed > 0 {
+                tracing::debug!(backend = %b.name, closed, "idle connections closed");
+            }
+        }
+    }
+}
 
 /// Held while a request/connection uses a server: counts it and holds its `maxconn` slot.
 #[derive(Debug)]

@@ -3,27 +3,19 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use tokio::sync::{watch, Semaphore};
 
+use super::pool::IdlePool;
 use crate::config;
 use crate::net::tls::client::UpstreamTls;
 use crate::net::Stream;
 use crate::stats::counters::{now_ms, Counters};
 
-/// Idle upstream connections kept per server.
-pub const POOL_MAX: usize = 256;
 /// Queue bound per server when `maxqueue` is not set: beyond it a request gets 503 at once.
 const DEFAULT_QUEUE_MAX: usize = 4096;
-
-/// An idle connection and the SNI it was opened with (a TLS connection is reused only for
-/// requests that would send the same name).
-#[derive(Debug)]
-struct Idle {
-    sni: Option<String>,
-    stream: Stream,
-}
 
 /// A server at run time.
 #[derive(Debug)]
@@ -60,7 +52,8 @@ pub struct Server {
     changed_at: AtomicU64,
     /// Milliseconds spent DOWN before the current state.
     downtime_ms: AtomicU64,
-    pool: Mutex<Vec<Idle>>,
+    /// Idle connections for reuse.
+    pub pool: IdlePool,
 }
 
 impl Server {
@@ -95,7 +88,7 @@ impl Server {
             check: OnceLock::new(),
             changed_at: AtomicU64::new(now_ms()),
             downtime_ms: AtomicU64::new(0),
-            pool: Mutex::new(Vec::new()),
+            pool: IdlePool::new(p.pool_max_conn, p.pool_purge_delay),
         }
     }
 
@@ -118,9 +111,7 @@ impl Server {
         }
         if !up {
             // Connections to a dead server are useless.
-            if let Ok(mut p) = self.pool.lock() {
-                p.clear();
-            }
+            self.pool.clear();
         }
     }
 
@@ -187,32 +178,21 @@ impl Server {
         self.counters.sessions_total.load(Ordering::Relaxed)
     }
 
-    /// The most recently idled connection opened with `sni` that still looks open.
+    /// The most recently idled connection opened with `sni` that is still usable.
     pub fn take_idle(&self, sni: Option<&str>) -> Option<Stream> {
-        let mut pool = self.pool.lock().ok()?;
-        while let Some(i) = pool.iter().rposition(|c| c.sni.as_deref() == sni) {
-            let c = pool.remove(i);
-            if c.stream.is_idle_and_open() {
-                return Some(c.stream);
-            }
-        }
-        None
+        self.pool.take(sni, Instant::now())
     }
 
-    /// Returns a connection to the pool.
+    /// Returns a connection to the pool (closed instead when the server is down or the
+    /// pool is full).
     pub fn put_idle(&self, stream: Stream, sni: Option<String>) {
-        if !self.is_up() {
-            return;
-        }
-        if let Ok(mut pool) = self.pool.lock() {
-            if pool.len() < POOL_MAX {
-                pool.push(Idle { sni, stream });
-            }
+        if self.is_up() {
+            self.pool.put(stream, sni, Instant::now());
         }
     }
 
     /// Idle pooled connections.
     pub fn idle_count(&self) -> usize {
-        self.pool.lock().map(|p| p.len()).unwrap_or(0)
+        self.pool.len()
     }
 }

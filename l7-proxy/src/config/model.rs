@@ -99,6 +99,12 @@ pub struct ServerParams {
     pub tls: ServerTls,
     /// `check-ssl` / `no-check-ssl`: health checks over TLS (default: with `ssl`).
     pub check_ssl: Option<bool>,
+    /// `pool-max-conn`: idle connections kept for reuse (`None`: -1, no limit of its own;
+    /// 0: none kept).
+    pub pool_max_conn: Option<u32>,
+    /// `pool-purge-delay` (default 5s): an idle connection unused this long is closed
+    /// (0: only when the server closes it).
+    pub pool_purge_delay: Duration,
 }
 
 impl Default for ServerParams {
@@ -118,6 +124,8 @@ impl Default for ServerParams {
             ssl: false,
             tls: ServerTls::default(),
             check_ssl: None,
+            pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
         }
     }
 }

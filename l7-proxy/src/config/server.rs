@@ -114,6 +114,27 @@ impl Parser {
             }
             "verify" | "ca-file" | "crl-file" | "crt" | "verifyhost" | "sni" | "alpn"
             | "check-alpn" => self.server_tls_value(p, x, v),
+            "pool-max-conn" => match v.text.parse::<i64>() {
+                Ok(-1) => p.pool_max_conn = None,
+                Ok(n) if (0..=1_000_000).contains(&n) => p.pool_max_conn = Some(n as u32),
+                _ => self.err(
+                    v.col,
+                    "'pool-max-conn' needs -1 or an integer in 0..=1000000",
+                ),
+            },
+            "pool-purge-delay" => match parse_time(&v.text) {
+                Some(d) => p.pool_purge_delay = d,
+                None => self.err(v.col, "'pool-purge-delay' needs a time value"),
+            },
+            // HAProxy: the idle count below which a thread does not take another thread's
+            // idle connection. The pool here is shared by all threads: nothing to tune.
+            "pool-low-conn" => match v.text.parse::<u32>() {
+                Ok(_) => self.warn(
+                    x.col,
+                    "'pool-low-conn' has no effect: idle connections are shared by all threads",
+                ),
+                Err(_) => self.err(v.col, "'pool-low-conn' needs an integer"),
+            },
             "check-sni" => self.warn(
                 x.col,
                 "server option 'check-sni' is not supported; checks send the server's 'sni'",
@@ -222,5 +243,8 @@ fn is_server_value_word(k: &str) -> bool {
             | "alpn"
             | "check-alpn"
             | "check-sni"
+            | "pool-max-conn"
+            | "pool-purge-delay"
+            | "pool-low-conn"
     )
 }

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::counters::Counters;
 use super::fields::{Col, COUNT};
-use crate::backend::server::POOL_MAX;
 use crate::backend::{Backend, Server};
 use crate::config::{Balance, Mode};
 use crate::frontend::FrontendRt;
@@ -338,7 +337,10 @@ pub fn server(be: &Backend, s: &Server, ids: Ids, now: u64) -> Row {
     r.set(Col::Mode, mode_name(be.settings.mode));
     let idle = s.idle_count();
     r.set(Col::SrvIcur, idle);
-    r.set(Col::SrcIlim, POOL_MAX);
+    // Empty for `pool-max-conn -1` (no limit of its own).
+    if let Ok(limit) = u64::try_from(s.pool.limit()) {
+        r.set(Col::SrcIlim, limit);
+    }
     // Pooled connections have all carried a request: HAProxy calls them safe to reuse.
     r.set(Col::IdleConnCur, 0u64);
     r.set(Col::SafeConnCur, idle);

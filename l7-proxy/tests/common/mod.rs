@@ -40,6 +40,11 @@ pub enum Behaviour {
     UntilClose,
     /// Answers like `Name`, then closes without warning (an idle-timeout server).
     CloseAfter,
+    /// Sleeps, answers like `Name`, then closes without warning: overlapping requests leave
+    /// several connections the server has closed.
+    SlowThenClose(Duration),
+    /// 200 announcing a `n`-byte body, sends `k` bytes of it, then closes.
+    Truncated(u64, u64),
     /// Answers 413 right after the head, without reading the body, and closes.
     EarlyReject,
     /// Sleeps, then answers like `Name`.
@@ -201,8 +206,12 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
             head.header("host").unwrap_or("-"),
         );
         match b {
-            Behaviour::Name | Behaviour::Count | Behaviour::Slow(_) | Behaviour::CloseAfter => {
-                if let Behaviour::Slow(d) = b {
+            Behaviour::Name
+            | Behaviour::Count
+            | Behaviour::Slow(_)
+            | Behaviour::CloseAfter
+            | Behaviour::SlowThenClose(_) => {
+                if let Behaviour::Slow(d) | Behaviour::SlowThenClose(d) = b {
                     tokio::time::sleep(d).await;
                 }
                 let resp = format!(
@@ -224,6 +233,16 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
                     written.fetch_add(k as u64, Ordering::SeqCst);
                     left -= k as u64;
                 }
+            }
+            Behaviour::Truncated(n, k) => {
+                s.write_all(
+                    format!("HTTP/1.1 200 OK\r\n{extra}content-length: {n}\r\n\r\n").as_bytes(),
+                )
+                .await?;
+                s.write_all(&vec![b't'; k as usize]).await?;
+                s.flush().await?;
+                written.fetch_add(k, Ordering::SeqCst);
+                return Ok(());
             }
             Behaviour::Chunked(n) => {
                 s.write_all(
@@ -281,7 +300,7 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
             Behaviour::Echo | Behaviour::EarlyReject | Behaviour::Stall => unreachable!(),
         }
         s.flush().await?;
-        if close || b == Behaviour::CloseAfter {
+        if close || matches!(b, Behaviour::CloseAfter | Behaviour::SlowThenClose(_)) {
             let _ = s.shutdown().await;
             return Ok(());
         }
