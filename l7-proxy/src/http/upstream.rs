@@ -18,6 +18,7 @@ use crate::backend::{Backend, Server};
 use crate::config::HttpConnMode;
 use crate::frontend::ConnCtx;
 use crate::io::{tunnel, CopyError, Framing};
+use crate::net::early::{Early, EarlyReply};
 use crate::net::Stream;
 
 /// How an exchange with a server ended.
@@ -306,7 +307,8 @@ async fn send_body(
     progress: &mut Progress,
 ) -> Option<Try> {
     let (cto, sto) = (r.cto(), r.sto());
-    let server = || Some(up.slot.server.clone());
+    let chosen = up.slot.server.clone();
+    let server = || Some(chosen.clone());
     if r.info.expect_continue && !progress.sent_continue && sess.is_h1() {
         // We answer the expectation ourselves (the header is not forwarded), as a proxy may.
         progress.sent_continue = true;
@@ -319,7 +321,7 @@ async fn send_body(
             }));
         }
     }
-    match sess.body_to(&mut up.stream, r.info.framing, cto, sto).await {
+    match body_or_early_reply(sess, up, r.info.framing, cto, sto).await {
         Ok(n) => {
             progress.body_bytes = n;
             None
@@ -329,10 +331,15 @@ async fn send_body(
             term: *b"PR",
             server: server(),
         })),
-        Err(CopyError::Read(_)) | Err(CopyError::ReadTimeout) => {
+        // Nothing was sent to the client: logged as HAProxy does, status -1.
+        Err(e @ (CopyError::Read(_) | CopyError::ReadTimeout)) => {
             Some(Try::Failed(Outcome::Aborted {
-                status: 400,
-                term: *b"CD",
+                status: 0,
+                term: if matches!(e, CopyError::ReadTimeout) {
+                    *b"cD"
+                } else {
+                    *b"CD"
+                },
                 server: server(),
                 bytes: 0,
             }))
@@ -364,6 +371,29 @@ async fn send_body(
                 },
             )
         }
+    }
+}
+
+/// Copies the request body to the server, unless the server answers (or closes) first:
+/// then the copy stops as if the server had stopped reading, and its answer is relayed at
+/// once instead of after the client's stalled body (RFC 9112 §9.6).
+async fn body_or_early_reply(
+    sess: &mut Session<'_>,
+    up: &mut Upstream,
+    framing: Framing,
+    cto: Option<Duration>,
+    sto: Option<Duration>,
+) -> Result<u64, CopyError> {
+    let Some(watch) = EarlyReply::watch(&up.stream) else {
+        return sess.body_to(&mut up.stream, framing, cto, sto).await;
+    };
+    tokio::select! {
+        biased;
+        copied = sess.body_to(&mut up.stream, framing, cto, sto) => copied,
+        early = watch.answered() => Err(CopyError::Write(std::io::Error::other(match early {
+            Early::Answered => "the server answered before the end of the request body",
+            Early::Closed => "the server closed before the end of the request body",
+        }))),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `AsyncRead + AsyncWrite` so plain and TLS streams share them.
 
 pub mod body;
+mod counted;
 mod deadline;
 pub mod pool;
 pub mod tunnel;
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use body::{chunk_size, copy_body, fill, CopyError, Framing};
+pub use counted::Counted;
 pub use deadline::Deadline;
 pub use tunnel::tunnel;
 

@@ -67,7 +67,12 @@ impl HttpLog<'_> {
             ms(self.t_connect),
             ms(self.t_resp),
             self.t_total.as_millis(),
-            self.status,
+            // No response sent: -1, as HAProxy logs it.
+            if self.status == 0 {
+                -1
+            } else {
+                i32::from(self.status)
+            },
             self.bytes,
             char::from(self.term[0]),
             char::from(self.term[1]),

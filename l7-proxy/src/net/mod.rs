@@ -1,6 +1,7 @@
 //! Sockets: one [`Stream`] type for any transport (plain TCP, TLS from a client, TLS to a
 //! server), listeners ([`listener`]) and TLS ([`tls`]).
 
+pub mod early;
 pub mod listener;
 pub mod stream;
 pub mod tls;

@@ -218,9 +218,11 @@ impl H1Conn {
         if !self.send(head, cto).await {
             return Err((CopyError::WriteTimeout, 0));
         }
-        match copy_body(up, ubuf, &mut self.stream, framing, sto, cto).await {
+        // Counted: a body cut short is logged with the bytes that did go out.
+        let mut out = crate::io::Counted::new(&mut self.stream);
+        match copy_body(up, ubuf, &mut out, framing, sto, cto).await {
             Ok(n) => Ok(sent + n),
-            Err(e) => Err((e, sent)),
+            Err(e) => Err((e, sent + out.written)),
         }
     }
 }

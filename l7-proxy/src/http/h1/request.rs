@@ -159,6 +159,16 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
     if f.host > 1 || (f.host == 0 && h.minor == 1) {
         return Err(400);
     }
+    // RFC 9112 §3.2.2: with an absolute-form target the authority is the host; a Host
+    // field saying otherwise is refused, as HAProxy does, rather than letting the server
+    // and the routing rules see two different hosts.
+    if let (false, Some((scheme, authority)), Some(host)) =
+        (h.http2, authority_of(h.uri()), h.header("host"))
+    {
+        if !same_host(scheme, authority.as_bytes(), host) {
+            return Err(400);
+        }
+    }
     let framing = if f.te_n > 0 {
         if f.cl.is_some() || h.minor == 0 {
             // Ambiguous framing: the classic request-smuggling vector (RFC 9112 §6.1).
@@ -181,6 +191,42 @@ pub fn analyze(h: &RequestHead) -> Result<RequestInfo, u16> {
         expect_continue: f.expect_continue,
         conn_tokens: f.conn_tokens,
     })
+}
+
+/// Whether a Host field names the target's authority: compared without case, a port that
+/// is the scheme's default counting as absent (as HAProxy compares them).
+fn same_host(scheme: &str, authority: &[u8], host: &[u8]) -> bool {
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        &b":443"[..]
+    } else {
+        &b":80"[..]
+    };
+    let bare = |h: &'_ [u8]| -> Vec<u8> {
+        let h = h.strip_suffix(default).unwrap_or(h);
+        h.to_ascii_lowercase()
+    };
+    bare(authority) == bare(host)
+}
+
+/// The scheme and authority of an absolute-form target (`http://host:port/path`), the
+/// authority without user information; `None` for origin-form and asterisk-form targets.
+fn authority_of(uri: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    Some((
+        scheme,
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host),
+    ))
 }
 
 /// What the framing and connection fields of a head say, gathered field by field.
@@ -319,9 +365,50 @@ mod tests {
         assert_eq!(head("GET /\0 HTTP/1.1\r\n\r\n"), Err(400));
     }
 
+    /// RFC 9112 §3.2.2: an absolute-form target's authority is the host.
+    #[test]
+    fn host_must_name_the_absolute_targets_authority() {
+        let cases = [
+            (
+                "GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://A.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET https://a.example/ HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://u:p@a.example:8080 HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+                true,
+            ),
+            ("GET http://a.example/x HTTP/1.0\r\n\r\n", true),
+            ("GET /x HTTP/1.1\r\nHost: b.example\r\n\r\n", true),
+            (
+                "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://a.example:8080/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET https://a.example/ HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+                false,
+            ),
+        ];
+        for (req, ok) in cases {
+            let got = head(req).map(|_| ());
+            assert_eq!(got, if ok { Ok(()) } else { Err(400) }, "{req:?}");
+        }
+    }
+
     #[test]
     fn path_of_absolute_uri() {
-        let mut b = BytesMut::from(&b"GET http://h:1/api/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+        let mut b = BytesMut::from(&b"GET http://h:1/api/x?q=1 HTTP/1.1\r\nHost: h:1\r\n\r\n"[..]);
         let h = parse_request(&mut b)
             .ok()
             .flatten()
