@@ -44,6 +44,7 @@ pub mod connection;
 pub mod frontend;
 pub mod http;
 pub mod io;
+pub mod limits;
 pub mod log;
 pub mod net;
 pub mod privileges;

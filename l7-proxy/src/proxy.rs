@@ -117,6 +117,21 @@ impl Generation {
     }
 }
 
+/// Listen backlog without any `maxconn` to derive it from (an embedding that sets none;
+/// the daemon always has a global `maxconn`).
+const DEFAULT_BACKLOG: u32 = 1024;
+
+/// The listen backlog as HAProxy chooses it: the bind's `backlog`, else the frontend's,
+/// else its `maxconn`, else the global `maxconn`. A kept listener keeps its queue across
+/// reloads.
+fn backlog(b: &Bind, fe: &crate::config::ProxySettings, g: &crate::config::Global) -> u32 {
+    b.backlog
+        .or(fe.backlog)
+        .or(fe.maxconn)
+        .or(g.maxconn)
+        .unwrap_or(DEFAULT_BACKLOG)
+}
+
 /// Loads every certificate, key and CA file `cfg` names, as a start would, without
 /// binding anything: what `lbproxy -c` adds to the syntax check.
 pub fn check_files(cfg: &Config) -> Result<(), RuntimeError> {
@@ -203,10 +218,13 @@ impl Proxy {
             if st.listeners.contains_key(key) || fresh.contains_key(key) {
                 continue;
             }
-            let l = bind(b.addr, b.interface.as_deref()).map_err(|source| RuntimeError::Bind {
-                frontend: rt.fe.cfg.name.clone(),
-                addr: b.addr,
-                source,
+            let backlog = backlog(b, &rt.fe.cfg.settings, &cfg.global);
+            let l = bind(b.addr, b.interface.as_deref(), backlog).map_err(|source| {
+                RuntimeError::Bind {
+                    frontend: rt.fe.cfg.name.clone(),
+                    addr: b.addr,
+                    source,
+                }
             })?;
             fresh.insert(key.clone(), l);
         }

@@ -51,7 +51,7 @@ fn load(files: &[PathBuf]) -> Result<Loaded, ConfigError> {
 fn main() -> ExitCode {
     let args = Args::parse();
     bins::init_logging("info");
-    let loaded = match load(&args.files) {
+    let mut loaded = match load(&args.files) {
         Ok(l) => l,
         Err(e) => {
             report_error(&e);
@@ -78,6 +78,26 @@ fn main() -> ExitCode {
     if args.daemon || args.master_worker {
         tracing::warn!("-D/-W are ignored: lbproxy stays in the foreground (run it under systemd)");
     }
+    // Before anything opens a file: a limit too low for `maxconn` refuses to start.
+    let budget = match l7_proxy::limits::apply(&mut loaded.config) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("[ALERT] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(
+        files = budget.limit,
+        maxconn = budget.maxconn,
+        "file limit {}, maxconn {}{}",
+        budget.limit,
+        budget.maxconn,
+        if budget.derived {
+            " (derived from the file limit)"
+        } else {
+            ""
+        }
+    );
     let g = &loaded.config.global;
     let identity = match l7_proxy::privileges::resolve(g.user.as_deref(), g.group.as_deref()) {
         Ok(id) => id,
@@ -238,19 +258,24 @@ async fn reload(proxy: &Proxy, files: &[PathBuf], started: &config::Global) {
             tracing::error!("reload failed: keeping the running configuration");
         }
         Err(e) => tracing::error!("reload failed: {e}; keeping the running configuration"),
-        Ok(l) => {
+        Ok(mut l) => {
             for w in &l.warnings {
                 tracing::warn!("{w}");
+            }
+            // A `maxconn` derived from the file limit at start stays in force.
+            if l.config.global.maxconn.is_none() {
+                l.config.global.maxconn = started.maxconn;
             }
             // Process-level settings are fixed at start.
             let g = &l.config.global;
             if g.nbthread != started.nbthread
                 || g.maxconn != started.maxconn
+                || g.ulimit_n != started.ulimit_n
                 || g.user != started.user
                 || g.group != started.group
             {
                 tracing::warn!(
-                    "global nbthread/maxconn/user/group changed: they take effect at the next restart"
+                    "global nbthread/maxconn/ulimit-n/user/group changed: they take effect at the next restart"
                 );
             }
             match proxy.reload(&l.config).await {

@@ -38,6 +38,7 @@ impl Parser {
                 ..BindTls::default()
             },
             interface: None,
+            backlog: None,
         };
         let mut tls_word: Option<&Word> = None;
         let mut i = 2;
@@ -57,6 +58,7 @@ impl Parser {
         for (b, _) in &mut p.binds[first..] {
             b.tls.clone_from(&tls);
             b.interface.clone_from(&opts.interface);
+            b.backlog = opts.backlog;
         }
     }
 
@@ -78,6 +80,10 @@ impl Parser {
             ("crl-file", Some(v)) => tls.crl_file = Some(based(ca_base.as_deref(), &v.text)),
             ("alpn", Some(v)) => tls.alpn = v.text.split(',').map(str::to_string).collect(),
             ("interface", Some(v)) => o.interface = Some(v.text.clone()),
+            ("backlog", Some(v)) => match v.text.parse::<u32>() {
+                Ok(n) if n >= 1 => o.backlog = Some(n),
+                _ => self.err(v.col, "'backlog' needs a positive integer"),
+            },
             ("crt-list", Some(_)) => self.warn(
                 x.col,
                 "bind option 'crt-list' is not supported; its certificates are not loaded",
@@ -234,6 +240,7 @@ impl Parser {
                         addr,
                         tls: None,
                         interface: None,
+                        backlog: None,
                     },
                     self.pos(w.col),
                 )),
@@ -248,6 +255,7 @@ struct BindOpts {
     ssl: bool,
     tls: BindTls,
     interface: Option<String>,
+    backlog: Option<u32>,
 }
 
 /// Words that only make sense with `ssl`.

@@ -13,6 +13,7 @@ impl Parser {
         let kw = w[0].text.as_str();
         match kw {
             "maxconn" => self.global.maxconn = self.num(w, 1, 1, u32::MAX),
+            "ulimit-n" => self.global.ulimit_n = self.num(w, 1, 1, u32::MAX),
             "nbthread" => {
                 self.global.nbthread = self
                     .num(w, 1, 1, 4096)

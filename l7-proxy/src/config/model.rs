@@ -154,6 +154,8 @@ pub struct ProxySettings {
     pub retries: u32,
     /// `maxconn` of a frontend.
     pub maxconn: Option<u32>,
+    /// `backlog` of a frontend (its binds' default).
+    pub backlog: Option<u32>,
     /// `option forwardfor`.
     pub forwardfor: bool,
     /// `option http-keep-alive|http-server-close|httpclose`.
@@ -203,6 +205,7 @@ impl Default for ProxySettings {
             timeouts: Timeouts::default(),
             retries: 3,
             maxconn: None,
+            backlog: None,
             forwardfor: false,
             conn_mode: HttpConnMode::KeepAlive,
             redispatch: false,
@@ -317,6 +320,8 @@ impl Default for H2Limits {
 pub struct Global {
     /// `maxconn`: process-wide connection limit.
     pub maxconn: Option<u32>,
+    /// `ulimit-n`: the file limit to run with (default: what `maxconn` needs).
+    pub ulimit_n: Option<u32>,
     /// `nbthread`.
     pub nbthread: Option<usize>,
     /// `log` lines.
@@ -344,6 +349,8 @@ pub struct Bind {
     pub tls: Option<Arc<BindTls>>,
     /// `interface NAME`: the socket only receives through that interface (SO_BINDTODEVICE).
     pub interface: Option<String>,
+    /// `backlog N` of the bind line.
+    pub backlog: Option<u32>,
 }
 
 /// `use_backend NAME [if|unless COND]`.

@@ -37,6 +37,7 @@ impl Parser {
                 }
             }
             "maxconn" => s.maxconn = self.num(w, 1, 1, u32::MAX),
+            "backlog" => s.backlog = self.num(w, 1, 1, u32::MAX),
             "option" | "no" => self.option_kw(s, w),
             "http-check" => self.http_check(s, w),
             "log" => match self.arg(w, 1) {

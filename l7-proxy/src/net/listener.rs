@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -24,8 +24,13 @@ pub struct Permits {
     _global: Option<OwnedSemaphorePermit>,
 }
 
-/// Binds a listening TCP socket (`SO_REUSEADDR`, optionally `SO_BINDTODEVICE`).
-pub fn bind(addr: SocketAddr, interface: Option<&str>) -> std::io::Result<TcpListener> {
+/// Binds a listening TCP socket (`SO_REUSEADDR`, optionally `SO_BINDTODEVICE`) whose accept
+/// queue holds `backlog` connections (the kernel caps it at `net.core.somaxconn`).
+pub fn bind(
+    addr: SocketAddr,
+    interface: Option<&str>,
+    backlog: u32,
+) -> std::io::Result<TcpListener> {
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -37,7 +42,7 @@ pub fn bind(addr: SocketAddr, interface: Option<&str>) -> std::io::Result<TcpLis
         sock.bind_device(Some(dev.as_bytes()))?;
     }
     sock.bind(&addr.into())?;
-    sock.listen(1024)?;
+    sock.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     TcpListener::from_std(sock.into())
 }
 
@@ -69,6 +74,7 @@ pub async fn accept_loop<T, F, Fut>(
     F: Fn(Arc<T>, TcpStream, SocketAddr, Permits) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let mut failures = AcceptFailures::default();
     loop {
         let Some(fe) = rx.borrow_and_update().clone() else {
             return;
@@ -92,11 +98,17 @@ pub async fn accept_loop<T, F, Fut>(
             }
         };
         let (stream, peer) = match accepted {
-            Ok(x) => x,
+            Ok(x) => {
+                failures.recovered(fe.name());
+                x
+            }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(frontend = %fe.name(), error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let (pause, log) = failures.failed(Instant::now());
+                if let Some(suppressed) = log {
+                    tracing::warn!(frontend = %fe.name(), error = %e, suppressed, "accept failed; pausing {pause:?} between attempts");
+                }
+                tokio::time::sleep(pause).await;
                 continue;
             }
         };
@@ -105,5 +117,84 @@ pub async fn accept_loop<T, F, Fut>(
             _global: global_permit,
         };
         tokio::spawn(serve(fe, stream, peer, permits));
+    }
+}
+
+/// First pause after a failed accept; it doubles up to [`PAUSE_MAX`].
+const PAUSE_MIN: Duration = Duration::from_millis(10);
+const PAUSE_MAX: Duration = Duration::from_millis(500);
+/// A failing accept is logged at most this often (with the failures left unlogged).
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A run of failed accepts (out of files, memory or buffers): each pauses the loop longer,
+/// and the log gets one line per [`LOG_EVERY`], not one per attempt.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    streak: u32,
+    logged_at: Option<Instant>,
+    unlogged: u64,
+}
+
+impl AcceptFailures {
+    /// Records a failure at `now`: how long to pause, and whether to log it (with the
+    /// number of failures not logged since the last line).
+    fn failed(&mut self, now: Instant) -> (Duration, Option<u64>) {
+        let pause = PAUSE_MIN
+            .saturating_mul(1 << self.streak.min(10))
+            .min(PAUSE_MAX);
+        self.streak = self.streak.saturating_add(1);
+        let due = self
+            .logged_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= LOG_EVERY);
+        if due {
+            self.logged_at = Some(now);
+            (pause, Some(std::mem::take(&mut self.unlogged)))
+        } else {
+            self.unlogged += 1;
+            (pause, None)
+        }
+    }
+
+    /// An accept worked: the run of failures, if any, is over.
+    fn recovered(&mut self, frontend: &str) {
+        if self.streak > 0 {
+            tracing::info!(frontend, failures = self.streak, "accepting again");
+            self.streak = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_back_off_and_are_logged_once_per_period() {
+        let mut f = AcceptFailures::default();
+        let t0 = Instant::now();
+        let mut pauses = Vec::new();
+        let mut logged = 0;
+        // Five seconds of failures at the pace the pauses allow.
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(5) {
+            let (pause, log) = f.failed(now);
+            pauses.push(pause);
+            logged += usize::from(log.is_some());
+            now += pause;
+        }
+        assert_eq!(pauses[0], PAUSE_MIN);
+        assert_eq!(pauses[1], PAUSE_MIN * 2);
+        assert_eq!(*pauses.last().unwrap_or(&Duration::ZERO), PAUSE_MAX);
+        assert!(pauses.len() < 20, "{} attempts in 5 s", pauses.len());
+        assert_eq!(logged, 1, "one line for the first five seconds");
+        // The next line, a period later, says how many failures it stands for.
+        let (_, log) = f.failed(t0 + LOG_EVERY);
+        assert_eq!(log, Some(pauses.len() as u64 - 1));
+        f.recovered("fe");
+        assert_eq!(
+            f.failed(t0 + LOG_EVERY).0,
+            PAUSE_MIN,
+            "a new run starts short"
+        );
     }
 }

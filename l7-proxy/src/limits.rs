@@ -1,0 +1,133 @@
+//! The file budget: how many descriptors a configuration needs, and the process limit
+//! raised to it at start. As HAProxy does: every connection may hold two descriptors (the
+//! client's and the server's), a `global maxconn` that the limit cannot carry refuses to
+//! start (HAProxy's `strict-limits`, its default), and without `maxconn` the limit decides
+//! it. Idle server connections get a quarter of the budget (`tune.pool-high-fd-ratio`).
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+use crate::config::Config;
+
+/// Descriptors kept for everything but connections: stdio, the reactor and its wakers,
+/// log sockets, the metrics listener, files read at reload.
+const RESERVED: u64 = 64;
+/// Share of the file limit idle server connections may hold, in percent.
+const IDLE_SHARE: u64 = 25;
+
+/// What the process runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileBudget {
+    /// The soft file limit now in force.
+    pub limit: u64,
+    /// The global `maxconn` in force.
+    pub maxconn: u32,
+    /// `maxconn` was not configured: it was derived from the limit.
+    pub derived: bool,
+}
+
+/// Why the limit cannot carry the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// The limit could not be read.
+    #[error("cannot read the file limit: {0}")]
+    Read(nix::Error),
+    /// Raising the limit to what the configuration needs failed.
+    #[error(
+        "cannot raise the file limit to {needed} ({why}): the limit is {soft} (hard {hard}) \
+         and raising it failed: {source}; lower 'maxconn' or raise the limit \
+         (ulimit -n, systemd LimitNOFILE=)"
+    )]
+    CannotRaise {
+        /// Descriptors needed.
+        needed: u64,
+        /// What needs them.
+        why: String,
+        /// The soft limit.
+        soft: u64,
+        /// The hard limit.
+        hard: u64,
+        /// The error of `setrlimit`.
+        source: nix::Error,
+    },
+    /// The limit leaves no descriptor for connections.
+    #[error("the file limit {limit} is too low: {RESERVED} descriptors are kept for the process itself and every connection needs 2")]
+    TooLow {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Descriptors `cfg` needs besides its connections: listeners, health checks, reserve.
+pub fn fixed_files(cfg: &Config) -> u64 {
+    let listeners: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
+    let checks: usize = cfg
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .filter(|s| s.params.check)
+        .count();
+    RESERVED + listeners as u64 + checks as u64
+}
+
+/// Descriptors `cfg` needs with `maxconn` connections.
+pub fn files_needed(cfg: &Config, maxconn: u32) -> u64 {
+    2 * u64::from(maxconn) + fixed_files(cfg)
+}
+
+/// Raises the soft file limit to what `cfg` needs (`ulimit-n` when set, else what its
+/// global `maxconn` needs, else the hard limit), derives `maxconn` from the limit when it
+/// is not set (writing it into `cfg`), and sizes the idle-connection budget.
+pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(LimitError::Read)?;
+    let g = &cfg.global;
+    let (target, why) = match (g.ulimit_n, g.maxconn) {
+        (Some(n), _) => (u64::from(n), "ulimit-n".to_string()),
+        (None, Some(m)) => (files_needed(cfg, m), format!("maxconn {m}")),
+        (None, None) => (hard, "the hard limit".to_string()),
+    };
+    let limit = if target > soft {
+        // Root may raise the hard limit too, as HAProxy does.
+        setrlimit(Resource::RLIMIT_NOFILE, target, hard.max(target))
+            .or_else(|_| setrlimit(Resource::RLIMIT_NOFILE, target, hard))
+            .map_err(|source| LimitError::CannotRaise {
+                needed: target,
+                why,
+                soft,
+                hard,
+                source,
+            })?;
+        target
+    } else {
+        soft
+    };
+    let fixed = fixed_files(cfg);
+    let (maxconn, derived) = match cfg.global.maxconn {
+        Some(m) => (m, false),
+        None => {
+            let m = limit.saturating_sub(fixed) / 2;
+            if m == 0 {
+                return Err(LimitError::TooLow { limit });
+            }
+            (u32::try_from(m).unwrap_or(u32::MAX), true)
+        }
+    };
+    let needed = files_needed(cfg, maxconn);
+    if needed > limit {
+        // Only with `ulimit-n` set below what `maxconn` needs.
+        return Err(LimitError::CannotRaise {
+            needed,
+            why: format!("maxconn {maxconn}, above ulimit-n"),
+            soft: limit,
+            hard,
+            source: nix::Error::EINVAL,
+        });
+    }
+    cfg.global.maxconn = Some(maxconn);
+    let idle = usize::try_from(limit * IDLE_SHARE / 100).unwrap_or(usize::MAX);
+    crate::backend::pool::set_idle_budget(idle);
+    Ok(FileBudget {
+        limit,
+        maxconn,
+        derived,
+    })
+}
