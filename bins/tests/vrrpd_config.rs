@@ -75,6 +75,50 @@ fn bad_configs_fail_the_check_with_a_position() {
     assert!(stderr.contains("/nonexistent/keepalived.conf"), "{stderr}");
 }
 
+#[test]
+fn the_check_reports_every_error_once_with_its_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("two-errors.conf");
+    std::fs::write(
+        &file,
+        "vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 300
+    priority 300
+    virtual_ipaddress {
+        198.18.0.100/24
+    }
+}
+",
+    )
+    .expect("conf");
+    let out = Command::new(env!("CARGO_BIN_EXE_vrrpd"))
+        .args(["-t", "-f"])
+        .arg(&file)
+        .output()
+        .expect("vrrpd runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let place = |line_col: &str| format!("{}:{line_col}: ", file.display());
+    for expected in [
+        format!(
+            "{}expected an integer 1..255 for virtual_router_id, found \"300\"",
+            place("3:23")
+        ),
+        format!(
+            "{}expected an integer 1..255 for priority, found \"300\"",
+            place("4:14")
+        ),
+    ] {
+        assert_eq!(
+            stderr.matches(&expected).count(),
+            1,
+            "printed once: {expected}\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("configuration OK"), "{stderr}");
+}
+
 const VIP1: &str = "198.18.0.101";
 const VIP2: &str = "198.18.0.102";
 
@@ -103,17 +147,23 @@ fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
     assert!(has_vip(ns, ip(VIP1)), "VI_1 untouched by the reload");
     assert_eq!(d.status()["reloads"], 1);
 
-    d.reload("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n}\n");
+    d.reload(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n    priority 300\n}\n",
+    );
     within(Duration::from_secs(3), || {
         d.status()["reload_failures"] == 1
     })
     .unwrap_or_else(|| panic!("bad reload counted\n{}", d.log()));
     assert!(d.log().contains("reload rejected"), "{}", d.log());
-    assert!(
-        d.log().contains(":3:"),
-        "the error names the line\n{}",
-        d.log()
-    );
+    // Every error is logged, each naming its line.
+    for place in [":3:23: ", ":4:14: "] {
+        assert_eq!(
+            d.log().matches(place).count(),
+            1,
+            "the error at {place} logged once\n{}",
+            d.log()
+        );
+    }
     assert!(
         has_vip(ns, ip(VIP1)) && has_vip(ns, ip(VIP2)),
         "running config kept"

@@ -229,11 +229,17 @@ impl Daemon {
 
     async fn reload(&mut self) {
         info!(file = %self.options.config_path.display(), "reloading configuration");
-        let loaded = match config::load(&self.options.config_path) {
+        let loaded = match config::load_all(&self.options.config_path) {
             Ok(l) => l,
-            Err(e) => {
+            Err(errors) => {
                 self.reload_failures += 1;
-                error!("reload rejected, keeping the running configuration: {e}");
+                for e in errors.iter() {
+                    error!("{e}");
+                }
+                error!(
+                    errors = errors.count(),
+                    "reload rejected, keeping the running configuration"
+                );
                 return;
             }
         };
