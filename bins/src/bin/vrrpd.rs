@@ -69,12 +69,17 @@ fn main() -> ExitCode {
         warn!("{w}");
     }
     if args.config_test {
+        // keepalived -t warns of a missing interface and passes: the daemon waits for it.
+        let missing = driver::plan::interface_warnings(&loaded.config);
+        for w in &missing {
+            warn!("{w}");
+        }
         eprintln!(
             "{}: configuration OK ({} instances, {} scripts, {} warnings)",
             args.config.display(),
             loaded.config.instances.len(),
             loaded.config.scripts.len(),
-            loaded.warnings.len()
+            loaded.warnings.len() + missing.len()
         );
         return ExitCode::SUCCESS;
     }

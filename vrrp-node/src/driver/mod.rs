@@ -92,7 +92,11 @@ pub struct Options {
 struct Running {
     id: u64,
     inst: Instance,
-    reader: JoinHandle<()>,
+    /// Reads the instance's socket while it has one.
+    reader: Option<JoinHandle<()>>,
+    /// Why the instance could not be put on its interface the last time it was tried (to
+    /// log each reason once, not on every link poll).
+    attach_error: Option<String>,
 }
 
 /// The daemon's state between events.
