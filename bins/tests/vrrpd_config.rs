@@ -1,5 +1,6 @@
 //! `vrrpd -t` on the keepalived.conf files of the documentation and tutorials (and on bad
-//! ones), SIGHUP reload, notify scripts, script security, sync groups, link down.
+//! ones), SIGHUP reload, notify scripts, script security, sync groups, link down, an
+//! interface missing at start or deleted.
 
 mod common;
 
@@ -75,6 +76,50 @@ fn bad_configs_fail_the_check_with_a_position() {
     assert!(stderr.contains("/nonexistent/keepalived.conf"), "{stderr}");
 }
 
+#[test]
+fn the_check_reports_every_error_once_with_its_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("two-errors.conf");
+    std::fs::write(
+        &file,
+        "vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 300
+    priority 300
+    virtual_ipaddress {
+        198.18.0.100/24
+    }
+}
+",
+    )
+    .expect("conf");
+    let out = Command::new(env!("CARGO_BIN_EXE_vrrpd"))
+        .args(["-t", "-f"])
+        .arg(&file)
+        .output()
+        .expect("vrrpd runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let place = |line_col: &str| format!("{}:{line_col}: ", file.display());
+    for expected in [
+        format!(
+            "{}expected an integer 1..255 for virtual_router_id, found \"300\"",
+            place("3:23")
+        ),
+        format!(
+            "{}expected an integer 1..255 for priority, found \"300\"",
+            place("4:14")
+        ),
+    ] {
+        assert_eq!(
+            stderr.matches(&expected).count(),
+            1,
+            "printed once: {expected}\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("configuration OK"), "{stderr}");
+}
+
 const VIP1: &str = "198.18.0.101";
 const VIP2: &str = "198.18.0.102";
 
@@ -103,17 +148,23 @@ fn sighup_reload_adds_and_removes_instances_and_keeps_the_config_on_error() {
     assert!(has_vip(ns, ip(VIP1)), "VI_1 untouched by the reload");
     assert_eq!(d.status()["reloads"], 1);
 
-    d.reload("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n}\n");
+    d.reload(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n    priority 300\n}\n",
+    );
     within(Duration::from_secs(3), || {
         d.status()["reload_failures"] == 1
     })
     .unwrap_or_else(|| panic!("bad reload counted\n{}", d.log()));
     assert!(d.log().contains("reload rejected"), "{}", d.log());
-    assert!(
-        d.log().contains(":3:"),
-        "the error names the line\n{}",
-        d.log()
-    );
+    // Every error is logged, each naming its line.
+    for place in [":3:23: ", ":4:14: "] {
+        assert_eq!(
+            d.log().matches(place).count(),
+            1,
+            "the error at {place} logged once\n{}",
+            d.log()
+        );
+    }
     assert!(
         has_vip(ns, ip(VIP1)) && has_vip(ns, ip(VIP2)),
         "running config kept"
@@ -269,6 +320,95 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
         has_vip(a_ns, ip(VIP1)) && !has_vip(b_ns, ip(VIP1))
     })
     .unwrap_or_else(|| panic!("a back as master\n{}", a.log()));
+}
+
+/// The addresses of every interface in `ns`, as `ip -o addr` prints them.
+fn all_addresses(ns: &str) -> String {
+    testkit::exec_ok(ns, ["ip", "-o", "addr"]).expect("ip addr")
+}
+
+/// Creates `vx0` in `ns`, a veth (its peer up, so it has carrier) with `addr`.
+fn create_vx0(ns: &str, addr: &str) {
+    for argv in [
+        &[
+            "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vx0p",
+        ][..],
+        &["ip", "addr", "add", addr, "dev", "vx0"],
+        &["ip", "link", "set", "vx0p", "up"],
+        &["ip", "link", "set", "vx0", "up"],
+    ] {
+        testkit::exec_ok(ns, argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    }
+}
+
+#[test]
+fn a_missing_interface_is_a_fault_until_it_appears_and_again_once_deleted() {
+    const VIP: &str = "198.18.1.100";
+    let Some(lab) = common::lab("missing_interface", "vcfmif", &["a"]) else {
+        return;
+    };
+    let ns = lab.node("a").ns();
+    let conf = instance("VI_1", 88, 100, VIP, "").replace("interface eth0", "interface vx0");
+    // The check warns and passes, as keepalived's does.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("vx0.conf");
+    std::fs::write(&file, &conf).expect("conf");
+    let path = file.to_str().expect("utf-8 path");
+    let checked = testkit::exec(ns, [env!("CARGO_BIN_EXE_vrrpd"), "-t", "-f", path]).expect("-t");
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "-t passes\n{stderr}");
+    assert!(
+        stderr.contains("interface vx0 for vrrp_instance VI_1 does not exist"),
+        "-t warns\n{stderr}"
+    );
+
+    let mut d = Vrrpd::start(ns, &conf).expect("vrrpd");
+    within(Duration::from_secs(3), || {
+        d.state("VI_1").as_deref() == Some("FAULT")
+    })
+    .unwrap_or_else(|| panic!("FAULT while vx0 is missing\n{}", d.log()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.proc.is_running(), "stays up\n{}", d.log());
+    assert_eq!(d.state("VI_1").as_deref(), Some("FAULT"));
+    assert!(
+        !d.log().contains("interface vx0: interface vx0"),
+        "{}",
+        d.log()
+    );
+
+    // The interface appears: out of FAULT, BACKUP, then MASTER as nobody else is.
+    create_vx0(ns, "198.18.1.1/24");
+    within(Duration::from_secs(3), || {
+        testkit::addresses(ns, "vx0").is_ok_and(|a| a.contains(&ip(VIP)))
+    })
+    .unwrap_or_else(|| panic!("VIP on vx0 once it exists\n{}", d.log()));
+    assert_eq!(d.state("VI_1").as_deref(), Some("MASTER"), "{}", d.log());
+    let log = d.log();
+    let backup = log.find("Entering BACKUP STATE");
+    let master = log.find("Entering MASTER STATE");
+    assert!(
+        backup.is_some() && backup < master,
+        "BACKUP, then MASTER\n{log}"
+    );
+
+    // Deleted: FAULT again, the VIP gone with it.
+    testkit::exec_ok(ns, ["ip", "link", "del", "vx0"]).expect("vx0 deleted");
+    within(Duration::from_secs(3), || {
+        d.state("VI_1").as_deref() == Some("FAULT")
+    })
+    .unwrap_or_else(|| panic!("FAULT once vx0 is deleted\n{}", d.log()));
+    assert!(!all_addresses(ns).contains(VIP), "{}", all_addresses(ns));
+
+    // Created again (a new interface index): MASTER on it again.
+    create_vx0(ns, "198.18.1.1/24");
+    within(Duration::from_secs(3), || {
+        testkit::addresses(ns, "vx0").is_ok_and(|a| a.contains(&ip(VIP)))
+    })
+    .unwrap_or_else(|| panic!("VIP back on the new vx0\n{}", d.log()));
+    assert!(d.proc.is_running());
+    d.reload(&conf); // the SIGHUP path sees the same instance: nothing to restart
+    within(Duration::from_secs(3), || d.status()["reloads"] == 1).expect("reloaded");
+    assert_eq!(d.state("VI_1").as_deref(), Some("MASTER"), "{}", d.log());
 }
 
 #[test]

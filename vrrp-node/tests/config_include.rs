@@ -104,15 +104,18 @@ fn unbalanced_block_across_files_is_an_error() {
     let t = TempTree::new("unbal");
     let main = t.write("k.conf", "vrrp_instance A {\ninclude open.conf\n");
     t.write("open.conf", "}\n");
-    let err = config::load(&main).expect_err("braces balance per file");
+    // Both files are wrong on their own: each error is reported, the including file's
+    // first (files in the order they are read).
+    let errors = config::load_all(&main).expect_err("braces balance per file");
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{errors}");
     assert!(
-        err.span().is_some_and(|s| s.file.ends_with("open.conf")),
-        "{err}"
+        lines[0].ends_with("k.conf:1:17: this \"{\" is never closed"),
+        "{errors}"
     );
     assert!(
-        err.to_string()
-            .ends_with("1:1: unexpected \"}\" with no open block"),
-        "{err}"
+        lines[1].ends_with("open.conf:1:1: unexpected \"}\" with no open block"),
+        "{errors}"
     );
 }
 

@@ -55,20 +55,31 @@ struct Args {
 fn main() -> ExitCode {
     let mut args = Args::parse();
     let to_stderr = init_logging(&args);
-    let loaded = match config::load(&args.config) {
+    let loaded = match config::load_all(&args.config) {
         Ok(loaded) => loaded,
-        Err(e) => return fail(&e.to_string()),
+        Err(errors) => {
+            // Every error, each once, in file order.
+            for e in errors.iter() {
+                report(&e.to_string(), to_stderr);
+            }
+            return ExitCode::from(1);
+        }
     };
     for w in &loaded.warnings {
         warn!("{w}");
     }
     if args.config_test {
+        // keepalived -t warns of a missing interface and passes: the daemon waits for it.
+        let missing = driver::plan::interface_warnings(&loaded.config);
+        for w in &missing {
+            warn!("{w}");
+        }
         eprintln!(
             "{}: configuration OK ({} instances, {} scripts, {} warnings)",
             args.config.display(),
             loaded.config.instances.len(),
             loaded.config.scripts.len(),
-            loaded.warnings.len()
+            loaded.warnings.len() + missing.len()
         );
         return ExitCode::SUCCESS;
     }
@@ -108,11 +119,13 @@ fn init_logging(args: &Args) -> bool {
     }
 }
 
-/// Reports a fatal error to the log and to stderr (the log may be syslog); exit code 1.
-fn fail(message: &str) -> ExitCode {
+/// Reports an error to the log, and to stderr when the log is not there (it is syslog):
+/// once on each.
+fn report(message: &str, to_stderr: bool) {
     error!("{message}");
-    eprintln!("{message}");
-    ExitCode::from(1)
+    if !to_stderr {
+        eprintln!("vrrpd: {message}");
+    }
 }
 
 /// Forks into the background as keepalived does, keeping stderr only when logging there;
@@ -121,12 +134,11 @@ fn daemonize(args: &mut Args, to_stderr: bool) -> bool {
     // The daemon runs in /: paths given relative to here (the file re-read on SIGHUP, the
     // pid files) are made absolute first.
     if let Err(e) = absolute_paths(args) {
-        fail(&e);
+        report(&e, to_stderr);
         return false;
     }
     if let Err(e) = nix::unistd::daemon(false, to_stderr) {
-        error!("forking into the background: {e}");
-        eprintln!("vrrpd: forking into the background: {e}");
+        report(&format!("forking into the background: {e}"), to_stderr);
         return false;
     }
     info!(pid = std::process::id(), "running in the background");

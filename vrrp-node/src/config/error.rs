@@ -153,6 +153,90 @@ impl ConfigError {
     }
 }
 
+/// Every error of a configuration that did not load, in file order: by file, in the order
+/// the files were read (the top file first), then by line and column. Never empty. keepalived reports every bad line of a file in one run, not only the first.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render(.first, .rest))]
+pub struct ConfigErrors {
+    first: ConfigError,
+    rest: Vec<ConfigError>,
+}
+
+impl ConfigErrors {
+    /// The errors of `list`, in its order; `None` when it is empty.
+    pub fn from_vec(list: Vec<ConfigError>) -> Option<ConfigErrors> {
+        let mut list = list.into_iter();
+        let first = list.next()?;
+        Some(ConfigErrors {
+            first,
+            rest: list.collect(),
+        })
+    }
+
+    /// The first error in file order.
+    pub fn first(&self) -> &ConfigError {
+        &self.first
+    }
+
+    /// The first error in file order, the others dropped.
+    pub fn into_first(self) -> ConfigError {
+        self.first
+    }
+
+    /// How many errors there are (at least one).
+    pub fn count(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Every error, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(first: ConfigError) -> Self {
+        ConfigErrors {
+            first,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl IntoIterator for ConfigErrors {
+    type Item = ConfigError;
+    type IntoIter = std::iter::Chain<std::iter::Once<ConfigError>, std::vec::IntoIter<ConfigError>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(self.first).chain(self.rest)
+    }
+}
+
+/// One error a line.
+fn render(first: &ConfigError, rest: &[ConfigError]) -> String {
+    let mut out = first.to_string();
+    for e in rest {
+        out.push('\n');
+        out.push_str(&e.to_string());
+    }
+    out
+}
+
+/// Puts `errors` in file order: those without a place first, then by the position of their
+/// file in `files` (the files in the order they were read), line and column; errors at one
+/// place keep the order they were found in.
+pub(crate) fn sort_in_file_order(errors: &mut [ConfigError], files: &[Arc<Path>]) {
+    errors.sort_by_key(|e| {
+        e.span().map(|s| {
+            let file = files
+                .iter()
+                .position(|f| *f == s.file)
+                .unwrap_or(usize::MAX);
+            (file, s.line, s.column)
+        })
+    });
+}
+
 /// What a [`Warning`] is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

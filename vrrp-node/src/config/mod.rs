@@ -25,11 +25,11 @@
 //! assert_eq!(vi.state, InitialState::Master);
 //! assert_eq!(vi.advert_int_cs, 100); // keepalived's default, 1 s
 //!
-//! let err = config::parse_str("vrrp_instance X {\n virtual_router_id 300\n}", "k.conf")
-//!     .expect_err("out of range");
+//! let text = "vrrp_instance X {\n interface eth0\n virtual_router_id 300\n}";
+//! let err = config::parse_str(text, "k.conf").expect_err("out of range");
 //! assert_eq!(
 //!     err.to_string(),
-//!     "k.conf:2:20: expected an integer 1..255 for virtual_router_id, found \"300\""
+//!     "k.conf:3:20: expected an integer 1..255 for virtual_router_id, found \"300\""
 //! );
 //! ```
 
@@ -41,7 +41,7 @@ mod tree;
 
 use std::path::Path;
 
-pub use error::{ConfigError, Span, Warning, WarningKind};
+pub use error::{ConfigError, ConfigErrors, Span, Warning, WarningKind};
 pub use model::{
     Authentication, Config, Family, GlobalDefs, InitialState, Notify, Scope, ScriptUser, SyncGroup,
     TrackInterface, TrackScript, VirtualIp, VrrpInstance, VrrpScript, VrrpVersion,
@@ -57,7 +57,8 @@ pub struct LoadedConfig {
 }
 
 /// Reads and checks the keepalived.conf at `path`, following its `include`s (relative to the
-/// including file's directory, globs allowed).
+/// including file's directory, globs allowed). On failure, the first error in file order;
+/// [`load_all`] has every one.
 ///
 /// ```no_run
 /// let loaded = vrrp_node::config::load(std::path::Path::new("/etc/keepalived/keepalived.conf"))?;
@@ -67,6 +68,15 @@ pub struct LoadedConfig {
 /// # Ok::<(), vrrp_node::config::ConfigError>(())
 /// ```
 pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_all(path).map_err(ConfigErrors::into_first)
+}
+
+/// [`load`], with every error the file has, each once, in file order.
+///
+/// A syntax error (an unterminated quote, braces that do not balance) ends the reading of
+/// its file, since what follows cannot be told apart; every other error is reported and the
+/// loading goes on with the next statement.
+pub fn load_all(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
@@ -76,7 +86,8 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
 }
 
 /// Parses `text` as if it were the file `virtual_file_name` (the name used in errors and the
-/// base for relative `include`s).
+/// base for relative `include`s). On failure, the first error in file order;
+/// [`parse_str_all`] has every one.
 ///
 /// ```
 /// let loaded = vrrp_node::config::parse_str("global_defs {\n router_id lb1\n}", "k.conf")?;
@@ -84,15 +95,57 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
 /// # Ok::<(), vrrp_node::config::ConfigError>(())
 /// ```
 pub fn parse_str(text: &str, virtual_file_name: &str) -> Result<LoadedConfig, ConfigError> {
+    parse_str_all(text, virtual_file_name).map_err(ConfigErrors::into_first)
+}
+
+/// [`parse_str`], with every error, each once, in file order.
+///
+/// ```
+/// let text = "vrrp_instance X {\n interface eth0\n virtual_router_id 300\n priority 300\n}";
+/// let errors = vrrp_node::config::parse_str_all(text, "k.conf").expect_err("two errors");
+/// let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+/// assert_eq!(
+///     lines,
+///     [
+///         "k.conf:3:20: expected an integer 1..255 for virtual_router_id, found \"300\"",
+///         "k.conf:4:11: expected an integer 1..255 for priority, found \"300\"",
+///     ]
+/// );
+/// ```
+pub fn parse_str_all(text: &str, virtual_file_name: &str) -> Result<LoadedConfig, ConfigErrors> {
     parse_with_name(text, Path::new(virtual_file_name))
 }
 
-fn parse_with_name(text: &str, name: &Path) -> Result<LoadedConfig, ConfigError> {
+fn parse_with_name(text: &str, name: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let mut loader = tree::Loader::new();
-    let nodes = loader.parse_text(text, name)?;
+    let parsed = loader.parse_text(text, name);
+    let mut errors = std::mem::take(&mut loader.errors);
     let mut warnings = std::mem::take(&mut loader.warnings);
-    let config = build::build(&nodes, &mut warnings)?;
-    Ok(LoadedConfig { config, warnings })
+    let built = match parsed {
+        // A syntax error in the top file: nothing of it can be trusted to build.
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+        Ok(nodes) => match build::build(&nodes, &mut warnings) {
+            Ok(config) => Some(config),
+            Err(build_errors) => {
+                errors.extend(build_errors);
+                None
+            }
+        },
+    };
+    error::sort_in_file_order(&mut errors, &loader.files);
+    match (built, ConfigErrors::from_vec(errors)) {
+        (Some(config), None) => Ok(LoadedConfig { config, warnings }),
+        (_, Some(errors)) => Err(errors),
+        // build returns either a configuration or at least one error.
+        (None, None) => Err(ConfigError::Invalid {
+            span: Span::nowhere(),
+            message: "configuration not built".into(),
+        }
+        .into()),
+    }
 }
 
 /// Splits a notify/script command line into argv as keepalived does (whitespace, honouring

@@ -37,6 +37,10 @@ pub(crate) struct Node {
 /// Reads files and keeps what include processing needs across files.
 pub(crate) struct Loader {
     pub warnings: Vec<Warning>,
+    /// Errors the reading went on after (an `include` that cannot be followed).
+    pub errors: Vec<ConfigError>,
+    /// The files read, in order, for sorting errors in file order.
+    pub files: Vec<Arc<Path>>,
     files_read: usize,
     /// Files on the current include chain, to refuse cycles.
     stack: Vec<PathBuf>,
@@ -46,6 +50,8 @@ impl Loader {
     pub(crate) fn new() -> Self {
         Loader {
             warnings: Vec::new(),
+            errors: Vec::new(),
+            files: Vec::new(),
             files_read: 0,
             stack: Vec::new(),
         }
@@ -68,6 +74,7 @@ impl Loader {
         depth: usize,
     ) -> Result<Vec<Node>, ConfigError> {
         let file: Arc<Path> = Arc::from(name);
+        self.files.push(Arc::clone(&file));
         let tokens = tokenize(text, &file)?;
         self.files_read += 1;
         self.stack.push(key);
@@ -238,8 +245,13 @@ impl TreeParser<'_> {
                 TokKind::Word | TokKind::Quoted => {
                     let node = self.statement(loader, depth)?;
                     if node.name.text == "include" && !node.name.quoted {
+                        // Blocks balance within each file, so the reading goes on after a
+                        // bad include; its error is reported with the others.
                         let dir = self.dir.clone();
-                        nodes.extend(loader.include(&node, &dir, depth)?);
+                        match loader.include(&node, &dir, depth) {
+                            Ok(included) => nodes.extend(included),
+                            Err(e) => loader.errors.push(e),
+                        }
                     } else {
                         nodes.push(node);
                     }

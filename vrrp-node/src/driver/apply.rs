@@ -2,9 +2,8 @@
 //! configuration asks for, at start and on every reload.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{Config, VrrpScript};
 use crate::fsm::{self, Event, State};
@@ -12,7 +11,7 @@ use crate::fsm::{self, Event, State};
 use super::firewall::Blocked;
 use super::groups::GroupRuntime;
 use super::instance::{self, AnnounceSockets, Instance};
-use super::plan::{InstancePlan, TrackSource};
+use super::plan::{self, InstancePlan, TrackSource};
 use super::scripts::{self, ScriptPolicy};
 use super::status::Counters;
 use super::{inputs, link_running, Daemon, DriverError, Running};
@@ -148,16 +147,16 @@ impl Daemon {
         inst.remove_vips(&self.vips).await; // leftovers of a crashed run
         let id = self.next_id;
         self.next_id += 1;
-        let reader = tokio::spawn(inputs::read_loop(
-            id,
-            Arc::clone(&inst.socket),
-            self.packets_tx.clone(),
-        ));
+        let reader = inst
+            .socket()
+            .map(|socket| tokio::spawn(inputs::read_loop(id, socket, self.packets_tx.clone())));
         let now = self.now();
         let link_ok = link_running(&inst.plan.socket.interface);
-        if !link_ok && !inst.plan.source.dont_track_primary {
-            inst.router.handle(now, Event::InterfaceDown);
+        if !inst.plan.has_interface() {
+            warn!(instance = %inst.name(), interface = %inst.plan.socket.interface,
+                  "{}", plan::missing_interface(inst.name(), &inst.plan.socket.interface));
         }
+        inst.set_interface_usable(now, link_ok);
         self.link_up
             .insert(inst.plan.socket.interface.clone(), link_ok);
         inst.router.handle(now, Event::Startup);
@@ -165,7 +164,12 @@ impl Daemon {
         inst.update_tracks(now, |source| self.track_state(source));
         info!(instance = %inst.name(), vrid = inst.plan.router.vrid,
               interface = %inst.plan.socket.interface, "instance started");
-        self.instances.push(Running { id, inst, reader });
+        self.instances.push(Running {
+            id,
+            inst,
+            reader,
+            attach_error: None,
+        });
     }
 
     /// What the driver knows now of a tracked check: a script's last result, an interface's
@@ -182,7 +186,7 @@ impl Daemon {
     /// `plan`'s state-machine settings with each track's state as the driver knows it now
     /// (a script that has not reported keeps its configured initial state), for
     /// [`VirtualRouter::reconfigure`](crate::fsm::VirtualRouter::reconfigure).
-    fn router_config_now(&self, plan: &InstancePlan) -> fsm::RouterConfig {
+    pub(super) fn router_config_now(&self, plan: &InstancePlan) -> fsm::RouterConfig {
         let mut cfg = plan.router.clone();
         for (track, src) in cfg.tracks.iter_mut().zip(&plan.tracks) {
             if let Some(up) = self.track_state(src) {
@@ -295,7 +299,9 @@ impl Daemon {
         running.inst.router.handle(now, Event::Shutdown);
         let actions = running.inst.run_actions(&self.vips).await;
         running.inst.remove_vips(&self.vips).await;
-        running.reader.abort();
+        if let Some(reader) = running.reader {
+            reader.abort();
+        }
         let name = running.inst.name().to_string();
         let prio = running.inst.router.priority();
         for action in actions {

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::fsm::Event;
+use crate::fsm::Instant;
+use crate::net::iface::index_of;
 use crate::net::RecvMeta;
 
-use super::plan::TrackSource;
+use super::plan::{InstancePlan, TrackSource};
 use super::scripts::ScriptReport;
 use super::Daemon;
 
@@ -41,7 +42,8 @@ impl Daemon {
     }
 
     /// Reads the link state of every interface an instance runs on or tracks; a change
-    /// reaches the instances on it (Fault) and those tracking it.
+    /// reaches the instances tracking it, and each instance follows its own interface
+    /// (see [`Daemon::follow_interface`]).
     pub(super) async fn poll_links(&mut self) {
         let now = self.now();
         let mut changed = false;
@@ -64,21 +66,89 @@ impl Daemon {
             changed = true;
             info!(interface = %name, up, "link state changed");
             for r in &mut self.instances {
-                if r.inst.plan.socket.interface == name && !r.inst.plan.source.dont_track_primary {
-                    let ev = if up {
-                        Event::InterfaceUp
-                    } else {
-                        Event::InterfaceDown
-                    };
-                    r.inst.router.handle(now, ev);
-                }
                 r.inst.update_tracks(now, |source| {
                     matches!(source, TrackSource::Interface { name: n } if *n == name).then_some(up)
                 });
             }
         }
+        for i in 0..self.instances.len() {
+            changed |= self.follow_interface(i, now);
+        }
         if changed {
             self.run_all_actions().await;
+        }
+    }
+
+    /// Keeps instance `i` on its own interface as keepalived does on RTM_DELLINK and
+    /// RTM_NEWLINK: the sockets go when the interface is deleted (or replaced: a new
+    /// index), come back once it exists again, and the state machine hears whether it is
+    /// usable (FAULT while it is not). Returns whether the state machine was told anything.
+    fn follow_interface(&mut self, i: usize, now: Instant) -> bool {
+        let Some(r) = self.instances.get_mut(i) else {
+            return false;
+        };
+        let name = r.inst.plan.socket.interface.clone();
+        let index = match index_of(&name) {
+            Ok(index) => index,
+            Err(e) => {
+                debug!(instance = %r.inst.name(), "{e}");
+                return false;
+            }
+        };
+        if r.inst.attached_index().is_some_and(|at| Some(at) != index) {
+            warn!(instance = %r.inst.name(), interface = %name,
+                  "interface deleted; FAULT until it is back");
+            r.inst.detach();
+            if let Some(reader) = r.reader.take() {
+                reader.abort();
+            }
+        }
+        if r.inst.attached_index().is_none() && index.is_some() {
+            self.attach(i, now);
+        }
+        let up = self.link_up.get(&name).copied().unwrap_or(false);
+        self.instances
+            .get_mut(i)
+            .is_some_and(|r| r.inst.set_interface_usable(now, up))
+    }
+
+    /// Puts instance `i` on its interface, which exists now: a plan made now, its sockets
+    /// and reader. A failure (the interface without an address yet, say) leaves it waiting
+    /// in FAULT, tried again at the next poll and logged once.
+    fn attach(&mut self, i: usize, now: Instant) {
+        let Some(source) = self.instances.get(i).map(|r| r.inst.plan.source.clone()) else {
+            return;
+        };
+        let planned = InstancePlan::build(&source, &self.config)
+            .map(|plan| (self.router_config_now(&plan), plan));
+        let packets_tx = self.packets_tx.clone();
+        let Some(r) = self.instances.get_mut(i) else {
+            return;
+        };
+        let attached = planned.and_then(|(router_now, plan)| {
+            if !plan.has_interface() {
+                return Ok(false); // gone again already
+            }
+            r.inst.attach(now, plan, router_now).map(|()| true)
+        });
+        match attached {
+            Ok(false) => {}
+            Ok(true) => {
+                r.attach_error = None;
+                r.reader = r
+                    .inst
+                    .socket()
+                    .map(|socket| tokio::spawn(read_loop(r.id, socket, packets_tx)));
+                info!(instance = %r.inst.name(), interface = %source.interface,
+                      ifindex = r.inst.plan.interface.index, "interface present; instance on it");
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if r.attach_error.as_ref() != Some(&message) {
+                    warn!("{message}; FAULT until this is fixed");
+                    r.attach_error = Some(message);
+                }
+            }
         }
     }
 }

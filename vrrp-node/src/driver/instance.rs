@@ -2,6 +2,7 @@
 //! execution of the actions the state machine asks for.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use tracing::{debug, info, warn};
 use vrrp_proto::{
@@ -36,6 +37,41 @@ pub fn open_announce_others(plan: &InstancePlan) -> Result<AnnounceSockets, Driv
     Ok(out)
 }
 
+/// The sockets on an instance's own interface, which exist only while the interface does.
+#[derive(Debug)]
+struct Link {
+    /// Advert sockets.
+    socket: Arc<AdvertSocket>,
+    /// GARP/NA.
+    announce: AnnounceSocket,
+}
+
+impl Link {
+    fn open(plan: &InstancePlan) -> Result<Link, DriverError> {
+        let fail = |what: String| DriverError::Instance {
+            instance: plan.name.clone(),
+            what,
+        };
+        let socket = AdvertSocket::open(plan.socket.clone()).map_err(|e| {
+            fail(format!(
+                "opening VRRP sockets on {}: {e}",
+                plan.socket.interface
+            ))
+        })?;
+        let announce =
+            AnnounceSocket::open(plan.interface.index, plan.interface.mac).map_err(|e| {
+                fail(format!(
+                    "opening packet socket on {}: {e}",
+                    plan.socket.interface
+                ))
+            })?;
+        Ok(Link {
+            socket: Arc::new(socket),
+            announce,
+        })
+    }
+}
+
 /// A running instance.
 #[derive(Debug)]
 pub struct Instance {
@@ -43,9 +79,12 @@ pub struct Instance {
     pub plan: InstancePlan,
     /// The state machine.
     pub router: VirtualRouter,
-    /// Advert sockets.
-    pub socket: std::sync::Arc<AdvertSocket>,
-    announce: AnnounceSocket,
+    /// The sockets on the interface; `None` while it does not exist (the instance is in
+    /// FAULT then).
+    link: Option<Link>,
+    /// What the state machine was last told of its interface (see
+    /// [`Instance::set_interface_usable`]); it starts without an interface fault.
+    interface_usable: bool,
     /// Packet sockets of [`InstancePlan::other_interfaces`], by interface index.
     announce_other: AnnounceSockets,
     advert_v4: Vec<Ipv4Addr>,
@@ -65,26 +104,19 @@ impl Instance {
         };
         let router = VirtualRouter::new(plan.router.clone())
             .map_err(|e| fail(format!("invalid settings: {e}")))?;
-        let socket = AdvertSocket::open(plan.socket.clone()).map_err(|e| {
-            fail(format!(
-                "opening VRRP sockets on {}: {e}",
-                plan.socket.interface
-            ))
-        })?;
-        let announce =
-            AnnounceSocket::open(plan.interface.index, plan.interface.mac).map_err(|e| {
-                fail(format!(
-                    "opening packet socket on {}: {e}",
-                    plan.socket.interface
-                ))
-            })?;
+        // Without its interface the instance waits, in FAULT, for it (see `attach`).
+        let link = if plan.has_interface() {
+            Some(Link::open(&plan)?)
+        } else {
+            None
+        };
         let announce_other = open_announce_others(&plan)?;
         let (advert_v4, advert_v6) = plan.advertised();
         Ok(Instance {
             plan,
             router,
-            socket: std::sync::Arc::new(socket),
-            announce,
+            link,
+            interface_usable: true,
             announce_other,
             advert_v4,
             advert_v6,
@@ -96,6 +128,67 @@ impl Instance {
     /// Name of the instance.
     pub fn name(&self) -> &str {
         &self.plan.name
+    }
+
+    /// The advert socket to read from, while the interface exists.
+    pub fn socket(&self) -> Option<Arc<AdvertSocket>> {
+        self.link.as_ref().map(|l| Arc::clone(&l.socket))
+    }
+
+    /// The index of the interface the sockets are on; `None` while there are none.
+    pub fn attached_index(&self) -> Option<u32> {
+        self.link.as_ref().map(|_| self.plan.interface.index)
+    }
+
+    /// Puts the instance on its interface, which exists (again): `plan` (made now, with the
+    /// interface) gives the sockets, and the state machine takes `router_now`, `plan`'s
+    /// settings with the tracks' current states (the source address may be new). Nothing
+    /// changes on error.
+    pub fn attach(
+        &mut self,
+        now: Instant,
+        plan: InstancePlan,
+        router_now: RouterConfig,
+    ) -> Result<(), DriverError> {
+        let link = Link::open(&plan)?;
+        let announce_other = open_announce_others(&plan)?;
+        self.router
+            .reconfigure(now, router_now)
+            .map_err(|e| DriverError::Instance {
+                instance: plan.name.clone(),
+                what: format!("settings for the new interface not taken: {e}"),
+            })?;
+        self.link = Some(link);
+        self.announce_other = announce_other;
+        (self.advert_v4, self.advert_v6) = plan.advertised();
+        self.plan = plan;
+        Ok(())
+    }
+
+    /// Drops the sockets of an interface that is gone (see
+    /// [`InstancePlan::without_interface`]).
+    pub fn detach(&mut self) {
+        self.link = None;
+        self.plan = self.plan.without_interface();
+    }
+
+    /// Tells the state machine whether its interface can carry VRRP now: it exists, with the
+    /// sockets on it, and its link is up (`link_up`) or not tracked (`dont_track_primary`).
+    /// keepalived's FAULT for a link down and for a missing interface alike. Returns whether
+    /// that changed.
+    pub fn set_interface_usable(&mut self, now: Instant, link_up: bool) -> bool {
+        let usable = self.link.is_some() && (link_up || self.plan.source.dont_track_primary);
+        if usable == self.interface_usable {
+            return false;
+        }
+        self.interface_usable = usable;
+        let event = if usable {
+            Event::InterfaceUp
+        } else {
+            Event::InterfaceDown
+        };
+        self.router.handle(now, event);
+        true
     }
 
     /// Decodes and checks a received datagram; hands a valid advert for this VRID to the
@@ -201,9 +294,10 @@ impl Instance {
         done
     }
 
-    /// Removes the VIPs (every exit from Master, shutdown, and at start for leftovers).
+    /// Removes the VIPs (every exit from Master, shutdown, and at start for leftovers); those
+    /// on an interface that is gone went with it.
     pub async fn remove_vips(&mut self, vips: &VipManager) {
-        for vip in &self.plan.vips {
+        for vip in self.plan.vips.iter().filter(|v| v.ifindex != 0) {
             if let Err(e) = vips.remove(vip).await {
                 warn!(instance = %self.plan.name, "removing VIP: {e}");
             }
@@ -215,6 +309,9 @@ impl Instance {
     }
 
     fn send_advert(&mut self, priority: u8, interval: u16) {
+        let Some(link) = &self.link else {
+            return;
+        };
         let addresses = match self.plan.socket.family {
             Family::Ipv4 => Addresses::V4(&self.advert_v4),
             Family::Ipv6 => Addresses::V6(&self.advert_v6),
@@ -228,7 +325,7 @@ impl Instance {
             addresses,
         };
         let mut buf = [0u8; crate::net::MAX_PACKET];
-        for dst in self.socket.destinations() {
+        for dst in link.socket.destinations() {
             let scope = match (self.plan.check.version, self.plan.socket.source, dst) {
                 (Version::V2, _, _) => ChecksumScope::Message,
                 (Version::V3, IpAddr::V4(_), _) if self.plan.v3_checksum_as_v2 => {
@@ -252,7 +349,7 @@ impl Instance {
                     return;
                 }
             };
-            match self.socket.send_to(&buf[..len], dst) {
+            match link.socket.send_to(&buf[..len], dst) {
                 Ok(()) => {
                     self.counters.advert_sent += 1;
                     if priority == 0 {
@@ -346,7 +443,10 @@ impl Instance {
         for _ in 0..count {
             for vip in list {
                 let (socket, ll) = if vip.ifindex == self.plan.interface.index {
-                    (&self.announce, ll)
+                    match &self.link {
+                        Some(link) => (&link.announce, ll),
+                        None => continue,
+                    }
                 } else {
                     match self
                         .announce_other

@@ -92,7 +92,11 @@ pub struct Options {
 struct Running {
     id: u64,
     inst: Instance,
-    reader: JoinHandle<()>,
+    /// Reads the instance's socket while it has one.
+    reader: Option<JoinHandle<()>>,
+    /// Why the instance could not be put on its interface the last time it was tried (to
+    /// log each reason once, not on every link poll).
+    attach_error: Option<String>,
 }
 
 /// The daemon's state between events.
@@ -229,11 +233,17 @@ impl Daemon {
 
     async fn reload(&mut self) {
         info!(file = %self.options.config_path.display(), "reloading configuration");
-        let loaded = match config::load(&self.options.config_path) {
+        let loaded = match config::load_all(&self.options.config_path) {
             Ok(l) => l,
-            Err(e) => {
+            Err(errors) => {
                 self.reload_failures += 1;
-                error!("reload rejected, keeping the running configuration: {e}");
+                for e in errors.iter() {
+                    error!("{e}");
+                }
+                error!(
+                    errors = errors.count(),
+                    "reload rejected, keeping the running configuration"
+                );
                 return;
             }
         };

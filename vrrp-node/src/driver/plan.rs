@@ -9,7 +9,7 @@ use vrrp_proto::{Auth, Family, ReceiveCheck, Version};
 
 use crate::config::{self, Authentication, VrrpInstance, VrrpScript};
 use crate::fsm::{self, RouterConfig, TrackConfig};
-use crate::net::iface::InterfaceInfo;
+use crate::net::iface::{index_of, InterfaceError, InterfaceInfo};
 use crate::net::SocketConfig;
 use crate::vip::VirtualAddress;
 
@@ -59,14 +59,22 @@ pub struct InstancePlan {
 
 impl InstancePlan {
     /// Builds the plan for `inst`, looking interfaces up now.
+    ///
+    /// The instance's interface may be missing: the plan then stands for an instance
+    /// waiting for it ([`InstancePlan::has_interface`] is false), as keepalived keeps such an
+    /// instance in FAULT until the interface appears instead of refusing to start.
     pub fn build(inst: &VrrpInstance, all: &config::Config) -> Result<InstancePlan, DriverError> {
         let fail = |what: String| DriverError::Instance {
             instance: inst.name.clone(),
             what,
         };
         let vip_addrs: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|v| v.addr).collect();
-        let interface = InterfaceInfo::lookup(&inst.interface, &vip_addrs)
-            .map_err(|e| fail(format!("interface {}: {e}", inst.interface)))?;
+        let interface = match InterfaceInfo::lookup(&inst.interface, &vip_addrs) {
+            Ok(found) => found,
+            Err(InterfaceError::Missing { .. }) => InterfaceInfo::absent(&inst.interface),
+            // The error names the interface already.
+            Err(e) => return Err(fail(e.to_string())),
+        };
         let family = Family::from(inst.family);
         let version = Version::from(inst.version);
         let source = source_address(inst, family, &interface).map_err(fail)?;
@@ -104,6 +112,26 @@ impl InstancePlan {
         })
     }
 
+    /// Whether the instance's interface existed when the plan was made; without it the
+    /// instance has no sockets and stays in FAULT.
+    pub fn has_interface(&self) -> bool {
+        self.interface.exists()
+    }
+
+    /// This plan once its interface is gone: the interface [absent](InterfaceInfo::absent)
+    /// and the VIPs on it with index 0 (they went with it, nothing to remove). The source
+    /// address stays, for the state machine, until the interface is back.
+    pub fn without_interface(&self) -> InstancePlan {
+        let mut plan = self.clone();
+        let gone = plan.interface.index;
+        plan.interface = InterfaceInfo::absent(&plan.socket.interface);
+        plan.socket.ifindex = 0;
+        for vip in plan.vips.iter_mut().filter(|v| v.ifindex == gone) {
+            vip.ifindex = 0;
+        }
+        plan
+    }
+
     /// The addresses carried in adverts: the non-excluded virtual addresses of the instance's
     /// family.
     pub fn advertised(&self) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
@@ -119,6 +147,29 @@ impl InstancePlan {
     }
 }
 
+/// What is said of an instance whose interface does not exist, at start and by `vrrpd -t`
+/// (keepalived: "WARNING - interface %s for vrrp_instance %s doesn't exist").
+pub fn missing_interface(instance: &str, interface: &str) -> String {
+    format!(
+        "interface {interface} for vrrp_instance {instance} does not exist; \
+         the instance stays in FAULT until it appears"
+    )
+}
+
+/// A warning for each instance of `config` whose interface does not exist now, or cannot
+/// be looked up: a configuration check warns of them but passes, as keepalived's does.
+pub fn interface_warnings(config: &config::Config) -> Vec<String> {
+    config
+        .instances
+        .iter()
+        .filter_map(|inst| match index_of(&inst.interface) {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(missing_interface(&inst.name, &inst.interface)),
+            Err(e) => Some(format!("vrrp_instance {}: {e}", inst.name)),
+        })
+        .collect()
+}
+
 /// The address adverts are sent from: the configured one, else the interface's primary IPv4
 /// address (RFC 3768 §7.1) or its IPv6 link-local one (RFC 9568 §7.1).
 fn source_address(
@@ -129,6 +180,9 @@ fn source_address(
     let missing = |what: &str| format!("interface {} has no {what}", inst.interface);
     match (family, inst.unicast_src_ip.or(inst.mcast_src_ip)) {
         (_, Some(src)) => Ok(src),
+        // Waiting for the interface: its address is known once it is there.
+        (Family::Ipv4, None) if !interface.exists() => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        (Family::Ipv6, None) if !interface.exists() => Ok(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         (Family::Ipv4, None) => interface
             .primary_ipv4
             .map(IpAddr::V4)
@@ -238,8 +292,9 @@ fn virtual_addresses(
             } else if let Some(known) = other_interfaces.iter().find(|i| i.name == dev) {
                 known.index
             } else {
+                // The error names the interface: not again here.
                 let info = InterfaceInfo::lookup(dev, vip_addrs)
-                    .map_err(|e| format!("{list} {} dev {dev}: {e}", v.addr))?;
+                    .map_err(|e| format!("{list} {}: {e}", v.addr))?;
                 let index = info.index;
                 other_interfaces.push(info);
                 index
@@ -259,4 +314,35 @@ fn virtual_addresses(
 
 fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
     fsm::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_interface_gives_a_waiting_plan_named_once() {
+        let text = "vrrp_instance VI_1 {
+    interface vrrpd-nx0
+    virtual_router_id 9
+    virtual_ipaddress {
+        198.18.0.9/24
+    }
+}
+";
+        let loaded = config::parse_str(text, "k.conf").expect("valid");
+        let inst = loaded.config.instance("VI_1").expect("VI_1");
+        let plan = InstancePlan::build(inst, &loaded.config).expect("a plan all the same");
+        assert!(!plan.has_interface());
+        assert_eq!(plan.socket.ifindex, 0);
+        assert_eq!(plan.socket.source, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert!(plan.vips.iter().all(|v| v.ifindex == 0));
+
+        let err = InterfaceInfo::lookup("vrrpd-nx0", &[]).expect_err("missing");
+        assert_eq!(err.to_string(), "interface vrrpd-nx0 does not exist");
+        assert_eq!(
+            interface_warnings(&loaded.config),
+            [missing_interface("VI_1", "vrrpd-nx0")]
+        );
+    }
 }

@@ -1,11 +1,31 @@
 //! What the driver needs to know about an interface: index, MAC, operational state and the
 //! addresses it sends from.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use nix::errno::Errno;
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::if_nametoindex;
+
+/// Why an interface could not be looked up. The message names the interface once: callers
+/// add what it was for, never the name again.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfaceError {
+    /// No interface has this name (now).
+    #[error("interface {name} does not exist")]
+    Missing {
+        /// The name looked up.
+        name: String,
+    },
+    /// The kernel would not tell.
+    #[error("interface {name}: {source}")]
+    Lookup {
+        /// The name looked up.
+        name: String,
+        /// Why.
+        source: Errno,
+    },
+}
 
 /// An interface as seen at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +49,9 @@ impl InterfaceInfo {
     ///
     /// `exclude` lists addresses that are not candidates for the primary address (the
     /// virtual addresses, which may be present while we are master).
-    pub fn lookup(name: &str, exclude: &[IpAddr]) -> io::Result<InterfaceInfo> {
-        let index = if_nametoindex(name).map_err(|e| {
-            io::Error::new(io::ErrorKind::NotFound, format!("interface {name}: {e}"))
+    pub fn lookup(name: &str, exclude: &[IpAddr]) -> Result<InterfaceInfo, InterfaceError> {
+        let index = index_of(name)?.ok_or_else(|| InterfaceError::Missing {
+            name: name.to_string(),
         })?;
         let mut info = InterfaceInfo {
             name: name.to_string(),
@@ -41,7 +61,11 @@ impl InterfaceInfo {
             primary_ipv4: None,
             link_local_ipv6: None,
         };
-        for ifa in getifaddrs().map_err(io::Error::from)? {
+        let lookup = |source| InterfaceError::Lookup {
+            name: name.to_string(),
+            source,
+        };
+        for ifa in getifaddrs().map_err(lookup)? {
             if ifa.interface_name != name {
                 continue;
             }
@@ -67,5 +91,36 @@ impl InterfaceInfo {
             }
         }
         Ok(info)
+    }
+
+    /// Stands for interface `name` while it does not exist: index 0 (the kernel numbers
+    /// interfaces from 1), no address, not running.
+    pub fn absent(name: &str) -> InterfaceInfo {
+        InterfaceInfo {
+            name: name.to_string(),
+            index: 0,
+            mac: [0; 6],
+            running: false,
+            primary_ipv4: None,
+            link_local_ipv6: None,
+        }
+    }
+
+    /// Whether this is an interface that existed when looked up (not [`InterfaceInfo::absent`]).
+    pub fn exists(&self) -> bool {
+        self.index != 0
+    }
+}
+
+/// The index of interface `name` now; `None` when there is no such interface.
+pub fn index_of(name: &str) -> Result<Option<u32>, InterfaceError> {
+    match if_nametoindex(name) {
+        Ok(index) => Ok(Some(index)),
+        // ENODEV from the ioctl behind if_nametoindex (glibc); ENXIO from some libcs.
+        Err(Errno::ENODEV | Errno::ENXIO) => Ok(None),
+        Err(source) => Err(InterfaceError::Lookup {
+            name: name.to_string(),
+            source,
+        }),
     }
 }

@@ -5,17 +5,20 @@ use std::collections::{HashMap, HashSet};
 use crate::config::model::{Family, SyncGroup, VrrpInstance};
 use crate::config::tree::Word;
 
+use crate::config::error::ConfigError;
+
 use super::values::{earlier, invalid};
-use super::R;
 
 /// One VRID per interface and family: two instances would answer each other's adverts
 /// (RFC 9568 §6.1, a VRID names one virtual router on a LAN).
-pub(super) fn unique_vrids(instances: &[VrrpInstance]) -> R<()> {
+pub(super) fn unique_vrids(instances: &[VrrpInstance]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
     let mut seen: HashMap<(&str, u8, Family), &VrrpInstance> = HashMap::new();
     for inst in instances {
         let key = (inst.interface.as_str(), inst.virtual_router_id, inst.family);
-        if let Some(prev) = seen.insert(key, inst) {
-            return Err(invalid(
+        // The first user is the one named by every later clash.
+        if let Some(prev) = seen.get(&key) {
+            errors.push(invalid(
                 &inst.span,
                 format!(
                     "virtual_router_id {} on {} ({}) is already used by vrrp_instance \"{}\" at {}",
@@ -26,30 +29,33 @@ pub(super) fn unique_vrids(instances: &[VrrpInstance]) -> R<()> {
                     earlier(&prev.span, &inst.span)
                 ),
             ));
+        } else {
+            seen.insert(key, inst);
         }
     }
-    Ok(())
+    errors
 }
 
-/// The sync groups, each of whose members names a known instance, no instance in two
-/// groups or twice in one.
+/// The sync groups, and an error for each member that names no instance (`known`: every
+/// instance defined, with errors or not) and each instance in two groups or twice in one.
 pub(super) fn sync_groups(
     groups: Vec<(SyncGroup, Vec<Word>)>,
-    instances: &[VrrpInstance],
-) -> R<Vec<SyncGroup>> {
+    known: &HashSet<&str>,
+) -> (Vec<SyncGroup>, Vec<ConfigError>) {
     let mut sync_groups = Vec::with_capacity(groups.len());
+    let mut errors = Vec::new();
     let mut member_of: HashMap<String, String> = HashMap::new();
-    let known: HashSet<&str> = instances.iter().map(|i| i.name.as_str()).collect();
     for (group, words) in groups {
         for w in &words {
             if !known.contains(w.text.as_str()) {
-                return Err(invalid(
+                errors.push(invalid(
                     &w.span,
                     format!(
                         "vrrp_sync_group \"{}\" names unknown vrrp_instance \"{}\"",
                         group.name, w.text
                     ),
                 ));
+                continue;
             }
             if let Some(other) = member_of.insert(w.text.clone(), group.name.clone()) {
                 let message = if other == group.name {
@@ -60,10 +66,10 @@ pub(super) fn sync_groups(
                         w.text
                     )
                 };
-                return Err(invalid(&w.span, message));
+                errors.push(invalid(&w.span, message));
             }
         }
         sync_groups.push(group);
     }
-    Ok(sync_groups)
+    (sync_groups, errors)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::error::{Span, WarningKind};
 use crate::config::model::{
-    Authentication, Family, GlobalDefs, InitialState, VrrpInstance, VrrpScript, VrrpVersion,
+    Authentication, Family, GlobalDefs, InitialState, VrrpInstance, VrrpVersion,
 };
 
 use super::instance::RawInstance;
@@ -15,78 +15,74 @@ use super::values::{invalid, invalid_value};
 use super::{Builder, R};
 
 impl Builder {
+    /// The instance with its defaults, or `None` with every problem recorded (the checks
+    /// that do not depend on each other all run).
     pub(super) fn finish_instance(
         &mut self,
         mut r: RawInstance,
         g: &GlobalDefs,
-        scripts: &[VrrpScript],
-    ) -> R<VrrpInstance> {
+        scripts: &HashSet<&str>,
+    ) -> Option<VrrpInstance> {
+        let before = self.errors.len();
+        self.required(&r);
         let name = std::mem::take(&mut r.name);
-        let Some(interface) = r.interface.take() else {
-            return Err(invalid(
-                &r.span,
-                format!("vrrp_instance \"{name}\" has no interface"),
-            ));
-        };
-        let Some((vrid, _)) = r.vrid else {
-            return Err(invalid(
-                &r.span,
-                format!("vrrp_instance \"{name}\" has no virtual_router_id"),
-            ));
-        };
-        let family = family_of(&r)?;
-        let version = self.version(&r, &name, g, family)?;
-        let advert_int_cs = advert_int_cs(&r, version)?;
+        let interface = r.interface.take();
+        let family = self.keep(family_of(&r));
+        let version = family.and_then(|f| {
+            let v = self.version(&r, &name, g, f);
+            self.keep(v)
+        });
+        let advert_int_cs = version.and_then(|v| self.keep(advert_int_cs(&r, v)));
         let strict = r.strict.unwrap_or(g.vrrp_strict);
-        let authentication =
-            self.authentication_in_force(r.authentication.take(), version, strict)?;
+        let authentication = version.and_then(|v| {
+            let a = self.authentication_in_force(r.authentication.take(), v, strict);
+            self.keep(a)
+        });
         if strict {
-            check_strict(&r, &name)?;
+            self.keep(check_strict(&r, &name));
         }
-        check_track_scripts(&r, scripts)?;
+        self.keep(check_track_scripts(&r, scripts));
+        if let Some(interface) = &interface {
+            self.keep(check_labels(&r, interface));
+        }
+        self.keep(check_listed_once(&r));
         let state = r.state.unwrap_or(InitialState::Backup);
         let preempt = self.preempt(&r, state);
-        check_labels(&r, &interface)?;
-        check_listed_once(&r)?;
-        Ok(VrrpInstance {
+        if self.errors.len() != before {
+            return None;
+        }
+        let settled = Settled {
             name,
-            span: r.span,
-            state,
-            interface,
-            virtual_router_id: vrid,
-            priority: r.priority.unwrap_or(100),
-            advert_int_cs,
-            version,
-            family,
-            preempt,
-            preempt_delay: r.preempt_delay.unwrap_or(Duration::ZERO),
-            unicast_src_ip: r.unicast_src_ip.map(|p| p.0),
-            unicast_peers: r.unicast_peers.into_iter().map(|p| p.0).collect(),
-            mcast_src_ip: r.mcast_src_ip.map(|p| p.0),
-            mcast_group: match family {
-                Family::V4 => IpAddr::V4(g.mcast_group4),
-                Family::V6 => IpAddr::V6(g.mcast_group6),
-            },
-            authentication,
-            virtual_ipaddresses: r.vips,
-            virtual_ipaddresses_excluded: r.vips_excluded,
-            track_scripts: r.track_scripts,
-            track_interfaces: r.track_interfaces,
-            dont_track_primary: r.dont_track_primary,
-            notify: r.notify,
-            garp_master_delay: r.garp_master_delay.unwrap_or(g.garp_master_delay),
-            garp_master_repeat: r.garp_master_repeat.unwrap_or(g.garp_master_repeat),
-            garp_master_refresh: match r.garp_master_refresh {
-                Some(d) => (!d.is_zero()).then_some(d),
-                None => g.garp_master_refresh,
-            },
-            garp_master_refresh_repeat: r
-                .garp_master_refresh_repeat
-                .unwrap_or(g.garp_master_refresh_repeat),
-            v3_checksum_as_v2: r.v3_checksum_as_v2,
-            accept: r.accept.unwrap_or(!strict),
+            interface: interface?,
+            vrid: r.vrid.as_ref()?.0,
+            family: family?,
+            version: version?,
+            advert_int_cs: advert_int_cs?,
             strict,
-        })
+            authentication: authentication?,
+            state,
+            preempt,
+        };
+        Some(settled.instance(r, g))
+    }
+
+    /// The keywords an instance cannot do without and that are not there at all (a bad
+    /// line of one is reported as such already). Checked for every instance, also one read
+    /// with errors: these do not follow from the others.
+    pub(super) fn required(&mut self, r: &RawInstance) {
+        let absent = |keyword: &str| !r.failed.iter().any(|f| f == keyword);
+        if r.interface.is_none() && absent("interface") {
+            self.errors.push(invalid(
+                &r.span,
+                format!("vrrp_instance \"{}\" has no interface", r.name),
+            ));
+        }
+        if r.vrid.is_none() && absent("virtual_router_id") {
+            self.errors.push(invalid(
+                &r.span,
+                format!("vrrp_instance \"{}\" has no virtual_router_id", r.name),
+            ));
+        }
     }
 
     /// The instance's version, else `vrrp_version`, else 2 for IPv4 and 3 for IPv6 (v2 has
@@ -162,6 +158,66 @@ impl Builder {
             );
         }
         !matches!(r.preempt, Some((false, _)))
+    }
+}
+
+/// What [`Builder::finish_instance`] settled, checked.
+struct Settled {
+    name: String,
+    interface: String,
+    vrid: u8,
+    family: Family,
+    version: VrrpVersion,
+    advert_int_cs: u16,
+    strict: bool,
+    authentication: Option<Authentication>,
+    state: InitialState,
+    preempt: bool,
+}
+
+impl Settled {
+    /// The instance: these settings, the rest of `r`, and the defaults of `g` or
+    /// keepalived's for what neither sets.
+    fn instance(self, r: RawInstance, g: &GlobalDefs) -> VrrpInstance {
+        VrrpInstance {
+            name: self.name,
+            span: r.span,
+            state: self.state,
+            interface: self.interface,
+            virtual_router_id: self.vrid,
+            priority: r.priority.unwrap_or(100),
+            advert_int_cs: self.advert_int_cs,
+            version: self.version,
+            family: self.family,
+            preempt: self.preempt,
+            preempt_delay: r.preempt_delay.unwrap_or(Duration::ZERO),
+            unicast_src_ip: r.unicast_src_ip.map(|p| p.0),
+            unicast_peers: r.unicast_peers.into_iter().map(|p| p.0).collect(),
+            mcast_src_ip: r.mcast_src_ip.map(|p| p.0),
+            mcast_group: match self.family {
+                Family::V4 => IpAddr::V4(g.mcast_group4),
+                Family::V6 => IpAddr::V6(g.mcast_group6),
+            },
+            authentication: self.authentication,
+            virtual_ipaddresses: r.vips,
+            virtual_ipaddresses_excluded: r.vips_excluded,
+            track_scripts: r.track_scripts,
+            track_interfaces: r.track_interfaces,
+            dont_track_primary: r.dont_track_primary,
+            notify: r.notify,
+            garp_master_delay: r.garp_master_delay.unwrap_or(g.garp_master_delay),
+            garp_master_repeat: r.garp_master_repeat.unwrap_or(g.garp_master_repeat),
+            garp_master_refresh: match r.garp_master_refresh {
+                Some(d) => (!d.is_zero()).then_some(d),
+                None => g.garp_master_refresh,
+            },
+            garp_master_refresh_repeat: r
+                .garp_master_refresh_repeat
+                .unwrap_or(g.garp_master_refresh_repeat),
+            v3_checksum_as_v2: r.v3_checksum_as_v2,
+            accept: r.accept.unwrap_or(!self.strict),
+            strict: self.strict,
+        }
     }
 }
 
@@ -249,9 +305,9 @@ fn check_strict(r: &RawInstance, name: &str) -> R<()> {
 }
 
 /// Every `track_script` names a `vrrp_script`.
-fn check_track_scripts(r: &RawInstance, scripts: &[VrrpScript]) -> R<()> {
+fn check_track_scripts(r: &RawInstance, scripts: &HashSet<&str>) -> R<()> {
     for t in &r.track_scripts {
-        if !scripts.iter().any(|s| s.name == t.name) {
+        if !scripts.contains(t.name.as_str()) {
             return Err(invalid(
                 &t.span,
                 format!("track_script \"{}\" names no vrrp_script", t.name),

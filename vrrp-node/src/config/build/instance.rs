@@ -46,27 +46,39 @@ pub(super) struct RawInstance {
     pub(super) v3_checksum_as_v2: bool,
     pub(super) accept: Option<bool>,
     pub(super) strict: Option<bool>,
+    /// The keywords whose lines had errors (already reported).
+    pub(super) failed: Vec<String>,
 }
 
 impl Builder {
-    pub(super) fn raw_instance(&mut self, node: &Node) -> R<RawInstance> {
-        let name = block_name(node)?;
+    /// A `vrrp_instance` as read, every bad keyword recorded and skipped; `None` without a
+    /// name.
+    pub(super) fn raw_instance(&mut self, node: &Node) -> Option<RawInstance> {
+        let name = self.keep(block_name(node))?;
         let mut r = RawInstance {
             name: name.text.clone(),
             span: name.span.clone(),
             ..RawInstance::default()
         };
-        for child in block(node)? {
-            let known = self.notify_into(child, &mut r.notify)?
-                || self.router_setting(child, &mut r)?
-                || behaviour_setting(child, &mut r)?
-                || self.instance_list(child, &mut r)?
-                || self.not_implemented(child, INSTANCE_UNIMPLEMENTED);
-            if !known {
-                return Err(unknown_keyword(child, format!("vrrp_instance {}", r.name)));
+        for child in self.keep(block(node)).unwrap_or_default() {
+            let result = self.instance_setting(child, &mut r);
+            if self.keep(result).is_none() {
+                r.failed.push(kw(child).to_string());
             }
         }
-        Ok(r)
+        Some(r)
+    }
+
+    fn instance_setting(&mut self, child: &Node, r: &mut RawInstance) -> R<()> {
+        let known = self.notify_into(child, &mut r.notify)?
+            || self.router_setting(child, r)?
+            || behaviour_setting(child, r)?
+            || self.instance_list(child, r)?
+            || self.not_implemented(child, INSTANCE_UNIMPLEMENTED);
+        if !known {
+            return Err(unknown_keyword(child, format!("vrrp_instance {}", r.name)));
+        }
+        Ok(())
     }
 
     /// What the router is and how it elects: state, interface, VRID, priority, interval,
@@ -139,35 +151,43 @@ impl Builder {
             }
             _ => return Ok(false),
         };
+        // Each line on its own: two bad addresses are two errors.
         for line in lines {
-            match keyword {
-                "unicast_peer" => r.unicast_peers.push(self.unicast_peer(line)?),
-                "virtual_ipaddress" => r.vips.push(self.vip(line, keyword)?),
-                "virtual_ipaddress_excluded" => r.vips_excluded.push(self.vip(line, keyword)?),
-                "track_script" => {
-                    no_block(line)?;
-                    let (weight, weight_reverse) = track_weight(line, keyword)?;
-                    r.track_scripts.push(TrackScript {
-                        name: line.name.text.clone(),
-                        weight,
-                        weight_reverse,
-                        span: line.name.span.clone(),
-                    });
-                }
-                _ => {
-                    no_block(line)?;
-                    let name = ifname_word(&line.name, keyword)?;
-                    let (weight, weight_reverse) = track_weight(line, keyword)?;
-                    r.track_interfaces.push(TrackInterface {
-                        name,
-                        weight,
-                        weight_reverse,
-                        span: line.name.span.clone(),
-                    });
-                }
-            }
+            let result = self.list_line(keyword, line, r);
+            self.keep(result);
         }
         Ok(true)
+    }
+
+    /// One line of the list block `keyword`.
+    fn list_line(&mut self, keyword: &str, line: &Node, r: &mut RawInstance) -> R<()> {
+        match keyword {
+            "unicast_peer" => r.unicast_peers.push(self.unicast_peer(line)?),
+            "virtual_ipaddress" => r.vips.push(self.vip(line, keyword)?),
+            "virtual_ipaddress_excluded" => r.vips_excluded.push(self.vip(line, keyword)?),
+            "track_script" => {
+                no_block(line)?;
+                let (weight, weight_reverse) = track_weight(line, keyword)?;
+                r.track_scripts.push(TrackScript {
+                    name: line.name.text.clone(),
+                    weight,
+                    weight_reverse,
+                    span: line.name.span.clone(),
+                });
+            }
+            _ => {
+                no_block(line)?;
+                let name = ifname_word(&line.name, keyword)?;
+                let (weight, weight_reverse) = track_weight(line, keyword)?;
+                r.track_interfaces.push(TrackInterface {
+                    name,
+                    weight,
+                    weight_reverse,
+                    span: line.name.span.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// One `unicast_peer` line: an address, and TTL bounds we do not implement.

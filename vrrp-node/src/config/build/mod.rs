@@ -10,14 +10,14 @@ mod keywords;
 mod sections;
 mod values;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::error::{ConfigError, Span, Warning, WarningKind};
 use super::model::{Config, GlobalDefs};
 use super::tree::Node;
 
 use keywords::TOP_UNIMPLEMENTED;
-use values::{block, earlier, invalid, kw, no_args, unknown_keyword};
+use values::{block, block_name, earlier, invalid, kw, no_args, unknown_keyword};
 
 pub(crate) use values::split_command_line;
 
@@ -25,15 +25,27 @@ type R<T> = Result<T, ConfigError>;
 
 struct Builder {
     warnings: Vec<Warning>,
+    /// Every error met so far: a bad statement is reported and the building goes on with
+    /// the next one, as keepalived reports every bad line of a file.
+    errors: Vec<ConfigError>,
 }
 
-pub(crate) fn build(nodes: &[Node], warnings: &mut Vec<Warning>) -> R<Config> {
+/// The configuration of `nodes`, or every error found in them (in the order found).
+pub(crate) fn build(
+    nodes: &[Node],
+    warnings: &mut Vec<Warning>,
+) -> Result<Config, Vec<ConfigError>> {
     let mut b = Builder {
         warnings: std::mem::take(warnings),
+        errors: Vec::new(),
     };
-    let result = b.config(nodes);
+    let config = b.config(nodes);
     *warnings = b.warnings;
-    result
+    if b.errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(b.errors)
+    }
 }
 
 /// The blocks of one kind in the order they are defined, each name once: a second
@@ -72,6 +84,17 @@ impl<T> Defined<T> {
 }
 
 impl Builder {
+    /// The value of `result`; its error, if any, is recorded and the caller goes on.
+    fn keep<T>(&mut self, result: R<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
     fn warn(&mut self, span: &Span, keyword: &str, kind: WarningKind, message: impl Into<String>) {
         self.warnings.push(Warning {
             span: span.clone(),
@@ -100,51 +123,73 @@ impl Builder {
         true
     }
 
-    fn config(&mut self, nodes: &[Node]) -> R<Config> {
+    /// The configuration of `nodes`; meaningful only when no error was recorded. A block
+    /// with an error is left out of the checks that need it whole (an instance read with
+    /// errors is not finished), so that one mistake is not reported again as others.
+    fn config(&mut self, nodes: &[Node]) -> Config {
         let mut global = GlobalDefs::default();
         // global_defs first: instances take their defaults from it wherever it stands.
         for node in nodes.iter().filter(|n| kw(n) == "global_defs") {
-            no_args(node)?;
-            self.global_defs(block(node)?, &mut global)?;
+            self.keep(no_args(node));
+            if let Some(children) = self.keep(block(node)) {
+                self.global_defs(children, &mut global);
+            }
         }
         let mut scripts = Defined::new("vrrp_script");
+        // (the instance, whether it was read without error)
         let mut raw_instances = Defined::new("vrrp_instance");
         let mut groups = Defined::new("vrrp_sync_group");
         for node in nodes {
-            match kw(node) {
-                "global_defs" => {}
-                "vrrp_script" => {
-                    let s = self.script(node)?;
-                    scripts.add(&s.name.clone(), &s.span.clone(), s)?;
-                }
+            let added = match kw(node) {
+                "global_defs" => Ok(()),
+                "vrrp_script" => match self.script(node) {
+                    Some(s) => scripts.add(&s.name.clone(), &s.span.clone(), Some(s)),
+                    // Known by name all the same: its trackers are not wrong too. (A bad
+                    // name is already reported.)
+                    None => match block_name(node) {
+                        Ok(n) => scripts.add(&n.text, &n.span, None),
+                        Err(_) => Ok(()),
+                    },
+                },
                 "vrrp_instance" => {
-                    let r = self.raw_instance(node)?;
-                    raw_instances.add(&r.name.clone(), &r.span.clone(), r)?;
-                }
-                "vrrp_sync_group" => {
-                    let g = self.sync_group(node)?;
-                    groups.add(&g.0.name.clone(), &g.0.span.clone(), g)?;
-                }
-                _ => {
-                    if !self.not_implemented(node, TOP_UNIMPLEMENTED) {
-                        return Err(unknown_keyword(node, "the top level"));
+                    let before = self.errors.len();
+                    match self.raw_instance(node) {
+                        Some(r) => {
+                            let clean = self.errors.len() == before;
+                            raw_instances.add(&r.name.clone(), &r.span.clone(), (r, clean))
+                        }
+                        None => Ok(()),
                     }
                 }
+                "vrrp_sync_group" => match self.sync_group(node) {
+                    Some(g) => groups.add(&g.0.name.clone(), &g.0.span.clone(), g),
+                    None => Ok(()),
+                },
+                _ if self.not_implemented(node, TOP_UNIMPLEMENTED) => Ok(()),
+                _ => Err(unknown_keyword(node, "the top level")),
+            };
+            self.keep(added);
+        }
+        let script_names: HashSet<&str> = scripts.names.keys().map(String::as_str).collect();
+        let instance_names: HashSet<&str> =
+            raw_instances.names.keys().map(String::as_str).collect();
+        let scripts: Vec<_> = scripts.items.into_iter().flatten().collect();
+        let mut instances = Vec::new();
+        for (raw, clean) in raw_instances.items {
+            if clean {
+                instances.extend(self.finish_instance(raw, &global, &script_names));
+            } else {
+                self.required(&raw);
             }
         }
-        let scripts = scripts.items;
-        let instances = raw_instances
-            .items
-            .into_iter()
-            .map(|raw| self.finish_instance(raw, &global, &scripts))
-            .collect::<R<Vec<_>>>()?;
-        checks::unique_vrids(&instances)?;
-        let sync_groups = checks::sync_groups(groups.items, &instances)?;
-        Ok(Config {
+        self.errors.extend(checks::unique_vrids(&instances));
+        let (sync_groups, errors) = checks::sync_groups(groups.items, &instance_names);
+        self.errors.extend(errors);
+        Config {
             global,
             scripts,
             instances,
             sync_groups,
-        })
+        }
     }
 }

@@ -12,108 +12,93 @@ use super::values::*;
 use super::{Builder, R};
 
 impl Builder {
-    pub(super) fn global_defs(&mut self, nodes: &[Node], g: &mut GlobalDefs) -> R<()> {
+    pub(super) fn global_defs(&mut self, nodes: &[Node], g: &mut GlobalDefs) {
         for node in nodes {
-            match kw(node) {
-                "router_id" => g.router_id = Some(one_arg(node, "a name")?.text.clone()),
-                "vrrp_version" => g.vrrp_version = Some(version_arg(node)?.0),
-                "script_user" => g.script_user = Some(script_user_arg(node)?),
-                "enable_script_security" => g.enable_script_security = flag(node)?,
-                "vrrp_garp_master_delay" => g.garp_master_delay = whole_seconds_arg(node, 0, 1000)?,
-                "vrrp_garp_master_repeat" => g.garp_master_repeat = u32_arg(node, 1, 1000)?,
-                "vrrp_garp_master_refresh" => {
-                    let d = whole_seconds_arg(node, 0, 86400)?;
-                    g.garp_master_refresh = (!d.is_zero()).then_some(d);
+            let result = self.global_setting(node, g);
+            self.keep(result);
+        }
+    }
+
+    fn global_setting(&mut self, node: &Node, g: &mut GlobalDefs) -> R<()> {
+        match kw(node) {
+            "router_id" => g.router_id = Some(one_arg(node, "a name")?.text.clone()),
+            "vrrp_version" => g.vrrp_version = Some(version_arg(node)?.0),
+            "script_user" => g.script_user = Some(script_user_arg(node)?),
+            "enable_script_security" => g.enable_script_security = flag(node)?,
+            "vrrp_garp_master_delay" => g.garp_master_delay = whole_seconds_arg(node, 0, 1000)?,
+            "vrrp_garp_master_repeat" => g.garp_master_repeat = u32_arg(node, 1, 1000)?,
+            "vrrp_garp_master_refresh" => {
+                let d = whole_seconds_arg(node, 0, 86400)?;
+                g.garp_master_refresh = (!d.is_zero()).then_some(d);
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                g.garp_master_refresh_repeat = u32_arg(node, 1, 1000)?
+            }
+            "vrrp_mcast_group4" => {
+                let w = one_arg(node, "an IPv4 multicast address")?;
+                match w.text.parse::<Ipv4Addr>() {
+                    Ok(a) if a.is_multicast() => g.mcast_group4 = a,
+                    _ => return Err(invalid_value(w, kw(node), "an IPv4 multicast address")),
                 }
-                "vrrp_garp_master_refresh_repeat" => {
-                    g.garp_master_refresh_repeat = u32_arg(node, 1, 1000)?
+            }
+            "vrrp_mcast_group6" => {
+                let w = one_arg(node, "an IPv6 multicast address")?;
+                match w.text.parse::<std::net::Ipv6Addr>() {
+                    Ok(a) if a.is_multicast() => g.mcast_group6 = a,
+                    _ => return Err(invalid_value(w, kw(node), "an IPv6 multicast address")),
                 }
-                "vrrp_mcast_group4" => {
-                    let w = one_arg(node, "an IPv4 multicast address")?;
-                    match w.text.parse::<Ipv4Addr>() {
-                        Ok(a) if a.is_multicast() => g.mcast_group4 = a,
-                        _ => return Err(invalid_value(w, kw(node), "an IPv4 multicast address")),
-                    }
-                }
-                "vrrp_mcast_group6" => {
-                    let w = one_arg(node, "an IPv6 multicast address")?;
-                    match w.text.parse::<std::net::Ipv6Addr>() {
-                        Ok(a) if a.is_multicast() => g.mcast_group6 = a,
-                        _ => return Err(invalid_value(w, kw(node), "an IPv6 multicast address")),
-                    }
-                }
-                "vrrp_strict" => g.vrrp_strict = flag(node)?,
-                _ => {
-                    if !self.not_implemented(node, GLOBAL_UNIMPLEMENTED) {
-                        return Err(unknown_keyword(node, "global_defs"));
-                    }
+            }
+            "vrrp_strict" => g.vrrp_strict = flag(node)?,
+            _ => {
+                if !self.not_implemented(node, GLOBAL_UNIMPLEMENTED) {
+                    return Err(unknown_keyword(node, "global_defs"));
                 }
             }
         }
         Ok(())
     }
 
-    pub(super) fn script(&mut self, node: &Node) -> R<VrrpScript> {
-        let name = block_name(node)?;
-        let mut command = None;
-        let mut interval = Duration::from_secs(1);
+    /// A `vrrp_script`; `None` when it has errors (each recorded).
+    pub(super) fn script(&mut self, node: &Node) -> Option<VrrpScript> {
+        let name = self.keep(block_name(node))?;
+        let before = self.errors.len();
+        let mut s = VrrpScript {
+            name: name.text.clone(),
+            span: name.span.clone(),
+            command: Vec::new(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::ZERO,
+            weight: 0,
+            weight_reverse: false,
+            fall: 1,
+            rise: 1,
+            user: None,
+            init_fail: false,
+        };
         let mut timeout = None;
-        let mut weight = 0;
-        let mut weight_reverse = false;
-        let mut fall = 1;
-        let mut rise = 1;
-        let mut user = None;
-        let mut init_fail = false;
-        for child in block(node)? {
-            match kw(child) {
-                "script" => command = Some(command_arg(child)?),
-                "interval" => interval = seconds_arg(child, 86400)?,
-                "timeout" => timeout = Some(seconds_arg(child, 86400)?),
-                "weight" => {
-                    no_block(child)?;
-                    match child.args.as_slice() {
-                        [] => return Err(missing(child, "an integer -253..253")),
-                        [w] => weight = weight_word(w, "weight")?,
-                        [w, r] if r.text == "reverse" => {
-                            weight = weight_word(w, "weight")?;
-                            weight_reverse = true;
-                        }
-                        [_, extra, ..] => return Err(unexpected(extra, "weight")),
-                    }
-                }
-                "fall" => fall = u32_arg(child, 1, 1000)?,
-                "rise" => rise = u32_arg(child, 1, 1000)?,
-                "user" => user = Some(script_user_arg(child)?),
-                "init_fail" => init_fail = flag(child)?,
-                _ => return Err(unknown_keyword(child, format!("vrrp_script {}", name.text))),
-            }
+        let children = self.keep(block(node)).unwrap_or_default();
+        for child in children {
+            let result = script_setting(child, &name.text, &mut s, &mut timeout);
+            self.keep(result);
         }
-        let Some(command) = command else {
-            return Err(invalid(
+        // A bad `script` line is reported as such, not again as a missing one.
+        if s.command.is_empty() && !children.iter().any(|c| kw(c) == "script") {
+            self.errors.push(invalid(
                 &name.span,
                 format!("vrrp_script \"{}\" has no script", name.text),
             ));
-        };
-        if interval.is_zero() {
-            return Err(invalid(
+        }
+        if s.interval.is_zero() {
+            self.errors.push(invalid(
                 &name.span,
                 format!("vrrp_script \"{}\": interval must be above 0", name.text),
             ));
         }
-        Ok(VrrpScript {
-            name: name.text.clone(),
-            span: name.span.clone(),
-            command,
-            interval,
-            // keepalived: no timeout means the interval.
-            timeout: timeout.filter(|t| !t.is_zero()).unwrap_or(interval),
-            weight,
-            weight_reverse,
-            fall,
-            rise,
-            user,
-            init_fail,
-        })
+        // keepalived: no timeout means the interval.
+        s.timeout = timeout
+            .filter(|t: &Duration| !t.is_zero())
+            .unwrap_or(s.interval);
+        (self.errors.len() == before).then_some(s)
     }
 
     pub(super) fn notify_into(&mut self, node: &Node, notify: &mut Notify) -> R<bool> {
@@ -129,55 +114,100 @@ impl Builder {
         Ok(true)
     }
 
-    pub(super) fn sync_group(&mut self, node: &Node) -> R<(SyncGroup, Vec<Word>)> {
-        let name = block_name(node)?;
+    /// A `vrrp_sync_group` and its member words; `None` when it has errors (each recorded).
+    pub(super) fn sync_group(&mut self, node: &Node) -> Option<(SyncGroup, Vec<Word>)> {
+        let name = self.keep(block_name(node))?;
+        let before = self.errors.len();
         let mut members: Option<Vec<Word>> = None;
         let mut notify = Notify::default();
-        for child in block(node)? {
-            if self.notify_into(child, &mut notify)? {
-                continue;
-            }
-            match kw(child) {
-                "group" => {
-                    no_args(child)?;
-                    let mut words = Vec::new();
-                    for line in block(child)? {
-                        if line.block.is_some() {
-                            return Err(invalid(&line.name.span, "unexpected block in group"));
-                        }
-                        words.push(line.name.clone());
-                        words.extend(line.args.iter().cloned());
-                    }
-                    members = Some(words);
-                }
-                _ => {
-                    if !self.not_implemented(child, GROUP_UNIMPLEMENTED) {
-                        return Err(unknown_keyword(
-                            child,
-                            format!("vrrp_sync_group {}", name.text),
-                        ));
-                    }
-                }
-            }
+        for child in self.keep(block(node)).unwrap_or_default() {
+            let result = self.group_setting(child, &name.text, &mut members, &mut notify);
+            self.keep(result);
         }
-        let members = match members {
-            Some(m) if !m.is_empty() => m,
-            _ => {
-                return Err(invalid(
-                    &name.span,
-                    format!(
-                        "vrrp_sync_group \"{}\" has no group {{ }} of instances",
-                        name.text
-                    ),
-                ))
-            }
-        };
+        if members.as_ref().is_none_or(Vec::is_empty) {
+            self.errors.push(invalid(
+                &name.span,
+                format!(
+                    "vrrp_sync_group \"{}\" has no group {{ }} of instances",
+                    name.text
+                ),
+            ));
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        let members = members.unwrap_or_default();
         let group = SyncGroup {
             name: name.text.clone(),
             span: name.span.clone(),
             instances: members.iter().map(|w| w.text.clone()).collect(),
             notify,
         };
-        Ok((group, members))
+        Some((group, members))
     }
+
+    /// One keyword of a `vrrp_sync_group`.
+    fn group_setting(
+        &mut self,
+        child: &Node,
+        name: &str,
+        members: &mut Option<Vec<Word>>,
+        notify: &mut Notify,
+    ) -> R<()> {
+        if self.notify_into(child, notify)? {
+            return Ok(());
+        }
+        match kw(child) {
+            "group" => {
+                no_args(child)?;
+                let mut words = Vec::new();
+                for line in block(child)? {
+                    if line.block.is_some() {
+                        return Err(invalid(&line.name.span, "unexpected block in group"));
+                    }
+                    words.push(line.name.clone());
+                    words.extend(line.args.iter().cloned());
+                }
+                *members = Some(words);
+            }
+            _ => {
+                if !self.not_implemented(child, GROUP_UNIMPLEMENTED) {
+                    return Err(unknown_keyword(child, format!("vrrp_sync_group {name}")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One keyword of a `vrrp_script` into `s` (`timeout` as written, resolved at the end).
+fn script_setting(
+    child: &Node,
+    name: &str,
+    s: &mut VrrpScript,
+    timeout: &mut Option<Duration>,
+) -> R<()> {
+    match kw(child) {
+        "script" => s.command = command_arg(child)?,
+        "interval" => s.interval = seconds_arg(child, 86400)?,
+        "timeout" => *timeout = Some(seconds_arg(child, 86400)?),
+        "weight" => {
+            no_block(child)?;
+            match child.args.as_slice() {
+                [] => return Err(missing(child, "an integer -253..253")),
+                [w] => s.weight = weight_word(w, "weight")?,
+                [w, r] if r.text == "reverse" => {
+                    s.weight = weight_word(w, "weight")?;
+                    s.weight_reverse = true;
+                }
+                [_, extra, ..] => return Err(unexpected(extra, "weight")),
+            }
+        }
+        "fall" => s.fall = u32_arg(child, 1, 1000)?,
+        "rise" => s.rise = u32_arg(child, 1, 1000)?,
+        "user" => s.user = Some(script_user_arg(child)?),
+        "init_fail" => s.init_fail = flag(child)?,
+        _ => return Err(unknown_keyword(child, format!("vrrp_script {name}"))),
+    }
+    Ok(())
 }
