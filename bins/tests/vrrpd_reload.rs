@@ -186,6 +186,11 @@ fn a_reload_that_only_changes_vips_keeps_the_master_in_place() {
     };
     let (a_ns, b_ns) = (lab.node("a").ns(), lab.node("b").ns());
     let mut a = Vrrpd::start(a_ns, &instance(134, 110, &[VIP1, VIP2], "")).expect("a");
+    // b starts once a is Master: started together, their Master_Down_Timers differ by
+    // 4 ms of skew, which a loaded machine does not honour, and b's start-up win would
+    // count as a take-over.
+    within(Duration::from_secs(3), || has_vip(a_ns, ip(VIP2)))
+        .unwrap_or_else(|| panic!("a master\n{}", a.log()));
     let b = Vrrpd::start(b_ns, &instance(134, 100, &[VIP1, VIP2], "")).expect("b");
     within(Duration::from_secs(3), || {
         has_vip(a_ns, ip(VIP2)) && b.state("VI_1").as_deref() == Some("BACKUP")

@@ -173,3 +173,50 @@ impl Drop for IdlePool {
         release(n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` client ends of loopback connections, and their server ends (kept open).
+    async fn connections(n: usize) -> (Vec<Stream>, Vec<tokio::net::TcpStream>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            theirs.push(l.accept().await.expect("accept").0);
+            ours.push(Stream::Tcp(c));
+        }
+        (ours, theirs)
+    }
+
+    #[tokio::test]
+    async fn pools_share_one_idle_budget_and_give_back_what_they_close() {
+        let (mut ours, _theirs) = connections(4).await;
+        let (a, b) = (
+            IdlePool::new(None, Duration::ZERO),
+            IdlePool::new(None, Duration::ZERO),
+        );
+        let now = Instant::now();
+        let base = idle_total();
+        set_idle_budget(base + 2);
+        let put = |pool: &IdlePool, ours: &mut Vec<Stream>| {
+            let s = ours.pop().expect("a connection left");
+            pool.put(s, None, now)
+        };
+        assert!(put(&a, &mut ours));
+        assert!(put(&b, &mut ours));
+        assert!(!put(&a, &mut ours), "the third is over the budget of both pools");
+        assert_eq!(idle_total(), base + 2);
+        a.clear();
+        assert!(put(&b, &mut ours), "what a pool closed is budget again");
+        assert!(b.take(None, now).is_some());
+        assert_eq!(idle_total(), base + 1);
+        drop(b);
+        assert_eq!(idle_total(), base, "a dropped pool gives its budget back");
+        set_idle_budget(usize::MAX);
+    }
+}
