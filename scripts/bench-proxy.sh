@@ -18,7 +18,7 @@
 #   -m 10 streams per connection); then 10,000 idle TLS connections (each after one
 #   request) held by scripts/idle-conns.py, with the proxy's RSS before and while they are
 #   held (idle10k rows: RSS MiB is the total, usr us the kB per connection; fewer than
-#   10,000 where the hard file limit is below 20,015, as HAProxy needs 2 per connection).
+#   10,000 where the hard file limit is below 20,240, as both proxies need 2 per connection).
 # Needs haproxy, nginx, wrk, taskset; tls also h2load (nghttp2-client), openssl, python3.
 # CONNS=N sets wrk's connection count (default 64, as the issue's layout).
 # LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
@@ -192,7 +192,7 @@ run() { # name threads
 
 HARD_NOFILE=$(ulimit -Hn)
 [ "$HARD_NOFILE" = unlimited ] && HARD_NOFILE=1048576
-MAXCONN=$(( (HARD_NOFILE - 15) / 2 < 10100 ? (HARD_NOFILE - 15) / 2 : 10100 ))
+MAXCONN=$(( (HARD_NOFILE - 40) / 2 < 10100 ? (HARD_NOFILE - 40) / 2 : 10100 ))
 IDLE_N=$(( MAXCONN - 100 < 10000 ? MAXCONN - 100 : 10000 ))
 
 write_tls_cfg() {
@@ -202,8 +202,9 @@ write_tls_cfg() {
         -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
     cat "$WORK/ecdsa.crt" "$WORK/ecdsa.key" > "$WORK/ecdsa.pem"
     cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
-    # HAProxy wants 2 x maxconn + 15 files; where the hard limit is below 20015 (this
-    # sandbox: 20000, not raisable), maxconn and the idle rows shrink to fit.
+    # HAProxy wants 2 x maxconn + 15 files, lbproxy 2 x maxconn + 32 + its listeners (both
+    # refuse to start otherwise); where the hard limit is below 20240 (this sandbox: 20000,
+    # not raisable), maxconn and the idle rows shrink to fit.
     cat > "$WORK/tls.cfg" <<CFG
 global
     nbthread 1

@@ -150,7 +150,7 @@ fn a_maxconn_the_file_limit_cannot_carry_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("[ALERT] cannot raise the file limit to 1065 (maxconn 500)"),
+        err.contains("[ALERT] cannot raise the file limit to 1033 (maxconn 500)"),
         "{err}"
     );
     assert!(err.contains("lower 'maxconn' or raise the limit"), "{err}");
@@ -162,7 +162,7 @@ fn a_maxconn_the_file_limit_cannot_carry_refuses_to_start() {
     assert_eq!(run.file_limits(), (256, 256));
 }
 
-/// The soft limit is raised to what `maxconn` needs (2 x 500 + 64 reserved + 1 listener).
+/// The soft limit is raised to what `maxconn` needs (2 x 500 + 32 reserved + 1 listener).
 #[test]
 fn the_soft_limit_is_raised_to_what_maxconn_needs() {
     if tool("prlimit").is_none() {
@@ -173,16 +173,16 @@ fn the_soft_limit_is_raised_to_what_maxconn_needs() {
     let file = write_cfg(dir.path(), &proxy_cfg("    maxconn 500\n", fe));
     let mut run = Running::start(lbproxy_under("256:4096", false, &file), dir.path());
     run.wait_listening(fe);
-    assert_eq!(run.file_limits(), (1065, 4096), "{}", run.log());
+    assert_eq!(run.file_limits(), (1033, 4096), "{}", run.log());
     assert!(
-        run.log().contains("file limit 1065, maxconn 500"),
+        run.log().contains("file limit 1033, maxconn 500"),
         "{}",
         run.log()
     );
 }
 
 /// Without `maxconn`, the soft limit goes to the hard one and decides `maxconn`
-/// ((4096 - 64 - 1) / 2), which also sizes the listen backlog.
+/// ((4096 - 32 - 1) / 2), which also sizes the listen backlog.
 #[test]
 fn without_maxconn_the_file_limit_decides_it() {
     if tool("prlimit").is_none() || tool("ss").is_none() {
@@ -196,11 +196,11 @@ fn without_maxconn_the_file_limit_decides_it() {
     assert_eq!(run.file_limits(), (4096, 4096));
     assert!(
         run.log()
-            .contains("file limit 4096, maxconn 2015 (derived from the file limit)"),
+            .contains("file limit 4096, maxconn 2031 (derived from the file limit)"),
         "{}",
         run.log()
     );
-    assert_eq!(backlog_of(fe), 2015.min(somaxconn()));
+    assert_eq!(backlog_of(fe), 2031.min(somaxconn()));
 }
 
 /// The kernel's cap on listen backlogs.

@@ -8,9 +8,10 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 use crate::config::Config;
 
-/// Descriptors kept for everything but connections: stdio, the reactor and its wakers,
-/// log sockets, the metrics listener, files read at reload.
-const RESERVED: u64 = 64;
+/// Descriptors kept for everything but connections and listeners: stdio, the reactor and
+/// its waker, the signal pipe, log sockets, the metrics listener, files read at reload
+/// (about 12 in use; HAProxy keeps 15 for the same).
+const RESERVED: u64 = 32;
 /// Share of the file limit idle server connections may hold, in percent.
 const IDLE_SHARE: u64 = 25;
 

@@ -209,7 +209,10 @@ mod tests {
         };
         assert!(put(&a, &mut ours));
         assert!(put(&b, &mut ours));
-        assert!(!put(&a, &mut ours), "the third is over the budget of both pools");
+        assert!(
+            !put(&a, &mut ours),
+            "the third is over the budget of both pools"
+        );
         assert_eq!(idle_total(), base + 2);
         a.clear();
         assert!(put(&b, &mut ours), "what a pool closed is budget again");
