@@ -849,3 +849,31 @@ fn httplog_line_on_syslog_and_stderr_and_state_changes_on_syslog() {
     drop(back);
     eprintln!("{line}\n{down}\n{none}\n{up}");
 }
+
+/// A dead server refuses every connect until a check would mark it down: the warning is
+/// logged once per second with the failures it stands for, not once per request (the soak
+/// test saw 3,795 lines in one second).
+#[test]
+fn refused_connects_are_logged_once_per_second() {
+    let fe = free_port();
+    let dead = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let run = Running::start(
+        dir.path(),
+        &format!(
+            "defaults\n    mode http\n    retries 0\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+             backend be\n    server dead 127.0.0.1:{dead}\n"
+        ),
+    );
+    run.wait_serving(fe, "503");
+    for _ in 0..200 {
+        assert!(get(fe).is_some_and(|a| a.starts_with("HTTP/1.1 503")));
+    }
+    let log = run.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("connect to be/dead"))
+        .count();
+    assert!((1..=3).contains(&lines), "{lines} lines:\n{log}");
+}

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use super::{Backend, PickError, Server, ServerSlot};
 use crate::io::within;
 use crate::net::Stream;
+use crate::stats::counters::now_ms;
 
 /// A connection to a server, holding its slot.
 #[derive(Debug)]
@@ -184,7 +185,11 @@ impl<'a> Attempt<'a> {
                         ConnectError::Failed(io) => io.to_string(),
                         _ => "connect timeout".into(),
                     };
-                    tracing::warn!(backend = %self.backend.name, "connect to {}/{} ({}) failed: {why}", self.backend.name, s.name, s.addr);
+                    // A dead server refuses every connect until its check marks it down:
+                    // one line per second, with the failures it stands for.
+                    if let Some(unlogged) = s.connect_failures.admit(now_ms(), 1000) {
+                        tracing::warn!(backend = %self.backend.name, unlogged, "connect to {}/{} ({}) failed: {why}", self.backend.name, s.name, s.addr);
+                    }
                     if !self.retry(&slot) {
                         return Err(e);
                     }

@@ -54,6 +54,8 @@ pub struct Server {
     downtime_ms: AtomicU64,
     /// Idle connections for reuse.
     pub pool: IdlePool,
+    /// The log line of failed connects, one per second.
+    pub connect_failures: crate::log::Throttle,
 }
 
 impl Server {
@@ -89,6 +91,7 @@ impl Server {
             changed_at: AtomicU64::new(now_ms()),
             downtime_ms: AtomicU64::new(0),
             pool: IdlePool::new(p.pool_max_conn, p.pool_purge_delay),
+            connect_failures: crate::log::Throttle::default(),
         }
     }
 

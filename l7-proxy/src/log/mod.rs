@@ -3,10 +3,12 @@
 
 mod line;
 mod syslog;
+mod throttle;
 
 pub use health::syslog::Severity;
 pub use line::{HttpLog, TcpLog};
 pub use syslog::accept_date;
+pub use throttle::Throttle;
 
 use std::net::SocketAddr;
 use std::time::SystemTime;

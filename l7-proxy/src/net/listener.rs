@@ -4,10 +4,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::log::Throttle;
 
 /// What an accept loop needs of the frontend it serves.
 pub trait Listening: Send + Sync + 'static {
@@ -104,7 +106,7 @@ pub async fn accept_loop<T, F, Fut>(
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                let (pause, log) = failures.failed(Instant::now());
+                let (pause, log) = failures.failed(crate::stats::counters::now_ms());
                 if let Some(suppressed) = log {
                     tracing::warn!(frontend = %fe.name(), error = %e, suppressed, "accept failed; pausing {pause:?} between attempts");
                 }
@@ -124,35 +126,25 @@ pub async fn accept_loop<T, F, Fut>(
 const PAUSE_MIN: Duration = Duration::from_millis(10);
 const PAUSE_MAX: Duration = Duration::from_millis(500);
 /// A failing accept is logged at most this often (with the failures left unlogged).
-const LOG_EVERY: Duration = Duration::from_secs(10);
+const LOG_EVERY_MS: u64 = 10_000;
 
 /// A run of failed accepts (out of files, memory or buffers): each pauses the loop longer,
-/// and the log gets one line per [`LOG_EVERY`], not one per attempt.
+/// and the log gets one line per [`LOG_EVERY_MS`], not one per attempt.
 #[derive(Debug, Default)]
 struct AcceptFailures {
     streak: u32,
-    logged_at: Option<Instant>,
-    unlogged: u64,
+    log: Throttle,
 }
 
 impl AcceptFailures {
-    /// Records a failure at `now`: how long to pause, and whether to log it (with the
+    /// Records a failure at `now_ms`: how long to pause, and whether to log it (with the
     /// number of failures not logged since the last line).
-    fn failed(&mut self, now: Instant) -> (Duration, Option<u64>) {
+    fn failed(&mut self, now_ms: u64) -> (Duration, Option<u64>) {
         let pause = PAUSE_MIN
             .saturating_mul(1 << self.streak.min(10))
             .min(PAUSE_MAX);
         self.streak = self.streak.saturating_add(1);
-        let due = self
-            .logged_at
-            .is_none_or(|t| now.saturating_duration_since(t) >= LOG_EVERY);
-        if due {
-            self.logged_at = Some(now);
-            (pause, Some(std::mem::take(&mut self.unlogged)))
-        } else {
-            self.unlogged += 1;
-            (pause, None)
-        }
+        (pause, self.log.admit(now_ms, LOG_EVERY_MS))
     }
 
     /// An accept worked: the run of failures, if any, is over.
@@ -171,16 +163,16 @@ mod tests {
     #[test]
     fn failed_accepts_back_off_and_are_logged_once_per_period() {
         let mut f = AcceptFailures::default();
-        let t0 = Instant::now();
+        let t0 = 1_000u64;
         let mut pauses = Vec::new();
         let mut logged = 0;
         // Five seconds of failures at the pace the pauses allow.
         let mut now = t0;
-        while now < t0 + Duration::from_secs(5) {
+        while now < t0 + 5_000 {
             let (pause, log) = f.failed(now);
             pauses.push(pause);
             logged += usize::from(log.is_some());
-            now += pause;
+            now += pause.as_millis() as u64;
         }
         assert_eq!(pauses[0], PAUSE_MIN);
         assert_eq!(pauses[1], PAUSE_MIN * 2);
@@ -188,11 +180,11 @@ mod tests {
         assert!(pauses.len() < 20, "{} attempts in 5 s", pauses.len());
         assert_eq!(logged, 1, "one line for the first five seconds");
         // The next line, a period later, says how many failures it stands for.
-        let (_, log) = f.failed(t0 + LOG_EVERY);
+        let (_, log) = f.failed(t0 + LOG_EVERY_MS);
         assert_eq!(log, Some(pauses.len() as u64 - 1));
         f.recovered("fe");
         assert_eq!(
-            f.failed(t0 + LOG_EVERY).0,
+            f.failed(t0 + LOG_EVERY_MS).0,
             PAUSE_MIN,
             "a new run starts short"
         );
