@@ -11,6 +11,8 @@
 #   --keep       keep the work directory (daemon logs, configs) instead of removing it.
 #   LBPROXY=..., VRRPD=... (env) override the binaries (default target/release/*).
 # Exits 0 when every check passes, 1 when one fails, 2 on a setup error.
+# One file past 600 lines on purpose: set-up, faults and sampling share the namespace names
+# and the trap that removes them; the checks and the plot are in scripts/soak-report.py.
 #
 #   client 198.18.0.50: wrk -c16 -> http://VIP/ in consecutive slices; the faults' clients
 #      |
