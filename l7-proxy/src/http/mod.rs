@@ -4,6 +4,7 @@
 //!
 //! Below: `h1` (HTTP/1.1 heads and I/O), `h2` (HTTP/2 streams), `session` (the client
 //! side of an exchange), `exchange` (one request), `upstream` (its way through a server),
+//! `upgrade` (a 101 turned into a tunnel),
 //! `rules` (`http-request`/`http-response`), `builtin` (responses the proxy writes).
 
 pub mod builtin;
@@ -12,6 +13,7 @@ pub mod h1;
 pub mod h2;
 pub mod rules;
 pub mod session;
+mod upgrade;
 pub mod upstream;
 
 use std::time::{Instant, SystemTime};

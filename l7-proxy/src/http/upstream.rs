@@ -17,7 +17,7 @@ use crate::backend::connect::{Attempt, SniSource, Upstream};
 use crate::backend::{Backend, Server};
 use crate::config::HttpConnMode;
 use crate::frontend::ConnCtx;
-use crate::io::{tunnel, CopyError, Framing};
+use crate::io::{CopyError, Framing};
 use crate::net::early::{Early, EarlyReply};
 use crate::net::Stream;
 
@@ -90,10 +90,10 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    fn cto(&self) -> Option<Duration> {
+    pub(super) fn cto(&self) -> Option<Duration> {
         self.ctx.fe.cfg.settings.timeouts.client
     }
-    fn sto(&self) -> Option<Duration> {
+    pub(super) fn sto(&self) -> Option<Duration> {
         self.backend.settings.timeouts.server
     }
     /// The more closing of the frontend's and backend's modes wins, as in HAProxy.
@@ -169,7 +169,7 @@ pub async fn forward(
         Err((code, term)) => return Outcome::Error { code, term, server },
     };
     if resp.status == 101 {
-        return upgrade(r, sess, bufs, up, resp).await;
+        return super::upgrade::upgrade(r, sess, bufs, up, resp).await;
     }
     respond(r, sess, bufs, up, resp, reuse, progress.body_cut).await
 }
@@ -433,60 +433,6 @@ async fn interim(
         };
     }
     Ok(resp)
-}
-
-/// `101 Switching Protocols`: the head goes to the client, then both connections are
-/// joined by a tunnel (HTTP/1.1 only: HTTP/2 requests never ask to upgrade).
-async fn upgrade(
-    r: Request<'_>,
-    sess: &mut Session<'_>,
-    bufs: &mut Bufs,
-    mut up: Upstream,
-    resp: ResponseHead,
-) -> Outcome {
-    let server = Some(up.slot.server.clone());
-    let (Some(u), Session::H1(c)) = (&r.info.upgrade, sess) else {
-        return Outcome::Error {
-            code: 502,
-            term: *b"SH",
-            server,
-        };
-    };
-    let mut h = resp.head;
-    h.extend_from_slice(format!("connection: upgrade\r\nupgrade: {u}\r\n\r\n").as_bytes());
-    if !c.send(&h, r.cto()).await {
-        return Outcome::Aborted {
-            status: 101,
-            term: *b"CH",
-            server,
-            bytes: 0,
-        };
-    }
-    let cpending = c.cbuf.split().freeze();
-    let upending = bufs.ubuf.split().freeze();
-    let (_, b, res) = tunnel(
-        &mut c.stream,
-        &cpending,
-        &mut up.stream,
-        &upending,
-        r.cto(),
-        r.sto(),
-    )
-    .await;
-    match res {
-        Ok(()) => Outcome::Done {
-            status: 101,
-            bytes: h.len() as u64 + b,
-            server,
-            keep: false,
-        },
-        Err(_) => Outcome::Aborted {
-            status: 101,
-            term: *b"cD",
-            server,
-            bytes: h.len() as u64 + b,
-        },
-    }
 }
 
 /// Runs the response rules (the backend's, then the frontend's) and applies their edits;
