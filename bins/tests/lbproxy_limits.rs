@@ -5,17 +5,14 @@
 //! `maxconn`).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod lbproxy_run;
+
+use lbproxy_run::free_port;
 
 /// A path for `tool`, or `None` with a message (a failure under `CI=true`).
 fn tool(tool: &str) -> Option<()> {
