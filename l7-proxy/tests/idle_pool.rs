@@ -107,3 +107,63 @@ async fn pool_max_conn_zero_opens_a_connection_per_request() {
     assert_eq!(s.connections.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert_eq!(p.backend("be").await.unwrap().servers[0].idle_count(), 0);
 }
+
+/// A server that, 100 ms after each answer, writes an unasked 408 on the idle connection
+/// and keeps it open (as some servers announce their idle timeout). Returns its address
+/// and how many connections it accepted.
+async fn announcing_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&b[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// Bytes that arrive on an idle connection (here an unasked 408) rule it out at once, long
+/// before the sweeper's next round: the next request gets a fresh connection and its own
+/// answer, never the stale 408.
+#[tokio::test]
+async fn an_idle_connection_the_server_wrote_to_is_not_reused() {
+    let (addr, accepted) = announcing_server().await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {addr}\n"
+    ))
+    .await;
+    let fe = addr_of(&p);
+    for _ in 0..3 {
+        assert_eq!(get_once(fe, "/").await.unwrap().status, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+fn addr_of(p: &TestProxy) -> Fe {
+    addr(p, "fe")
+}

@@ -45,6 +45,16 @@ impl Stream {
         self.tcp().poll_read_ready(cx)
     }
 
+    /// Whether bytes or a FIN reached an idle connection, as the reactor last saw them: no
+    /// system call. The reactor records every arrival on a registered socket, waited for
+    /// or not, and tokio clears the mark after a read that drained the socket, so an idle
+    /// connection is marked only by what came after its last response (a mark left by a
+    /// read that exactly filled its buffer costs one needless reconnect, nothing more).
+    pub fn has_arrivals(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.poll_read_ready(&mut cx).is_ready()
+    }
+
     /// Whether an idle pooled connection still looks usable: nothing to read and no FIN
     /// (checked with a non-blocking peek, so no byte of a TLS record is consumed). Bytes
     /// arriving on an idle HTTP/1.1 connection are a close notice or a protocol error.
