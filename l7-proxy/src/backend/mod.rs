@@ -6,6 +6,7 @@ mod balance;
 pub mod connect;
 pub mod pool;
 pub mod server;
+mod updown;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -100,10 +101,8 @@ pub struct Backend {
     active: Arc<AtomicUsize>,
     /// Traffic counters for the statistics.
     pub counters: Counters,
-    /// When the backend last went UP or DOWN ([`now_ms`]).
-    changed_at: AtomicU64,
-    /// Milliseconds spent DOWN (no server up) before the current state.
-    downtime_ms: AtomicU64,
+    /// When it last went UP or DOWN (no server up), and its time DOWN.
+    clock: updown::UpDownClock,
     /// Times it went DOWN (`chkdown`).
     downs: AtomicU64,
 }
@@ -134,8 +133,7 @@ impl Backend {
             counter: AtomicUsize::new(0),
             active,
             counters: Counters::default(),
-            changed_at: AtomicU64::new(now_ms()),
-            downtime_ms: AtomicU64::new(0),
+            clock: updown::UpDownClock::new(),
             downs: AtomicU64::new(0),
         })
     }
@@ -156,12 +154,8 @@ impl Backend {
         server.set_up(up);
         let now_up = self.is_up();
         if was != now_up {
-            let now = now_ms();
-            let since = self.changed_at.swap(now, Ordering::Relaxed);
-            if now_up {
-                self.downtime_ms
-                    .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
-            } else {
+            self.clock.changed(now_up);
+            if !now_up {
                 self.downs.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -169,17 +163,12 @@ impl Backend {
 
     /// Milliseconds since the backend went UP or DOWN.
     pub fn since_change_ms(&self, now: u64) -> u64 {
-        now.saturating_sub(self.changed_at.load(Ordering::Relaxed))
+        self.clock.since_change_ms(now)
     }
 
     /// Milliseconds spent DOWN, the current DOWN period included.
     pub fn downtime_ms(&self, now: u64) -> u64 {
-        let before = self.downtime_ms.load(Ordering::Relaxed);
-        if self.is_up() {
-            before
-        } else {
-            before + self.since_change_ms(now)
-        }
+        self.clock.downtime_ms(now, self.is_up())
     }
 
     /// Times the backend went DOWN.

@@ -2,17 +2,18 @@
 //! connections to it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::{watch, Semaphore};
 
 use super::pool::IdlePool;
+use super::updown::UpDownClock;
 use crate::config;
 use crate::net::tls::client::UpstreamTls;
 use crate::net::Stream;
-use crate::stats::counters::{now_ms, Counters};
+use crate::stats::counters::Counters;
 
 /// Queue bound per server when `maxqueue` is not set: beyond it a request gets 503 at once.
 const DEFAULT_QUEUE_MAX: usize = 4096;
@@ -48,10 +49,8 @@ pub struct Server {
     pub rise_fall: (u32, u32),
     /// The running check's state (latest result included), once checks start.
     pub check: OnceLock<watch::Receiver<health::HealthState>>,
-    /// When the health state last changed ([`now_ms`]).
-    changed_at: AtomicU64,
-    /// Milliseconds spent DOWN before the current state.
-    downtime_ms: AtomicU64,
+    /// When the health state last changed, and the time spent DOWN.
+    clock: UpDownClock,
     /// Idle connections for reuse.
     pub pool: IdlePool,
     /// The log line of failed connects, one per second.
@@ -88,8 +87,7 @@ impl Server {
             counters: Counters::default(),
             rise_fall: (p.rise, p.fall),
             check: OnceLock::new(),
-            changed_at: AtomicU64::new(now_ms()),
-            downtime_ms: AtomicU64::new(0),
+            clock: UpDownClock::new(),
             pool: IdlePool::new(p.pool_max_conn, p.pool_purge_delay),
             connect_failures: crate::log::Throttle::default(),
         }
@@ -105,12 +103,7 @@ impl Server {
         let up = up && !self.disabled;
         let was = self.up.swap(up, Ordering::Relaxed);
         if was != up {
-            let now = now_ms();
-            let since = self.changed_at.swap(now, Ordering::Relaxed);
-            if !was {
-                self.downtime_ms
-                    .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
-            }
+            self.clock.changed(up);
         }
         if !up {
             // Connections to a dead server are useless.
@@ -148,17 +141,12 @@ impl Server {
 
     /// Milliseconds since the health state last changed (HAProxy's `lastchg`).
     pub fn since_change_ms(&self, now: u64) -> u64 {
-        now.saturating_sub(self.changed_at.load(Ordering::Relaxed))
+        self.clock.since_change_ms(now)
     }
 
     /// Milliseconds spent DOWN in total, the current DOWN period included (`downtime`).
     pub fn downtime_ms(&self, now: u64) -> u64 {
-        let before = self.downtime_ms.load(Ordering::Relaxed);
-        if self.is_up() {
-            before
-        } else {
-            before + self.since_change_ms(now)
-        }
+        self.clock.downtime_ms(now, self.is_up())
     }
 
     /// Whether a request would be served now (below `maxconn`).
