@@ -257,3 +257,32 @@ fn listen_backlogs_follow_bind_frontend_and_maxconn() {
     let _ = s.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
 }
+
+/// `ulimit-n` sets the limit itself, as in HAProxy, and one below what `maxconn` needs is
+/// refused with both numbers.
+#[test]
+fn ulimit_n_sets_the_limit_and_must_carry_maxconn() {
+    if tool("prlimit").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let fe = free_port();
+    let file = write_cfg(
+        dir.path(),
+        &proxy_cfg("    ulimit-n 300\n    maxconn 100\n", fe),
+    );
+    let mut run = Running::start(lbproxy_under("1024:4096", false, &file), dir.path());
+    run.wait_listening(fe);
+    assert_eq!(run.file_limits(), (300, 4096), "{}", run.log());
+    let file = write_cfg(
+        dir.path(),
+        &proxy_cfg("    ulimit-n 300\n    maxconn 500\n", fe),
+    );
+    let out = run_to_end(lbproxy_under("1024:4096", false, &file));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[ALERT] 'ulimit-n 300' is below the 1033 files 'maxconn 500' needs"),
+        "{err}"
+    );
+}

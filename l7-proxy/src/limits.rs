@@ -50,6 +50,16 @@ pub enum LimitError {
         /// The error of `setrlimit`.
         source: nix::Error,
     },
+    /// `ulimit-n` is below what `maxconn` needs (HAProxy refuses the same).
+    #[error("'ulimit-n {ulimit}' is below the {needed} files 'maxconn {maxconn}' needs; raise ulimit-n or lower maxconn")]
+    UlimitBelowMaxconn {
+        /// `ulimit-n`.
+        ulimit: u64,
+        /// Descriptors `maxconn` needs.
+        needed: u64,
+        /// The global `maxconn`.
+        maxconn: u32,
+    },
     /// The limit leaves no descriptor for connections.
     #[error("the file limit {limit} is too low: {RESERVED} descriptors are kept for the process itself and every connection needs 2")]
     TooLow {
@@ -59,7 +69,7 @@ pub enum LimitError {
 }
 
 /// Descriptors `cfg` needs besides its connections: listeners, health checks, reserve.
-pub fn fixed_files(cfg: &Config) -> u64 {
+fn fixed_files(cfg: &Config) -> u64 {
     let listeners: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
     let checks: usize = cfg
         .backends
@@ -70,23 +80,26 @@ pub fn fixed_files(cfg: &Config) -> u64 {
     RESERVED + listeners as u64 + checks as u64
 }
 
-/// Descriptors `cfg` needs with `maxconn` connections.
-pub fn files_needed(cfg: &Config, maxconn: u32) -> u64 {
-    2 * u64::from(maxconn) + fixed_files(cfg)
+/// Descriptors needed by `maxconn` connections (a client's and a server's each) besides
+/// `fixed` ones.
+fn files_needed(fixed: u64, maxconn: u32) -> u64 {
+    2 * u64::from(maxconn) + fixed
 }
 
-/// Raises the soft file limit to what `cfg` needs (`ulimit-n` when set, else what its
-/// global `maxconn` needs, else the hard limit), derives `maxconn` from the limit when it
+/// Sets the soft file limit to `ulimit-n` when it is set, else raises it to what the
+/// global `maxconn` needs, else to the hard limit; derives `maxconn` from the limit when it
 /// is not set (writing it into `cfg`), and sizes the idle-connection budget.
 pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(LimitError::Read)?;
+    let fixed = fixed_files(cfg);
     let g = &cfg.global;
     let (target, why) = match (g.ulimit_n, g.maxconn) {
         (Some(n), _) => (u64::from(n), "ulimit-n".to_string()),
-        (None, Some(m)) => (files_needed(cfg, m), format!("maxconn {m}")),
+        (None, Some(m)) => (files_needed(fixed, m), format!("maxconn {m}")),
         (None, None) => (hard, "the hard limit".to_string()),
     };
-    let limit = if target > soft {
+    // `ulimit-n` sets the limit exactly, as in HAProxy; otherwise it is only ever raised.
+    let limit = if target > soft || (g.ulimit_n.is_some() && target != soft) {
         // Root may raise the hard limit too, as HAProxy does.
         setrlimit(Resource::RLIMIT_NOFILE, target, hard.max(target))
             .or_else(|_| setrlimit(Resource::RLIMIT_NOFILE, target, hard))
@@ -101,7 +114,6 @@ pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
     } else {
         soft
     };
-    let fixed = fixed_files(cfg);
     let (maxconn, derived) = match cfg.global.maxconn {
         Some(m) => (m, false),
         None => {
@@ -112,15 +124,13 @@ pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
             (u32::try_from(m).unwrap_or(u32::MAX), true)
         }
     };
-    let needed = files_needed(cfg, maxconn);
+    let needed = files_needed(fixed, maxconn);
     if needed > limit {
         // Only with `ulimit-n` set below what `maxconn` needs.
-        return Err(LimitError::CannotRaise {
+        return Err(LimitError::UlimitBelowMaxconn {
+            ulimit: limit,
             needed,
-            why: format!("maxconn {maxconn}, above ulimit-n"),
-            soft: limit,
-            hard,
-            source: nix::Error::EINVAL,
+            maxconn,
         });
     }
     cfg.global.maxconn = Some(maxconn);
