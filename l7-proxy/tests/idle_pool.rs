@@ -151,19 +151,15 @@ async fn announcing_server() -> (
 /// answer, never the stale 408.
 #[tokio::test]
 async fn an_idle_connection_the_server_wrote_to_is_not_reused() {
-    let (addr, accepted) = announcing_server().await;
+    let (server, accepted) = announcing_server().await;
     let p = proxy(&format!(
-        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {addr}\n"
+        "{DEFAULTS}frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {server}\n"
     ))
     .await;
-    let fe = addr_of(&p);
+    let fe = addr(&p, "fe");
     for _ in 0..3 {
         assert_eq!(get_once(fe, "/").await.unwrap().status, 200);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
-}
-
-fn addr_of(p: &TestProxy) -> Fe {
-    addr(p, "fe")
 }
