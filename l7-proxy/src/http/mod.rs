@@ -131,7 +131,13 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
                 _ => std::future::pending().await,
             }
         };
+        // Streams first, and the connection only once none of them can go further: every
+        // polling of the connection flushes what the streams queued, so a wake-up that
+        // finishes several responses sends them in one write (one TLS record, one
+        // syscall) rather than one each.
         tokio::select! {
+            biased;
+            Some(()) = streams.next(), if !streams.is_empty() => {}
             next = conn.accept() => match next {
                 Some(Ok((req, respond))) => streams.push(Box::pin(h2_stream(&ctx, &spare, req, respond))),
                 // Protocol errors: the h2 crate has sent GOAWAY with the right code.
@@ -141,7 +147,6 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
                 }
                 None => break,
             },
-            Some(()) = streams.next(), if !streams.is_empty() => {}
             _ = idle_wait, if !going_away => {
                 going_away = true;
                 conn.graceful_shutdown();
