@@ -295,9 +295,25 @@ impl Daemon {
     /// Stops an instance (priority 0 from a Master, VIPs removed, STOP notify); returns its
     /// final counters.
     pub(super) async fn stop_instance(&mut self, mut running: Running) -> Counters {
+        let actions = self.begin_stop(&mut running).await;
+        self.end_stop(running, actions).await
+    }
+
+    /// The first half of [`Driver::stop_instance`]: the state machine's shutdown (a Master
+    /// sends priority 0); the VIPs stay if the instance holds them (`hold_vips`).
+    pub(super) async fn begin_stop(&mut self, running: &mut Running) -> Vec<fsm::Action> {
         let now = self.now();
         running.inst.router.handle(now, Event::Shutdown);
-        let actions = running.inst.run_actions(&self.vips).await;
+        running.inst.run_actions(&self.vips).await
+    }
+
+    /// The second half: VIPs removed, reader stopped, STOP notify.
+    pub(super) async fn end_stop(
+        &mut self,
+        mut running: Running,
+        actions: Vec<fsm::Action>,
+    ) -> Counters {
+        running.inst.hold_vips = false;
         running.inst.remove_vips(&self.vips).await;
         if let Some(reader) = running.reader {
             reader.abort();

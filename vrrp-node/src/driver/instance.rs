@@ -93,6 +93,9 @@ pub struct Instance {
     pub counters: Counters,
     /// Whether the VIPs are believed installed.
     pub vips_installed: bool,
+    /// While set, [`Action::RemoveVips`] leaves the addresses in place: a graceful stop
+    /// hands them over first (see `Driver::shutdown`).
+    pub hold_vips: bool,
 }
 
 impl Instance {
@@ -122,6 +125,7 @@ impl Instance {
             advert_v6,
             counters: super::status::new_counters(),
             vips_installed: false,
+            hold_vips: false,
         })
     }
 
@@ -280,6 +284,7 @@ impl Instance {
                     self.vips_installed = true;
                     info!(instance = %self.plan.name, count = self.plan.vips.len(), "VIPs installed");
                 }
+                Action::RemoveVips if self.hold_vips => {}
                 Action::RemoveVips => {
                     self.remove_vips(vips).await;
                 }

@@ -267,9 +267,32 @@ impl Daemon {
         for (_, (_, task)) in self.scripts.drain() {
             task.abort();
         }
-        let running = std::mem::take(&mut self.instances);
-        for r in running {
-            self.stop_instance(r).await;
+        let mut running = std::mem::take(&mut self.instances);
+        // A Master's priority 0 advert makes the Backups take over after Skew_Time, which is
+        // under one advert interval (RFC 5798 §6.4.3, §6.1). Until then a Master keeps its
+        // addresses: a client connecting in that time is still answered here instead of
+        // being dropped by a node that no longer owns the VIP while the new Master does not
+        // own it yet. The new Master's gratuitous ARPs then move the clients over.
+        let hold = running
+            .iter()
+            .filter(|r| r.inst.vips_installed)
+            .map(|r| handover_time(r.inst.plan.router.advert_interval_cs))
+            .max();
+        let mut stopping = Vec::with_capacity(running.len());
+        for mut r in running.drain(..) {
+            r.inst.hold_vips = hold.is_some();
+            let actions = self.begin_stop(&mut r).await;
+            stopping.push((r, actions));
+        }
+        if let Some(hold) = hold {
+            info!(
+                ?hold,
+                "priority 0 sent; VIPs held until a Backup has taken over"
+            );
+            tokio::time::sleep(hold).await;
+        }
+        for (r, actions) in stopping {
+            self.end_stop(r, actions).await;
         }
         self.firewall.remove().await;
         // Let the STOP notify scripts (and any still running) finish, within a bound.
@@ -302,4 +325,12 @@ impl Daemon {
             metrics::record(&self.status.borrow());
         }
     }
+}
+
+/// How long a stopping Master keeps its VIPs: one advert interval, the longest Skew_Time
+/// of any Backup, plus 10 ms for it to install them; at most 2 s, so a long interval does
+/// not hold a stop back (past it the VIPs go as they did before).
+fn handover_time(advert_interval_cs: u16) -> Duration {
+    (Duration::from_millis(u64::from(advert_interval_cs) * 10) + Duration::from_millis(10))
+        .min(Duration::from_secs(2))
 }
