@@ -21,6 +21,8 @@
 #   10,000 where the hard file limit is below 20,240, as both proxies need 2 per connection).
 # Needs haproxy, nginx, wrk, taskset; tls also h2load (nghttp2-client), openssl, python3.
 # CONNS=N sets wrk's connection count (default 64, as the layout).
+# TLS_ROWS="h2 hs-ecdsa" runs only those TLS rows (default: tls-ka h2 hs-ecdsa hs-rsa idle10k);
+# ROUNDS=N runs the TLS suite N times, HAProxy and lbproxy alternating.
 # LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
 # `cargo build --release -p bins`).
 set -euo pipefail
@@ -293,6 +295,9 @@ drain_time_wait() {
     done
 }
 
+# Whether the TLS row $1 is asked for (TLS_ROWS, default all).
+row() { [[ " ${TLS_ROWS:-tls-ka h2 hs-ecdsa hs-rsa idle10k} " == *" $1 "* ]]; }
+
 run_tls() { # name
     local name=$1 pid
     drain_time_wait
@@ -312,11 +317,11 @@ run_tls() { # name
     taskset -c 0 wrk -t1 -c"$CONNS" -d2s "https://127.0.0.1:$TLS_ECDSA/" >/dev/null
     # Keep-alive rows first: the handshake rows leave ~10k sockets in TIME-WAIT, which
     # slow the loopback path measurably (seen here: 2x on keep-alive).
-    measure "$name" tls-ka "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "https://127.0.0.1:$TLS_ECDSA/"
-    measure "$name" h2 "$pid" h2load -c "$CONNS" -m 10 -D "$DUR" "https://127.0.0.1:$TLS_ECDSA/"
-    measure "$name" hs-ecdsa "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -H "Connection: close" "https://127.0.0.1:$TLS_ECDSA/"
-    measure "$name" hs-rsa "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -H "Connection: close" "https://127.0.0.1:$TLS_RSA/"
-    idle_rss "$name" "$pid" "$IDLE_N"
+    row tls-ka && measure "$name" tls-ka "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "https://127.0.0.1:$TLS_ECDSA/"
+    row h2 && measure "$name" h2 "$pid" h2load -c "$CONNS" -m 10 -D "$DUR" "https://127.0.0.1:$TLS_ECDSA/"
+    row hs-ecdsa && measure "$name" hs-ecdsa "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -H "Connection: close" "https://127.0.0.1:$TLS_ECDSA/"
+    row hs-rsa && measure "$name" hs-rsa "$pid" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -H "Connection: close" "https://127.0.0.1:$TLS_RSA/"
+    row idle10k && idle_rss "$name" "$pid" "$IDLE_N"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     sleep 0.5
@@ -335,8 +340,12 @@ for suite in "${SUITES[@]}"; do
             command -v "$t" >/dev/null 2>&1 || { echo "missing: $t" >&2; exit 1; }
         done
         write_tls_cfg
-        run_tls haproxy
-        run_tls lbproxy
+        # ROUNDS > 1 alternates the two proxies, so a drift of the machine within a run
+        # weighs on both.
+        for _ in $(seq "${ROUNDS:-1}"); do
+            run_tls haproxy
+            run_tls lbproxy
+        done
         ;;
     *) echo "unknown suite: $suite (http, tls)" >&2; exit 1 ;;
     esac
