@@ -244,3 +244,54 @@ fn garp_repeat_delay_and_refresh_as_configured() {
     // Then refreshes only.
     assert_eq!(at(1900, 2200), 3, "refresh at 2 s: {frames:?}");
 }
+
+/// Starts a (v3, 0.1 s) master `a` and backup `b` with `--vip-lifetime SECS`, waits for a
+/// to be the sole owner, SIGKILLs a and returns the lab and b, with a's VIP left behind.
+fn kill_master_with_lifetime(test: &str, prefix: &str, secs: &str) -> Option<(Lab, Vrrpd)> {
+    let lab = common::lab(test, prefix, &["a", "b"])?;
+    let extra = ["--vip-lifetime", secs];
+    let start = |node: &str, prio| {
+        Vrrpd::start_with(lab.node(node).ns(), &conf(prio, "0.1", 3, ""), &extra)
+            .unwrap_or_else(|e| panic!("vrrpd on {node}: {e}"))
+    };
+    let mut a = start("a", 110);
+    let b = start("b", 100);
+    sole_owner(&lab, "a", Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("a becomes the only master\na:\n{}", a.log()));
+    a.proc.signal(Signal::SIGKILL).expect("kill a");
+    within(Duration::from_secs(1), || {
+        has_vip(lab.node("b").ns(), vip())
+    })
+    .unwrap_or_else(|| panic!("b takes over\nb:\n{}", b.log()));
+    Some((lab, b))
+}
+
+#[test]
+fn a_killed_masters_vip_expires_from_its_node_after_the_vip_lifetime() {
+    let Some((lab, b)) = kill_master_with_lifetime("vip_lifetime", "vlft", "1") else {
+        return;
+    };
+    // Lifetime 1 s, renewed every 1/3 s while a lived; the kernel's expiry check runs on
+    // whole seconds, so the address goes 1 to 2 s after the kill.
+    let gone = within(Duration::from_millis(2500), || {
+        !has_vip(lab.node("a").ns(), vip())
+    });
+    assert!(gone.is_some(), "a's VIP expired");
+    eprintln!("a's VIP left its node {gone:?} after the kill");
+    // b, alive, keeps renewing its own.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        has_vip(lab.node("b").ns(), vip()),
+        "b keeps its VIP\n{}",
+        b.log()
+    );
+}
+
+#[test]
+fn with_vip_lifetime_0_a_killed_masters_vip_stays_as_with_keepalived() {
+    let Some((lab, _b)) = kill_master_with_lifetime("vip_lifetime0", "vlf0", "0") else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(has_vip(lab.node("a").ns(), vip()), "a's VIP is still there");
+}

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures_util::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope, CacheInfo};
 use rtnetlink::Handle;
 
 /// One virtual address, resolved to an interface index.
@@ -72,6 +72,10 @@ pub enum VipError {
 #[derive(Debug, Clone)]
 pub struct VipManager {
     handle: Handle,
+    /// Seconds each added address lives unless added again (`None`: forever). The driver
+    /// re-adds a Master's addresses well before they expire, so they outlive the daemon
+    /// only by this much if it is killed.
+    lifetime: Option<u32>,
 }
 
 const EEXIST: i32 = 17;
@@ -87,19 +91,33 @@ fn errno(err: &rtnetlink::Error) -> Option<i32> {
 
 impl VipManager {
     /// Opens an rtnetlink connection; its I/O runs on a spawned tokio task.
-    pub fn connect() -> Result<VipManager, VipError> {
+    /// Addresses get `lifetime` (whole seconds, at least 1) as their valid and preferred
+    /// lifetimes, or none.
+    pub fn connect(lifetime: Option<std::time::Duration>) -> Result<VipManager, VipError> {
         let (connection, handle, _) = rtnetlink::new_connection().map_err(VipError::Connect)?;
         tokio::spawn(connection);
-        Ok(VipManager { handle })
+        let lifetime = lifetime.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1));
+        Ok(VipManager { handle, lifetime })
     }
 
-    /// Adds `vip`; an address that is already there is not an error.
+    /// Adds `vip`; an address that is already there is not an error (with a lifetime, it is
+    /// replaced, which starts its lifetime again).
     pub async fn add(&self, vip: &VirtualAddress) -> Result<(), VipError> {
         let mut req = self
             .handle
             .address()
             .add(vip.ifindex, vip.addr, vip.prefix_len);
+        if self.lifetime.is_some() {
+            req = req.replace();
+        }
         let msg = req.message_mut();
+        if let Some(secs) = self.lifetime {
+            // The kernel deletes the address when its valid lifetime ends (IFA_CACHEINFO).
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = secs;
+            info.ifa_valid = secs;
+            msg.attributes.push(AddressAttribute::CacheInfo(info));
+        }
         msg.header.scope = AddressScope::from(vip.scope);
         // The builder adds a computed broadcast; an explicit `brd` replaces it.
         if let Some(brd) = vip.broadcast {

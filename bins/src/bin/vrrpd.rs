@@ -50,6 +50,11 @@ struct Args {
     /// address, e.g. 127.0.0.1:9651. Off by default.
     #[arg(long = "metrics-addr")]
     metrics_addr: Option<SocketAddr>,
+    /// Seconds a VIP lives on the node unless the Master renews it (every third of it):
+    /// VIPs of a killed vrrpd leave the node after this long. 0 keeps them until removed,
+    /// as keepalived does (a killed keepalived leaves them until it starts again).
+    #[arg(long = "vip-lifetime", value_name = "SECONDS", default_value_t = 3)]
+    vip_lifetime: u32,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +108,8 @@ fn main() -> ExitCode {
         config_path: args.config.clone(),
         status_addr: args.status_addr,
         link_poll: Duration::from_millis(100),
+        vip_lifetime: (args.vip_lifetime > 0)
+            .then(|| Duration::from_secs(u64::from(args.vip_lifetime))),
     };
     runtime.block_on(run(options, loaded, args.metrics_addr))
 }

@@ -87,6 +87,10 @@ pub struct Options {
     pub status_addr: Option<SocketAddr>,
     /// How often interface state is polled.
     pub link_poll: Duration,
+    /// How long an installed VIP lives unless renewed (`None`: until removed, as in
+    /// keepalived). A Master renews its VIPs every third of it, so a killed daemon's VIPs
+    /// leave the node after this long instead of staying until it starts again.
+    pub vip_lifetime: Option<Duration>,
 }
 
 struct Running {
@@ -119,6 +123,8 @@ struct Daemon {
     notifies: Vec<JoinHandle<()>>,
     reloads: u64,
     reload_failures: u64,
+    /// When the Masters' VIPs were last renewed (see [`Options::vip_lifetime`]).
+    vips_renewed: std::time::Instant,
 }
 
 /// Runs the daemon until [`Control::Shutdown`] or the control channel closes.
@@ -132,7 +138,7 @@ pub async fn run(
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
-    let vips = VipManager::connect()?;
+    let vips = VipManager::connect(options.vip_lifetime)?;
     metrics::describe();
     if let Some(addr) = options.status_addr {
         let listener = status::bind(addr)
@@ -164,6 +170,7 @@ pub async fn run(
         notifies: Vec::new(),
         reloads: 0,
         reload_failures: 0,
+        vips_renewed: std::time::Instant::now(),
     };
     d.apply(loaded.config).await?;
     let mut timer = timer::DeadlineTimer::new();
@@ -175,7 +182,10 @@ pub async fn run(
         tokio::select! {
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
-            _ = link_poll.tick() => d.poll_links().await,
+            _ = link_poll.tick() => {
+                d.poll_links().await;
+                d.renew_vips().await;
+            }
             _ = timer.sleep_until(deadline) => d.on_timers().await,
             cmd = control.recv() => match cmd {
                 Some(Control::Reload) => d.reload().await,
@@ -303,6 +313,24 @@ impl Daemon {
             .is_err()
         {
             warn!("notify scripts still running after 10 s at shutdown; killing them");
+        }
+    }
+
+    /// Renews the lifetime of the VIPs of every Master, every third of the lifetime.
+    async fn renew_vips(&mut self) {
+        let Some(lifetime) = self.options.vip_lifetime else {
+            return;
+        };
+        if self.vips_renewed.elapsed() < lifetime / 3 {
+            return;
+        }
+        self.vips_renewed = std::time::Instant::now();
+        for r in self.instances.iter().filter(|r| r.inst.vips_installed) {
+            for vip in r.inst.plan.vips.iter().filter(|v| v.ifindex != 0) {
+                if let Err(e) = self.vips.add(vip).await {
+                    warn!(instance = %r.inst.name(), "renewing VIP: {e}");
+                }
+            }
         }
     }
 
