@@ -22,6 +22,10 @@ pub struct VirtualAddress {
     pub scope: u8,
     /// Label (`label`), IPv4 only.
     pub label: Option<String>,
+    /// Seconds the address lives unless added again (`None`: until removed). The driver
+    /// re-adds a Master's addresses well before they expire, so they outlive a killed
+    /// daemon only by this much.
+    pub lifetime: Option<u32>,
 }
 
 /// Why an address operation failed.
@@ -72,10 +76,6 @@ pub enum VipError {
 #[derive(Debug, Clone)]
 pub struct VipManager {
     handle: Handle,
-    /// Seconds each added address lives unless added again (`None`: forever). The driver
-    /// re-adds a Master's addresses well before they expire, so they outlive the daemon
-    /// only by this much if it is killed.
-    lifetime: Option<u32>,
 }
 
 const EEXIST: i32 = 17;
@@ -91,13 +91,10 @@ fn errno(err: &rtnetlink::Error) -> Option<i32> {
 
 impl VipManager {
     /// Opens an rtnetlink connection; its I/O runs on a spawned tokio task.
-    /// Addresses get `lifetime` (whole seconds, at least 1) as their valid and preferred
-    /// lifetimes, or none.
-    pub fn connect(lifetime: Option<std::time::Duration>) -> Result<VipManager, VipError> {
+    pub fn connect() -> Result<VipManager, VipError> {
         let (connection, handle, _) = rtnetlink::new_connection().map_err(VipError::Connect)?;
         tokio::spawn(connection);
-        let lifetime = lifetime.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1));
-        Ok(VipManager { handle, lifetime })
+        Ok(VipManager { handle })
     }
 
     /// Adds `vip`; an address that is already there is not an error (with a lifetime, it is
@@ -107,11 +104,11 @@ impl VipManager {
             .handle
             .address()
             .add(vip.ifindex, vip.addr, vip.prefix_len);
-        if self.lifetime.is_some() {
+        if vip.lifetime.is_some() {
             req = req.replace();
         }
         let msg = req.message_mut();
-        if let Some(secs) = self.lifetime {
+        if let Some(secs) = vip.lifetime {
             // The kernel deletes the address when its valid lifetime ends (IFA_CACHEINFO).
             let mut info = CacheInfo::default();
             info.ifa_preferred = secs;

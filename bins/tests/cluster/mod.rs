@@ -117,8 +117,11 @@ fn lb_cfg(lab: &Lab) -> String {
     format!(
         "global
     maxconn 500
+    log stderr format raw local0
 defaults
     mode http
+    log global
+    option httplog
     retries 3
     option redispatch
     timeout connect 200ms
@@ -236,7 +239,16 @@ impl Cluster {
                 s += &format!("--- {n} vrrpd:\n{}\n", v.log());
             }
             if let Some(p) = &self.proxies[i] {
-                s += &format!("--- {n} lbproxy:\n{}\n", p.proc.log());
+                // Every request is logged: the answered ones are left out.
+                let log = p.proc.log();
+                let unusual: Vec<&str> = log
+                    .lines()
+                    .filter(|l| !(l.contains(" 200 ") && l.contains(" ---- ")))
+                    .collect();
+                s += &format!(
+                    "--- {n} lbproxy (all but answered requests):\n{}\n",
+                    unusual.join("\n")
+                );
             }
         }
         s

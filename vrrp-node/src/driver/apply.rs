@@ -86,7 +86,8 @@ impl Daemon {
             if running.is_some_and(|r| r.inst.plan.source.same_settings(inst)) {
                 continue;
             }
-            let plan = InstancePlan::build(inst, config)?;
+            let mut plan = InstancePlan::build(inst, config)?;
+            plan.set_vip_lifetime(self.options.vip_lifetime);
             let router_now = self.router_config_now(&plan);
             match running {
                 Some(r) if r.inst.can_update_in_place(&plan, &router_now) => {

@@ -88,8 +88,10 @@ pub struct Options {
     /// How often interface state is polled.
     pub link_poll: Duration,
     /// How long an installed VIP lives unless renewed (`None`: until removed, as in
-    /// keepalived). A Master renews its VIPs every third of it, so a killed daemon's VIPs
-    /// leave the node after this long instead of staying until it starts again.
+    /// keepalived); never less than 4 advert intervals + 1 s, so that a Backup has taken
+    /// over (Master_Down_Interval) before a killed Master's VIPs go. A Master renews its
+    /// VIPs every second, so a killed daemon's VIPs leave the node after this long instead
+    /// of staying until it starts again.
     pub vip_lifetime: Option<Duration>,
 }
 
@@ -138,7 +140,7 @@ pub async fn run(
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
-    let vips = VipManager::connect(options.vip_lifetime)?;
+    let vips = VipManager::connect()?;
     metrics::describe();
     if let Some(addr) = options.status_addr {
         let listener = status::bind(addr)
@@ -316,12 +318,9 @@ impl Daemon {
         }
     }
 
-    /// Renews the lifetime of the VIPs of every Master, every third of the lifetime.
+    /// Renews the lifetime of the VIPs of every Master, every [`VIP_RENEWAL`].
     async fn renew_vips(&mut self) {
-        let Some(lifetime) = self.options.vip_lifetime else {
-            return;
-        };
-        if self.vips_renewed.elapsed() < lifetime / 3 {
+        if self.options.vip_lifetime.is_none() || self.vips_renewed.elapsed() < VIP_RENEWAL {
             return;
         }
         self.vips_renewed = std::time::Instant::now();
@@ -355,10 +354,13 @@ impl Daemon {
     }
 }
 
+/// How often a Master renews its VIPs' lifetime: a third of the shortest one (3 s).
+const VIP_RENEWAL: Duration = Duration::from_secs(1);
+
 /// How long a stopping Master keeps its VIPs: one advert interval, the longest Skew_Time
-/// of any Backup, plus 10 ms for it to install them; at most 2 s, so a long interval does
-/// not hold a stop back (past it the VIPs go as they did before).
+/// of any Backup, plus 100 ms for it to install them on a busy node; at most 2 s, so a
+/// long interval does not hold a stop back (past it the VIPs go as they did before).
 fn handover_time(advert_interval_cs: u16) -> Duration {
-    (Duration::from_millis(u64::from(advert_interval_cs) * 10) + Duration::from_millis(10))
+    (Duration::from_millis(u64::from(advert_interval_cs) * 10) + Duration::from_millis(100))
         .min(Duration::from_secs(2))
 }

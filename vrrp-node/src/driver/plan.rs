@@ -58,6 +58,23 @@ pub struct InstancePlan {
 }
 
 impl InstancePlan {
+    /// Gives the VIPs a lifetime of at least `min` (none when `min` is `None`), and never
+    /// less than 4 advert intervals + 1 s: a killed Master's VIPs must outlast the
+    /// Backup's Master_Down_Interval (3 intervals + Skew_Time), since its proxy may still
+    /// be answering on them until the Backup takes over.
+    pub fn set_vip_lifetime(&mut self, min: Option<StdDuration>) {
+        let lifetime = min.map(|min| {
+            let interval = StdDuration::from_millis(u64::from(self.router.advert_interval_cs) * 10);
+            let floor = interval * 4 + StdDuration::from_secs(1);
+            let d = min.max(floor);
+            // Whole seconds (IFA_CACHEINFO), rounded up.
+            u32::try_from(d.as_secs() + u64::from(d.subsec_nanos() > 0)).unwrap_or(u32::MAX)
+        });
+        for vip in &mut self.vips {
+            vip.lifetime = lifetime;
+        }
+    }
+
     /// Builds the plan for `inst`, looking interfaces up now.
     ///
     /// The instance's interface may be missing: the plan then stands for an instance
@@ -306,6 +323,7 @@ fn virtual_addresses(
                 broadcast: v.broadcast,
                 scope: v.scope.map(|s| s.as_u8()).unwrap_or(0),
                 label: v.label.clone(),
+                lifetime: None,
             });
         }
     }
