@@ -1,4 +1,5 @@
-//! `vip-poller --target ADDR:PORT [--interval-ms 10] [--timeout-ms 20] --duration-ms N`
+//! `vip-poller --target ADDR:PORT [--interval-ms 10] [--timeout-ms 20] [--answer-timeout-ms T]
+//! --duration-ms N`
 //!
 //! Polls an HTTP service (e.g. on a VIP) at a fixed rate: each poll connects with a short
 //! timeout, sends `GET / HTTP/1.0` and reads the answer. When the duration is over it prints
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: vip-poller --target ADDR:PORT --duration-ms N [--interval-ms 10] [--timeout-ms 20]"
+        "usage: vip-poller --target ADDR:PORT --duration-ms N [--interval-ms 10] [--timeout-ms 20] [--answer-timeout-ms T]"
     );
     std::process::exit(2)
 }
@@ -24,33 +25,56 @@ fn num(v: Option<String>) -> u64 {
     v.and_then(|s| s.parse().ok()).unwrap_or_else(|| usage())
 }
 
-/// One request; the body's first line (the responder's name) on success.
-fn poll(target: &SocketAddr, timeout: Duration) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(target, timeout).ok()?;
-    s.set_read_timeout(Some(timeout)).ok()?;
-    s.set_write_timeout(Some(timeout)).ok()?;
-    s.set_nodelay(true).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n").ok()?;
+/// Why a poll got no answer.
+enum Miss {
+    /// No connection within the timeout, or refused: nothing was sent.
+    NotConnected,
+    /// The request went out and no 200 came back: a lost request.
+    Lost,
+}
+
+/// One request; the body's first line (the responder's name) on success. The answer is
+/// complete at the end of its Content-Length (or at EOF without one): a reset after it, as
+/// when the client's last ACK reaches a node that has just taken the VIP, does not undo it.
+fn poll(target: &SocketAddr, timeout: Duration, answer: Duration) -> Result<String, Miss> {
+    let mut s = TcpStream::connect_timeout(target, timeout).map_err(|_| Miss::NotConnected)?;
+    let _ = s.set_read_timeout(Some(answer));
+    let _ = s.set_write_timeout(Some(answer));
+    let _ = s.set_nodelay(true);
+    s.write_all(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+        .map_err(|_| Miss::Lost)?;
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 512];
     loop {
+        if let Some(name) = complete_200(&buf, false) {
+            return Ok(name);
+        }
         match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > 64 * 1024 {
-                    break;
-                }
-            }
-            Err(_) => break,
+            Ok(0) => return complete_200(&buf, true).ok_or(Miss::Lost),
+            Ok(n) if buf.len() < 64 * 1024 => buf.extend_from_slice(&chunk[..n]),
+            _ => return Err(Miss::Lost),
         }
     }
-    let text = String::from_utf8_lossy(&buf);
-    if !text.starts_with("HTTP/1.") || !text.contains(" 200 ") {
+}
+
+/// The first body line of a complete 200 in `buf` (`eof`: the peer has closed).
+fn complete_200(buf: &[u8], eof: bool) -> Option<String> {
+    let text = String::from_utf8_lossy(buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.") || !head.lines().next()?.contains(" 200 ") {
         return None;
     }
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Some(body.lines().next().unwrap_or("").trim().to_owned())
+    let len = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())
+            .flatten()
+    });
+    let complete = match len {
+        Some(n) => body.len() >= n,
+        None => eof,
+    };
+    complete.then(|| body.lines().next().unwrap_or("").trim().to_owned())
 }
 
 fn json_str(s: &str) -> String {
@@ -71,7 +95,10 @@ fn json_str(s: &str) -> String {
 struct Opts {
     target: SocketAddr,
     interval: Duration,
+    /// Connect timeout.
     timeout: Duration,
+    /// Read and write timeout once connected (default: `timeout`).
+    answer: Duration,
     duration: Duration,
 }
 
@@ -80,6 +107,7 @@ fn parse_args() -> Opts {
     let mut interval = 10u64;
     let mut timeout = 20u64;
     let mut duration = None;
+    let mut answer = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -87,6 +115,7 @@ fn parse_args() -> Opts {
             "--interval-ms" => interval = num(args.next()),
             "--timeout-ms" => timeout = num(args.next()),
             "--duration-ms" => duration = Some(num(args.next())),
+            "--answer-timeout-ms" => answer = Some(num(args.next())),
             _ => usage(),
         }
     }
@@ -100,6 +129,7 @@ fn parse_args() -> Opts {
         target,
         interval: Duration::from_millis(interval),
         timeout: Duration::from_millis(timeout),
+        answer: Duration::from_millis(answer.unwrap_or(timeout)),
         duration: Duration::from_millis(duration),
     }
 }
@@ -109,6 +139,8 @@ fn parse_args() -> Opts {
 struct Tally {
     ok: u64,
     fail: u64,
+    /// Of `fail`: requests sent and not answered.
+    lost: u64,
     /// The last success and its responder.
     last_ok: Option<(Duration, String)>,
     first_ok: Option<Duration>,
@@ -177,9 +209,10 @@ impl Tally {
             .map(|(a, b)| format!("[{:.1},{:.1}]", ms(*a), ms(*b)))
             .collect();
         format!(
-            "{{\"start_unix\":{start_wall:.3},\"ok\":{},\"fail\":{},\"longest_gap_ms\":{gap_ms:.1},\"gap_from_ms\":{gap_from:.1},\"gap_to_ms\":{gap_to:.1},\"before\":{},\"after\":{},\"first_ok_ms\":{:.1},\"tail_gap_ms\":{:.1},\"responders\":{{{}}},\"gaps\":[{}]}}",
+            "{{\"start_unix\":{start_wall:.3},\"ok\":{},\"fail\":{},\"lost\":{},\"longest_gap_ms\":{gap_ms:.1},\"gap_from_ms\":{gap_from:.1},\"gap_to_ms\":{gap_to:.1},\"before\":{},\"after\":{},\"first_ok_ms\":{:.1},\"tail_gap_ms\":{:.1},\"responders\":{{{}}},\"gaps\":[{}]}}",
             self.ok,
             self.fail,
+            self.lost,
             json_str(&before),
             json_str(&after),
             self.first_ok.map(ms).unwrap_or(-1.0),
@@ -200,9 +233,14 @@ fn main() {
     let mut tally = Tally::default();
     let mut k: u32 = 0;
     while start.elapsed() < opts.duration {
-        match poll(&opts.target, opts.timeout) {
-            Some(name) => tally.success(start.elapsed(), name, opts.interval),
-            None => tally.fail += 1,
+        match poll(&opts.target, opts.timeout, opts.answer) {
+            Ok(name) => tally.success(start.elapsed(), name, opts.interval),
+            Err(miss) => {
+                tally.fail += 1;
+                if let Miss::Lost = miss {
+                    tally.lost += 1;
+                }
+            }
         }
         // Fixed rate: the next poll at start + k × interval (at once if behind).
         k = k.saturating_add(1);
