@@ -1,4 +1,7 @@
-//! Shared start-up code of the binaries: logging set-up and pid files.
+//! Shared start-up code of the binaries: logging set-up and pid files; the keyword
+//! reference (`keyword_ref`) behind `docs/keywords.md`.
+
+pub mod keyword_ref;
 
 use std::path::{Path, PathBuf};
 

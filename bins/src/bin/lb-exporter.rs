@@ -16,7 +16,7 @@ use tracing::{error, info};
 
 /// Prometheus exporter for HAProxy/lbproxy stats and keepalived/vrrpd state.
 #[derive(Debug, Parser)]
-#[command(name = "lb-exporter", version, about)]
+#[command(name = "lb-exporter", version)]
 struct Args {
     /// Stats CSV to scrape: http://[user:pass@]host:port/stats;csv (HAProxy's or lbproxy's
     /// `stats uri` with `;csv`) or unix:/path/to/haproxy.sock (`show stat`). Repeat the flag

@@ -14,7 +14,11 @@ use l7_proxy::Proxy;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, Parser)]
-#[command(name = "lbproxy", about = "HTTP/TCP load balancer reading haproxy.cfg")]
+#[command(
+    name = "lbproxy",
+    version,
+    about = "HTTP/TCP load balancer reading haproxy.cfg"
+)]
 struct Args {
     /// Configuration file (repeatable; read in order).
     #[arg(short = 'f', required = true)]

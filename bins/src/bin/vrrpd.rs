@@ -15,7 +15,7 @@ use vrrp_node::driver::{self, Control, Options};
 
 /// VRRP v2/v3 router reading keepalived.conf.
 #[derive(Debug, Parser)]
-#[command(name = "vrrpd", version, about)]
+#[command(name = "vrrpd", version)]
 struct Args {
     /// Configuration file (keepalived.conf syntax).
     #[arg(

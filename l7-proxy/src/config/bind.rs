@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::keywords::BIND_UNSUPPORTED;
+use super::keywords::{listed, BIND, BIND_UNSUPPORTED, TLS};
 use super::lex::Word;
 use super::parse::{Parser, ProxyBuild};
 use super::tls::{
@@ -66,6 +66,12 @@ impl Parser {
     fn bind_option(&mut self, o: &mut BindOpts, w: &[Word], i: usize) -> usize {
         let x = &w[i];
         let k = x.text.as_str();
+        if !listed(BIND, k) && !listed(TLS, k) {
+            return self.bind_unlisted(w, i);
+        }
+        if let Some(n) = self.tls_param(&mut o.tls.params, w, i) {
+            return n;
+        }
         let tls = &mut o.tls;
         let (ca_base, crt_base) = (
             self.global.tls.ca_base.clone(),
@@ -101,7 +107,14 @@ impl Parser {
                     format!("'verify' takes none, optional or required, found '{other}'"),
                 ),
             },
-            _ => return self.bind_other(tls, w, i),
+            (_, None) => {
+                self.err(x.col, format!("'{k}' needs a value"));
+                return 1;
+            }
+            _ => {
+                self.unhandled(x);
+                return 1;
+            }
         }
         match k {
             "ssl" | "strict-sni" | "prefer-client-ciphers" => 1,
@@ -109,11 +122,9 @@ impl Parser {
         }
     }
 
-    /// TLS protocol options, then the options warned as unsupported; the rest is an error.
-    fn bind_other(&mut self, tls: &mut BindTls, w: &[Word], i: usize) -> usize {
-        if let Some(n) = self.tls_param(&mut tls.params, w, i) {
-            return n;
-        }
+    /// An option `BIND` and `TLS` do not list: a warning when HAProxy knows it, else an
+    /// error. Returns the words it took.
+    fn bind_unlisted(&mut self, w: &[Word], i: usize) -> usize {
         let (x, k) = (&w[i], w[i].text.as_str());
         match BIND_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
             Some((_, takes)) => {
@@ -126,10 +137,6 @@ impl Parser {
                 } else {
                     1
                 }
-            }
-            None if w.get(i + 1).is_none() && is_bind_tls_word(k) => {
-                self.err(x.col, format!("'{k}' needs a value"));
-                1
             }
             None => {
                 self.err(x.col, format!("unknown bind option '{k}'"));
@@ -144,6 +151,9 @@ impl Parser {
         let x = &w[i];
         let k = x.text.as_str();
         let val = w.get(i + 1);
+        if !listed(TLS, k) {
+            return None;
+        }
         let flag = |p: &mut TlsParams, v: TlsVersion| {
             if !p.disabled.contains(&v) {
                 p.disabled.push(v);
@@ -180,7 +190,7 @@ impl Parser {
                 self.tls_value(p, k, v);
                 return Some(2);
             }
-            _ => return None,
+            _ => self.unhandled(x),
         }
         Some(1)
     }

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use super::keywords::GLOBAL_UNSUPPORTED;
+use super::keywords::{listed, GLOBAL, GLOBAL_UNSUPPORTED};
 use super::lex::Word;
 use super::parse::Parser;
 use super::{parse_time, H2Limits, LogConfig, LogTarget};
@@ -11,6 +11,15 @@ use super::{parse_time, H2Limits, LogConfig, LogTarget};
 impl Parser {
     pub(super) fn global_kw(&mut self, w: &[Word]) {
         let kw = w[0].text.as_str();
+        if !listed(GLOBAL, kw) {
+            if GLOBAL_UNSUPPORTED.contains(&kw) {
+                self.warn(w[0].col, format!("'{kw}' is not supported; ignored"));
+            } else {
+                let message = format!("unknown keyword '{kw}' in 'global' section");
+                self.err(w[0].col, message);
+            }
+            return;
+        }
         match kw {
             "maxconn" => self.global.maxconn = self.num(w, 1, 1, u32::MAX),
             "ulimit-n" => self.global.ulimit_n = self.num(w, 1, 1, u32::MAX),
@@ -50,13 +59,7 @@ impl Parser {
             },
             _ if kw.starts_with("ssl-default-") => self.ssl_default(w),
             _ if kw.starts_with("tune.") => self.tune(w),
-            _ if GLOBAL_UNSUPPORTED.contains(&kw) => {
-                self.warn(w[0].col, format!("'{kw}' is not supported; ignored"))
-            }
-            _ => self.err(
-                w[0].col,
-                format!("unknown keyword '{kw}' in 'global' section"),
-            ),
+            _ => self.unhandled(&w[0]),
         }
     }
 

@@ -8,8 +8,8 @@
 //! honoured or refused; unknown words and bad values are errors.
 //!
 //! Files: `lex` (words), `parse` (sections), `global`, `proxy`, `settings`, `bind`,
-//! `server`, `acl`, `rules`, `sample`, `tls` (each kind of line), `keywords` (what is
-//! warned), `validate` (whole-file checks and assembly), `model` (the types).
+//! `server`, `acl`, `rules`, `sample`, `tls` (each kind of line), `keywords` (the tables
+//! of what is supported, warned and refused, which the dispatchers check), `validate` (whole-file checks and assembly), `model` (the types).
 
 pub mod acl;
 mod bind;
@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use acl::{Acl, Condition, IpNet, Match, Patterns, Term};
+pub use keywords::{keyword_reference, Keyword, KeywordContext, KeywordStatus};
 pub use lex::{split_line, Word};
 pub use model::*;
 pub use rules::{HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody, Service};

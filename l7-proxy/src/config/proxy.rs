@@ -1,6 +1,9 @@
 //! Keywords of `frontend`, `backend` and `listen` sections that are not inherited
 //! settings: `bind`, `acl`, `use_backend`, `default_backend`, `server`, rules.
 
+use super::keywords::{
+    listed, named, PROXY, PROXY_UNSUPPORTED, TCP_ACTIONS, TCP_ACTIONS_REFUSED, TCP_REQUEST,
+};
 use super::lex::Word;
 use super::parse::{Parser, ProxyBuild};
 use super::{TcpRule, TcpStage, UseBackend};
@@ -9,6 +12,9 @@ impl Parser {
     pub(super) fn proxy_kw(&mut self, p: &mut ProxyBuild, w: &[Word]) {
         let kw = w[0].text.as_str();
         let what = p.kind.name();
+        if self.proxy_unlisted(w, what) {
+            return;
+        }
         let front_only = matches!(
             kw,
             "bind" | "use_backend" | "default_backend" | "tcp-request"
@@ -53,6 +59,22 @@ impl Parser {
         }
     }
 
+    /// Reports a keyword that `PROXY` does not list (a warning when HAProxy knows it, else an
+    /// error); returns whether it was one.
+    pub(super) fn proxy_unlisted(&mut self, w: &[Word], what: &str) -> bool {
+        let kw = w[0].text.as_str();
+        if listed(PROXY, kw) {
+            return false;
+        }
+        if PROXY_UNSUPPORTED.contains(&kw) {
+            self.warn(w[0].col, format!("'{kw}' is not supported; ignored"));
+        } else {
+            let message = format!("unknown keyword '{kw}' in '{what}' section");
+            self.err(w[0].col, message);
+        }
+        true
+    }
+
     fn use_backend(&mut self, p: &mut ProxyBuild, w: &[Word]) {
         let Some(be) = w.get(1) else {
             self.err(w[0].col, "'use_backend' needs a backend name");
@@ -82,10 +104,21 @@ impl Parser {
     /// `tcp-request connection|content accept|reject [COND]`; `inspect-delay` is a
     /// warning (nothing here waits for content), every other action an error.
     fn tcp_request(&mut self, p: &mut ProxyBuild, w: &[Word]) {
-        let stage = match w.get(1).map(|x| x.text.as_str()) {
-            Some("connection") | Some("session") => TcpStage::Connection,
-            Some("content") => TcpStage::Content,
-            Some("inspect-delay") => {
+        let expected = "'connection', 'session', 'content' or 'inspect-delay'";
+        let Some(stage_w) = w.get(1) else {
+            self.err(w[0].col, format!("'tcp-request' needs {expected}"));
+            return;
+        };
+        let stage_word = stage_w.text.as_str();
+        if !listed(TCP_REQUEST, stage_word) {
+            let message = format!("unknown 'tcp-request {stage_word}' (expected {expected})");
+            self.err(stage_w.col, message);
+            return;
+        }
+        let stage = match stage_word {
+            "connection" | "session" => TcpStage::Connection,
+            "content" => TcpStage::Content,
+            "inspect-delay" => {
                 self.warn(
                     w[0].col,
                     "'tcp-request inspect-delay' is not supported; ignored",
@@ -93,18 +126,27 @@ impl Parser {
                 return;
             }
             _ => {
-                self.err(
-                    w[0].col,
-                    "'tcp-request' needs 'connection', 'content' or 'inspect-delay'",
-                );
+                self.unhandled(&w[1]);
                 return;
             }
         };
         let accept = match w.get(2).map(|x| x.text.as_str()) {
+            Some(a) if !listed(TCP_ACTIONS, a) => {
+                let message = if named(TCP_ACTIONS_REFUSED, a) {
+                    format!(
+                        "'tcp-request {} {a}' is not supported (refused: it could guard something)",
+                        w[1].text
+                    )
+                } else {
+                    format!("unknown action '{a}' in 'tcp-request {}'", w[1].text)
+                };
+                self.err(w[2].col, message);
+                return;
+            }
             Some("accept") => true,
             Some("reject") => false,
-            Some(other) => {
-                self.err(w[2].col, format!("'tcp-request {} {other}' is not supported (refused: it could guard something)", w[1].text));
+            Some(_) => {
+                self.unhandled(&w[2]);
                 return;
             }
             None => {

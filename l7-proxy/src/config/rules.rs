@@ -8,6 +8,9 @@
 use std::sync::Arc;
 
 use super::acl::Condition;
+use super::keywords::{
+    listed, named, HARMLESS_ACTIONS, HTTP_ACTIONS_REFUSED, HTTP_REQUEST, HTTP_RESPONSE,
+};
 use super::lex::Word;
 use super::parse::{Parser, ProxyBuild};
 use super::sample::{parse_format, LogFormat, Scope};
@@ -103,21 +106,6 @@ pub struct HttpRule {
     pub cond: Option<Condition>,
 }
 
-/// Actions whose absence is harmless: warned and ignored.
-const HARMLESS_ACTIONS: &[&str] = &[
-    "capture",
-    "set-log-level",
-    "set-mark",
-    "set-tos",
-    "set-nice",
-    "set-priority-class",
-    "set-priority-offset",
-    "disable-l7-retry",
-    "early-hint",
-    "strict-mode",
-    "wait-for-body",
-];
-
 /// Status codes HAProxy accepts for `errorfile` and generated errors.
 pub const ERROR_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
@@ -141,6 +129,15 @@ impl Parser {
         };
         let rest = &args[1..];
         let act = action.text.as_str();
+        let table = if response {
+            HTTP_RESPONSE
+        } else {
+            HTTP_REQUEST
+        };
+        if !listed(table, act) {
+            self.unlisted_action(&w[0].text, action);
+            return;
+        }
         let parsed = match act {
             "set-header" | "add-header" => self.header_action(rest, action, act == "set-header"),
             "del-header" => match rest {
@@ -163,22 +160,13 @@ impl Parser {
             "redirect" if !response || rest.first().is_some_and(|k| k.text == "location") => {
                 self.redirect(rest, action).map(HttpAction::Redirect)
             }
-            "use-service" => self.service(rest, action, response),
-            a if HARMLESS_ACTIONS.contains(&a) => {
-                self.warn(
-                    action.col,
-                    format!("'{} {a}' is not supported; ignored", w[0].text),
-                );
+            "redirect" => {
+                self.err(action.col, "'http-response redirect' takes 'location' only");
                 return;
             }
-            a => {
-                self.err(
-                    action.col,
-                    format!(
-                        "'{} {a}' is not supported (refused: the rule could guard something)",
-                        w[0].text
-                    ),
-                );
+            "use-service" => self.service(rest, action, response),
+            _ => {
+                self.unhandled(action);
                 return;
             }
         };
@@ -211,6 +199,24 @@ impl Parser {
             &mut p.http_request
         };
         list.push((HttpRule { action, cond }, self.pos(w[0].col)));
+    }
+
+    /// An action the table of `rule` (`http-request`, `http-response`) does not list: a
+    /// warning when harmless, else an error (refused when HAProxy knows it).
+    fn unlisted_action(&mut self, rule: &str, action: &Word) {
+        let a = action.text.as_str();
+        if HARMLESS_ACTIONS.contains(&a) {
+            self.warn(
+                action.col,
+                format!("'{rule} {a}' is not supported; ignored"),
+            );
+        } else if named(HTTP_ACTIONS_REFUSED, a) {
+            let message =
+                format!("'{rule} {a}' is not supported (refused: the rule could guard something)");
+            self.err(action.col, message);
+        } else {
+            self.err(action.col, format!("unknown action '{a}' in '{rule}'"));
+        }
     }
 
     /// `redirect ...` as a proxy keyword: runs after the `http-request` rules.

@@ -1,6 +1,8 @@
 //! Sample fetches (`src`, `ssl_fc`, `req.hdr(host)`, ...) with their converters, and the
 //! log-format strings that embed them (`%[src]`), as ACLs and rules use them.
 
+use super::keywords::{listed, CONVERTERS, FETCHES};
+
 /// What a sample fetch reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetch {
@@ -161,6 +163,9 @@ pub fn parse_fetch(s: &str) -> Result<Fetch, String> {
         };
         Ok((h.to_ascii_lowercase(), occ))
     };
+    if !listed(FETCHES, name) {
+        return Err(format!("sample fetch '{name}' is not supported"));
+    }
     match name {
         "src" => no_args(Fetch::Src),
         "src_port" => no_args(Fetch::SrcPort),
@@ -189,7 +194,9 @@ pub fn parse_fetch(s: &str) -> Result<Fetch, String> {
             [v] => Ok(Fetch::Const(std::env::var(v).unwrap_or_default())),
             _ => Err("fetch 'env' needs one variable name: env(NAME)".into()),
         },
-        other => Err(format!("sample fetch '{other}' is not supported")),
+        other => Err(format!(
+            "sample fetch '{other}' is listed as supported but not handled (a bug in lbproxy)"
+        )),
     }
 }
 
@@ -199,10 +206,18 @@ pub fn parse_expr(s: &str) -> Result<Expr, String> {
     let fetch = parse_fetch(parts[0].trim())?;
     let mut conv = Vec::new();
     for c in &parts[1..] {
-        conv.push(match c.trim() {
+        let c = c.trim();
+        if !listed(CONVERTERS, c) {
+            return Err(format!("converter '{c}' is not supported"));
+        }
+        conv.push(match c {
             "lower" => Converter::Lower,
             "upper" => Converter::Upper,
-            other => return Err(format!("converter '{other}' is not supported")),
+            other => {
+                return Err(format!(
+                    "converter '{other}' is listed as supported but not handled (a bug in lbproxy)"
+                ))
+            }
         });
     }
     Ok(Expr { fetch, conv })

@@ -1,7 +1,7 @@
 //! `server` lines and `default-server`: weights, checks, limits and TLS to the server.
 
 use super::bind::based;
-use super::keywords::SERVER_UNSUPPORTED;
+use super::keywords::{listed, SERVER, SERVER_UNSUPPORTED, TLS};
 use super::lex::Word;
 use super::parse::{Parser, PendingServer, ProxyBuild};
 use super::tls::ServerSni;
@@ -41,6 +41,10 @@ impl Parser {
         while let Some(x) = w.get(i) {
             let k = x.text.as_str();
             let val = w.get(i + 1);
+            if !listed(SERVER, k) && !listed(TLS, k) {
+                i += self.server_unlisted(x, val.is_some());
+                continue;
+            }
             let took = match self.server_flag(p, x) {
                 true => 1,
                 false => match self.tls_param(&mut p.tls.params, w, i) {
@@ -48,7 +52,7 @@ impl Parser {
                     None => match val {
                         Some(v) => self.server_value(p, x, v),
                         None => {
-                            self.server_missing_value(k, x.col);
+                            self.err(x.col, format!("'{k}' needs a value"));
                             return;
                         }
                     },
@@ -139,21 +143,37 @@ impl Parser {
                 x.col,
                 "server option 'check-sni' is not supported; checks send the server's 'sni'",
             ),
-            _ => match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
-                Some((_, takes)) => {
-                    self.warn(
-                        x.col,
-                        format!("server option '{k}' is not supported; ignored"),
-                    );
-                    return if *takes { 2 } else { 1 };
-                }
-                None => {
-                    self.err(x.col, format!("unknown server option '{k}'"));
-                    return 1;
-                }
-            },
+            _ => {
+                self.unhandled(x);
+                return 1;
+            }
         }
         2
+    }
+
+    /// An option `SERVER` and `TLS` do not list (`has_value`: a word follows it): a warning
+    /// when HAProxy knows it, else an error. Returns the words it took.
+    fn server_unlisted(&mut self, x: &Word, has_value: bool) -> usize {
+        let k = x.text.as_str();
+        match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
+            Some((_, true)) if !has_value => {
+                self.err(x.col, format!("'{k}' needs a value"));
+                1
+            }
+            Some((_, takes)) => {
+                let message = format!("server option '{k}' is not supported; ignored");
+                self.warn(x.col, message);
+                if *takes {
+                    2
+                } else {
+                    1
+                }
+            }
+            None => {
+                self.err(x.col, format!("unknown server option '{k}'"));
+                1
+            }
+        }
     }
 
     /// The TLS options of a server that take a value.
@@ -209,42 +229,4 @@ impl Parser {
             _ => {}
         }
     }
-
-    fn server_missing_value(&mut self, k: &str, col: usize) {
-        match SERVER_UNSUPPORTED.iter().find(|(n, _)| *n == k) {
-            Some((_, false)) => self.warn(
-                col,
-                format!("server option '{k}' is not supported; ignored"),
-            ),
-            Some((_, true)) => self.err(col, format!("'{k}' needs a value")),
-            None if is_server_value_word(k) => self.err(col, format!("'{k}' needs a value")),
-            None => self.err(col, format!("unknown server option '{k}'")),
-        }
-    }
-}
-
-fn is_server_value_word(k: &str) -> bool {
-    matches!(
-        k,
-        "inter"
-            | "fastinter"
-            | "downinter"
-            | "rise"
-            | "fall"
-            | "weight"
-            | "maxconn"
-            | "maxqueue"
-            | "verify"
-            | "ca-file"
-            | "crl-file"
-            | "crt"
-            | "verifyhost"
-            | "sni"
-            | "alpn"
-            | "check-alpn"
-            | "check-sni"
-            | "pool-max-conn"
-            | "pool-purge-delay"
-            | "pool-low-conn"
-    )
 }

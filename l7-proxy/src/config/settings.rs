@@ -1,7 +1,7 @@
 //! Settings that `defaults` sections pass on: mode, balance, timeouts, options, checks,
 //! logs, `default-server`, `errorfile`.
 
-use super::keywords::{OPTION_UNSUPPORTED, PROXY_UNSUPPORTED};
+use super::keywords::{listed, OPTIONS, OPTION_UNSUPPORTED};
 use super::lex::Word;
 use super::parse::Parser;
 use super::*;
@@ -16,6 +16,9 @@ impl Parser {
         has_back: bool,
     ) {
         let kw = w[0].text.as_str();
+        if self.proxy_unlisted(w, what) {
+            return;
+        }
         match kw {
             "mode" => match self.arg(w, 1) {
                 Some("http") => s.mode = Mode::Http,
@@ -70,13 +73,7 @@ impl Parser {
                 w[0].col,
                 format!("'{kw}' is not allowed in a {what} section"),
             ),
-            _ if PROXY_UNSUPPORTED.contains(&kw) => {
-                self.warn(w[0].col, format!("'{kw}' is not supported; ignored"))
-            }
-            _ => self.err(
-                w[0].col,
-                format!("unknown keyword '{kw}' in '{what}' section"),
-            ),
+            _ => self.unhandled(&w[0]),
         }
     }
 
@@ -295,6 +292,15 @@ impl Parser {
             return;
         };
         let on = !neg;
+        if !listed(OPTIONS, &opt.text) {
+            if OPTION_UNSUPPORTED.contains(&opt.text.as_str()) {
+                let message = format!("'option {}' is not supported; ignored", opt.text);
+                self.warn(opt.col, message);
+            } else {
+                self.err(opt.col, format!("unknown option '{}'", opt.text));
+            }
+            return;
+        }
         match opt.text.as_str() {
             "forwardfor" => {
                 s.forwardfor = on;
@@ -331,14 +337,7 @@ impl Parser {
             "dontlognull" => s.dontlognull = on,
             "http-ignore-probes" => s.ignore_probes = on,
             "httpchk" => s.httpchk = on.then(|| httpchk(&rest[1..])),
-            o if OPTION_UNSUPPORTED.contains(&o) => {
-                let o = o.to_string();
-                self.warn(opt.col, format!("'option {o}' is not supported; ignored"))
-            }
-            o => {
-                let o = o.to_string();
-                self.err(opt.col, format!("unknown option '{o}'"))
-            }
+            _ => self.unhandled(opt),
         }
     }
 }

@@ -41,6 +41,7 @@ mod tree;
 
 use std::path::Path;
 
+pub use build::reference::{keyword_reference, Keyword, KeywordBlock, KeywordStatus};
 pub use error::{ConfigError, ConfigErrors, Span, Warning, WarningKind};
 pub use model::{
     Authentication, Config, Family, GlobalDefs, InitialState, Notify, Scope, ScriptUser, SyncGroup,

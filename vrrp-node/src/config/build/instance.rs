@@ -12,8 +12,9 @@ use crate::config::model::{
 use crate::config::tree::{Node, Word};
 
 use super::keywords::{INSTANCE_UNIMPLEMENTED, VIP_UNIMPLEMENTED};
+use super::supported::{self, listed, PEER_UNIMPLEMENTED};
 use super::values::*;
-use super::{Builder, R};
+use super::{unhandled, Builder, R};
 
 /// An instance as read, before defaults and the checks that need the whole instance.
 #[derive(Default)]
@@ -70,13 +71,17 @@ impl Builder {
     }
 
     fn instance_setting(&mut self, child: &Node, r: &mut RawInstance) -> R<()> {
+        let context = || format!("vrrp_instance {}", r.name);
+        let (table, unimplemented) = (supported::INSTANCE, INSTANCE_UNIMPLEMENTED);
+        if let Some(result) = self.unlisted(child, table, unimplemented, context) {
+            return result;
+        }
         let known = self.notify_into(child, &mut r.notify)?
             || self.router_setting(child, r)?
             || behaviour_setting(child, r)?
-            || self.instance_list(child, r)?
-            || self.not_implemented(child, INSTANCE_UNIMPLEMENTED);
+            || self.instance_list(child, r)?;
         if !known {
-            return Err(unknown_keyword(child, format!("vrrp_instance {}", r.name)));
+            return Err(unhandled(child));
         }
         Ok(())
     }
@@ -196,7 +201,7 @@ impl Builder {
         let addr = ip_word(&line.name, "unicast_peer")?;
         let mut args = line.args.iter();
         while let Some(a) = args.next() {
-            if a.text == "min_ttl" || a.text == "max_ttl" {
+            if PEER_UNIMPLEMENTED.contains(&a.text.as_str()) {
                 args.next();
                 self.warn(
                     &a.span,
@@ -216,6 +221,9 @@ impl Builder {
         let mut kind: Option<(bool, &Word)> = None; // (is AH, the word)
         let mut pass: Option<&Word> = None;
         for child in block(node)? {
+            if !listed(supported::AUTHENTICATION, kw(child)) {
+                return Err(unknown_keyword(child, "authentication"));
+            }
             match kw(child) {
                 "auth_type" => {
                     let w = one_arg(child, "PASS or AH")?;
@@ -226,7 +234,7 @@ impl Builder {
                     });
                 }
                 "auth_pass" => pass = Some(one_arg(child, "a password")?),
-                _ => return Err(unknown_keyword(child, "authentication")),
+                _ => return Err(unhandled(child)),
             }
         }
         let Some((ah, _)) = kind else {
@@ -278,12 +286,10 @@ impl Builder {
                 );
                 continue;
             }
-            let value = match key {
-                "brd" | "broadcast" | "dev" | "scope" | "label" => {
-                    args.next().ok_or_else(|| missing_value(a))?
-                }
-                _ => return Err(unexpected(a, keyword)),
-            };
+            if !listed(supported::VIP_MODIFIERS, key) {
+                return Err(unexpected(a, keyword));
+            }
+            let value = args.next().ok_or_else(|| missing_value(a))?;
             vip_modifier(&mut vip, a, value)?;
         }
         Ok(vip)
@@ -373,7 +379,7 @@ fn vip_modifier(vip: &mut VirtualIp, key: &Word, value: &Word) -> R<()> {
         }
         "dev" => vip.dev = Some(ifname_word(value, "dev")?),
         "scope" => vip.scope = Some(scope_word(value)?),
-        _ => {
+        "label" => {
             if value.text.is_empty() || value.text.chars().count() > MAX_IFNAME {
                 return Err(invalid_value(
                     value,
@@ -383,6 +389,7 @@ fn vip_modifier(vip: &mut VirtualIp, key: &Word, value: &Word) -> R<()> {
             }
             vip.label = Some(value.text.clone());
         }
+        _ => return Err(invalid(&key.span, format!("{} is not handled", key.text))),
     }
     Ok(())
 }

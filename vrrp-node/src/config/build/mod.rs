@@ -7,7 +7,9 @@ mod checks;
 mod finish;
 mod instance;
 mod keywords;
+pub(crate) mod reference;
 mod sections;
+mod supported;
 mod values;
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +19,7 @@ use super::model::{Config, GlobalDefs};
 use super::tree::Node;
 
 use keywords::TOP_UNIMPLEMENTED;
+use supported::{listed, Table};
 use values::{block, block_name, earlier, invalid, kw, no_args, unknown_keyword};
 
 pub(crate) use values::split_command_line;
@@ -83,6 +86,18 @@ impl<T> Defined<T> {
     }
 }
 
+/// A keyword its block's table lists and its dispatcher does not handle: a bug, reported
+/// rather than ignored (the keyword tables' tests load every listed keyword).
+fn unhandled(node: &Node) -> ConfigError {
+    invalid(
+        &node.name.span,
+        format!(
+            "{} is listed as supported but not handled (a bug in vrrpd)",
+            kw(node)
+        ),
+    )
+}
+
 impl Builder {
     /// The value of `result`; its error, if any, is recorded and the caller goes on.
     fn keep<T>(&mut self, result: R<T>) -> Option<T> {
@@ -123,6 +138,25 @@ impl Builder {
         true
     }
 
+    /// The outcome of a keyword that `supported` does not list: `None` when it does (the
+    /// caller handles it), else a warning when `unimplemented` lists it, else an unknown
+    /// keyword in `context`.
+    fn unlisted(
+        &mut self,
+        node: &Node,
+        supported: Table,
+        unimplemented: &[&str],
+        context: impl FnOnce() -> String,
+    ) -> Option<R<()>> {
+        if listed(supported, kw(node)) {
+            return None;
+        }
+        if self.not_implemented(node, unimplemented) {
+            return Some(Ok(()));
+        }
+        Some(Err(unknown_keyword(node, context())))
+    }
+
     /// The configuration of `nodes`; meaningful only when no error was recorded. A block
     /// with an error is left out of the checks that need it whole (an instance read with
     /// errors is not finished), so that one mistake is not reported again as others.
@@ -140,6 +174,11 @@ impl Builder {
         let mut raw_instances = Defined::new("vrrp_instance");
         let mut groups = Defined::new("vrrp_sync_group");
         for node in nodes {
+            let top = || "the top level".to_string();
+            if let Some(result) = self.unlisted(node, supported::TOP, TOP_UNIMPLEMENTED, top) {
+                self.keep(result);
+                continue;
+            }
             let added = match kw(node) {
                 "global_defs" => Ok(()),
                 "vrrp_script" => match self.script(node) {
@@ -165,8 +204,7 @@ impl Builder {
                     Some(g) => groups.add(&g.0.name.clone(), &g.0.span.clone(), g),
                     None => Ok(()),
                 },
-                _ if self.not_implemented(node, TOP_UNIMPLEMENTED) => Ok(()),
-                _ => Err(unknown_keyword(node, "the top level")),
+                _ => Err(unhandled(node)),
             };
             self.keep(added);
         }

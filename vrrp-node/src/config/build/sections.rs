@@ -8,8 +8,9 @@ use crate::config::model::{GlobalDefs, Notify, SyncGroup, VrrpScript};
 use crate::config::tree::{Node, Word};
 
 use super::keywords::{GLOBAL_UNIMPLEMENTED, GROUP_UNIMPLEMENTED};
+use super::supported::{self, listed};
 use super::values::*;
-use super::{Builder, R};
+use super::{unhandled, Builder, R};
 
 impl Builder {
     pub(super) fn global_defs(&mut self, nodes: &[Node], g: &mut GlobalDefs) {
@@ -20,6 +21,10 @@ impl Builder {
     }
 
     fn global_setting(&mut self, node: &Node, g: &mut GlobalDefs) -> R<()> {
+        let context = || "global_defs".to_string();
+        if let Some(r) = self.unlisted(node, supported::GLOBAL, GLOBAL_UNIMPLEMENTED, context) {
+            return r;
+        }
         match kw(node) {
             "router_id" => g.router_id = Some(one_arg(node, "a name")?.text.clone()),
             "vrrp_version" => g.vrrp_version = Some(version_arg(node)?.0),
@@ -49,11 +54,7 @@ impl Builder {
                 }
             }
             "vrrp_strict" => g.vrrp_strict = flag(node)?,
-            _ => {
-                if !self.not_implemented(node, GLOBAL_UNIMPLEMENTED) {
-                    return Err(unknown_keyword(node, "global_defs"));
-                }
-            }
+            _ => return Err(unhandled(node)),
         }
         Ok(())
     }
@@ -154,6 +155,10 @@ impl Builder {
         members: &mut Option<Vec<Word>>,
         notify: &mut Notify,
     ) -> R<()> {
+        let context = || format!("vrrp_sync_group {name}");
+        if let Some(r) = self.unlisted(child, supported::GROUP, GROUP_UNIMPLEMENTED, context) {
+            return r;
+        }
         if self.notify_into(child, notify)? {
             return Ok(());
         }
@@ -170,11 +175,7 @@ impl Builder {
                 }
                 *members = Some(words);
             }
-            _ => {
-                if !self.not_implemented(child, GROUP_UNIMPLEMENTED) {
-                    return Err(unknown_keyword(child, format!("vrrp_sync_group {name}")));
-                }
-            }
+            _ => return Err(unhandled(child)),
         }
         Ok(())
     }
@@ -187,6 +188,9 @@ fn script_setting(
     s: &mut VrrpScript,
     timeout: &mut Option<Duration>,
 ) -> R<()> {
+    if !listed(supported::SCRIPT, kw(child)) {
+        return Err(unknown_keyword(child, format!("vrrp_script {name}")));
+    }
     match kw(child) {
         "script" => s.command = command_arg(child)?,
         "interval" => s.interval = seconds_arg(child, 86400)?,
@@ -207,7 +211,7 @@ fn script_setting(
         "rise" => s.rise = u32_arg(child, 1, 1000)?,
         "user" => s.user = Some(script_user_arg(child)?),
         "init_fail" => s.init_fail = flag(child)?,
-        _ => return Err(unknown_keyword(child, format!("vrrp_script {name}"))),
+        _ => return Err(unhandled(child)),
     }
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! Keywords HAProxy knows that lbproxy does not implement, by section. Only keywords whose
 //! absence is harmless are here: each is a warning naming it and the file still loads.
 //! Anything that guards something (TLS settings, ACLs, access rules, authentication) is
-//! implemented or refused with an error where it is parsed, never listed here.
+//! implemented or refused with an error (`refused`), never listed here.
 
-pub(super) const IGNORED_SECTIONS: &[&str] = &[
+pub(in crate::config) const IGNORED_SECTIONS: &[&str] = &[
     "peers",
     "resolvers",
     "userlist",
@@ -18,7 +18,7 @@ pub(super) const IGNORED_SECTIONS: &[&str] = &[
 ];
 
 /// `global` keywords HAProxy knows that are not implemented: warning, ignored.
-pub(super) const GLOBAL_UNSUPPORTED: &[&str] = &[
+pub(in crate::config) const GLOBAL_UNSUPPORTED: &[&str] = &[
     "chroot",
     "stats",
     "uid",
@@ -88,7 +88,7 @@ pub(super) const GLOBAL_UNSUPPORTED: &[&str] = &[
 ];
 
 /// Proxy/defaults keywords HAProxy knows that are not implemented: warning, ignored.
-pub(super) const PROXY_UNSUPPORTED: &[&str] = &[
+pub(in crate::config) const PROXY_UNSUPPORTED: &[&str] = &[
     "http-reuse",
     "http-error",
     "compression",
@@ -139,7 +139,7 @@ pub(super) const PROXY_UNSUPPORTED: &[&str] = &[
 ];
 
 /// `option` names HAProxy knows that are not implemented.
-pub(super) const OPTION_UNSUPPORTED: &[&str] = &[
+pub(in crate::config) const OPTION_UNSUPPORTED: &[&str] = &[
     "abortonclose",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
@@ -187,13 +187,11 @@ pub(super) const OPTION_UNSUPPORTED: &[&str] = &[
     "dontlog-normal",
     "http-drop-request-trailers",
     "http-drop-response-trailers",
-    "ssl-hello-chk",
-    "log-health-checks",
     "http-use-htx",
 ];
 
 /// Server keywords HAProxy knows that are not implemented, and whether they take a value.
-pub(super) const SERVER_UNSUPPORTED: &[(&str, bool)] = &[
+pub(in crate::config) const SERVER_UNSUPPORTED: &[(&str, bool)] = &[
     ("cookie", true),
     ("check-send-proxy", false),
     ("check-proto", true),
@@ -249,7 +247,7 @@ pub(super) const SERVER_UNSUPPORTED: &[(&str, bool)] = &[
 ];
 
 /// Bind keywords HAProxy knows that are not implemented, and whether they take a value.
-pub(super) const BIND_UNSUPPORTED: &[(&str, bool)] = &[
+pub(in crate::config) const BIND_UNSUPPORTED: &[(&str, bool)] = &[
     ("accept-proxy", false),
     ("v4v6", false),
     ("v6only", false),
@@ -273,4 +271,19 @@ pub(super) const BIND_UNSUPPORTED: &[(&str, bool)] = &[
     ("tcp-ut", true),
     ("proto", true),
     ("accept-netscaler-cip", true),
+];
+
+/// `http-request`/`http-response` actions whose absence is harmless: warned and ignored.
+pub(in crate::config) const HARMLESS_ACTIONS: &[&str] = &[
+    "capture",
+    "set-log-level",
+    "set-mark",
+    "set-tos",
+    "set-nice",
+    "set-priority-class",
+    "set-priority-offset",
+    "disable-l7-retry",
+    "early-hint",
+    "strict-mode",
+    "wait-for-body",
 ];
