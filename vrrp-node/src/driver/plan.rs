@@ -251,6 +251,7 @@ fn tracks(
         router.push(TrackConfig {
             weight: weight.clamp(-254, 254) as i16,
             initially_up: initially_ok != reverse,
+            initial_value: None,
         });
         tracks.push(TrackSource::Script {
             name: ts.name.clone(),
