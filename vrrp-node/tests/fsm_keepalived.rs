@@ -208,7 +208,7 @@ fn value_track_moves_priority_by_value_times_weight_and_faults_at_minus_254() {
     // A value starting in the faulting range starts in Fault.
     let mut c = cfg(Version::V3, 100);
     c.tracks = vec![TrackConfig::value(-254, 1)];
-    let mut vr = started(c);
+    let vr = started(c);
     assert_eq!(vr.state(), State::Fault);
 }
 
