@@ -50,6 +50,11 @@ struct Args {
     /// address, e.g. 127.0.0.1:9651. Off by default.
     #[arg(long = "metrics-addr")]
     metrics_addr: Option<SocketAddr>,
+    /// The network namespace (a /proc/PID/ns/net or /run/netns file) to subscribe to
+    /// process events from, for vrrp_track_process, when vrrpd runs in another one: the
+    /// kernel sends them in the initial namespace only.
+    #[arg(long = "proc-events-netns", default_value = driver::procmon::INITIAL_NETNS)]
+    proc_events_netns: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
         config_path: args.config.clone(),
         status_addr: args.status_addr,
         link_poll: Duration::from_millis(100),
+        proc_events_netns: args.proc_events_netns.clone(),
     };
     runtime.block_on(run(options, loaded, args.metrics_addr))
 }

@@ -241,6 +241,22 @@ impl ProcessTable {
         }
     }
 
+    /// [`ProcessTable::scan`] after events were lost: the trackers whose state differs from
+    /// the one reported before are reported as changes.
+    pub fn rescan<'a>(&mut self, procs: impl IntoIterator<Item = (u32, Identity<'a>)>) {
+        let before: Vec<bool> = self.trackers.iter().map(|t| t.quorum.up).collect();
+        self.scan(procs);
+        for (t, was) in self.trackers.iter().zip(before) {
+            if t.quorum.up != was {
+                self.changes.push_back(QuorumState {
+                    name: t.name.clone(),
+                    up: t.quorum.up,
+                    count: t.quorum.count,
+                });
+            }
+        }
+    }
+
     /// Process `pid` ran a new program, now `id`: it is counted by the trackers it matches
     /// and by no other.
     pub fn exec(&mut self, now: Instant, pid: u32, id: &Identity<'_>) {
