@@ -94,20 +94,31 @@ fn until(since: Instant, limit: Duration, mut cond: impl FnMut() -> bool) -> Opt
     None
 }
 
-#[test]
-fn sigkill_of_a_tracked_process_moves_the_vip_at_once_and_its_return_brings_the_master_back() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (sleep, comm) = unique_sleep(dir.path(), "vtk");
-    let Some(lab) = common::lab("track_process_failover", "vtrkp", &["a", "b"]) else {
-        return;
-    };
-    let instance = |priority: u8, extra: &str| {
-        format!(
-            "vrrp_instance VI_1 {{
+/// Two nodes on VRID 52 with `advert_int`: a (110) tracks a process `app` with weight 0
+/// (keepalived's default: the quorum lost puts the instance in FAULT), b (100) does not.
+/// (Fields drop in order: the processes before the lab they run in.)
+struct Pair {
+    a: Vrrpd,
+    b: Vrrpd,
+    /// The tracked process, and its program (a copy of sleep).
+    app: ProcessGuard,
+    sleep: PathBuf,
+    lab: testkit::Lab,
+    _dir: tempfile::TempDir,
+}
+
+impl Pair {
+    fn start(test: &str, prefix: &str, advert_int: &str, a_extra: &str) -> Option<Pair> {
+        let dir = tempfile::tempdir().expect("dir");
+        let (sleep, comm) = unique_sleep(dir.path(), prefix);
+        let lab = common::lab(test, prefix, &["a", "b"])?;
+        let instance = |priority: u8, extra: &str| {
+            format!(
+                "vrrp_instance VI_1 {{
     interface eth0
     virtual_router_id 52
     priority {priority}
-    advert_int 0.05
+    advert_int {advert_int}
     version 3
     {extra}
     virtual_ipaddress {{
@@ -115,61 +126,114 @@ fn sigkill_of_a_tracked_process_moves_the_vip_at_once_and_its_return_brings_the_
     }}
 }}
 "
+            )
+        };
+        let conf_a = format!(
+            "vrrp_track_process app {{\n    process {comm}\n}}\n{}",
+            instance(
+                110,
+                &format!("{a_extra}\n    track_process {{\n        app\n    }}")
+            )
+        );
+        let app = start_tracked(lab.node("a").ns(), &sleep);
+        // Process events are sent in the initial network namespace only; vrrpd subscribes
+        // from /proc/1/ns/net by default, which this sandbox may not open: the test's own
+        // is the initial one.
+        let netns = format!("/proc/{}/ns/net", std::process::id());
+        let a = Vrrpd::start_with(
+            lab.node("a").ns(),
+            &conf_a,
+            &["--proc-events-netns", &netns],
         )
-    };
-    // Weight 0 (keepalived's default): the quorum lost puts the instance in FAULT.
-    let conf_a = format!(
-        "vrrp_track_process app {{\n    process {comm}\n}}\n{}",
-        instance(110, "track_process {\n        app\n    }")
-    );
-    let (ns_a, ns_b) = (lab.node("a").ns(), lab.node("b").ns());
-    let mut app = start_tracked(ns_a, &sleep);
-    // Process events are sent in the initial network namespace only; vrrpd subscribes from
-    // /proc/1/ns/net by default, which this sandbox may not open: the test's own is the
-    // initial one.
-    let netns = format!("/proc/{}/ns/net", std::process::id());
-    let a = Vrrpd::start_with(ns_a, &conf_a, &["--proc-events-netns", &netns])
         .unwrap_or_else(|e| panic!("vrrpd on a: {e}"));
-    let b = Vrrpd::on(&lab, "b", &instance(100, ""));
-    within(Duration::from_secs(3), || {
-        has_vip(ns_a, vip()) && !has_vip(ns_b, vip())
-    })
-    .unwrap_or_else(|| panic!("a is the master\na:\n{}\nb:\n{}", a.log(), b.log()));
+        let b = Vrrpd::on(&lab, "b", &instance(100, ""));
+        let pair = Pair {
+            lab,
+            a,
+            b,
+            sleep,
+            app,
+            _dir: dir,
+        };
+        within(Duration::from_secs(6), || pair.a_is_master())
+            .unwrap_or_else(|| panic!("a is the master\n{}", pair.logs()));
+        Some(pair)
+    }
 
-    let killed = Instant::now();
-    app.signal(Signal::SIGKILL)
-        .expect("kill -9 the tracked process");
+    fn ns(&self, node: &str) -> &str {
+        self.lab.node(node).ns()
+    }
+
+    fn a_is_master(&self) -> bool {
+        has_vip(self.ns("a"), vip()) && !has_vip(self.ns("b"), vip())
+    }
+
+    fn logs(&self) -> String {
+        format!("a:\n{}\nb:\n{}", self.a.log(), self.b.log())
+    }
+
+    /// Kills the tracked process with SIGKILL; how long until b holds the VIP, at most
+    /// `bound`. a must then be in FAULT without the VIP, saying why.
+    fn kill_and_time(&mut self, bound: Duration) -> Duration {
+        let killed = Instant::now();
+        self.app
+            .signal(Signal::SIGKILL)
+            .expect("kill -9 the tracked process");
+        let took = until(killed, bound, || has_vip(self.ns("b"), vip())).unwrap_or_else(|| {
+            panic!(
+                "b holds the VIP within {bound:?} of the kill\n{}",
+                self.logs()
+            )
+        });
+        within(Duration::from_secs(1), || !has_vip(self.ns("a"), vip()))
+            .unwrap_or_else(|| panic!("a gives the VIP up\n{}", self.logs()));
+        assert_eq!(self.a.state("VI_1").as_deref(), Some("FAULT"));
+        assert_eq!(self.b.state("VI_1").as_deref(), Some("MASTER"));
+        assert!(
+            self.a.log().contains("quorum lost for tracked process app"),
+            "a says why\n{}",
+            self.a.log()
+        );
+        took
+    }
+}
+
+#[test]
+fn sigkill_of_a_tracked_process_moves_the_vip_at_once_and_its_return_brings_the_master_back() {
+    let Some(mut pair) = Pair::start("track_process_failover", "vtrkp", "0.05", "") else {
+        return;
+    };
     // The exit event puts a in FAULT at once, and a sends priority 0: b takes over after
     // its Skew_Time, (256 - 100) × 5 cs / 256 = 30 ms. 150 ms covers a loaded two-core
     // machine and is still below the 180 ms Master_Down_Interval that a silent master
     // would cost, so it fails if vrrpd noticed late or did not send priority 0.
-    let bound = Duration::from_millis(150);
-    let took = until(killed, bound, || has_vip(ns_b, vip())).unwrap_or_else(|| {
-        panic!(
-            "b holds the VIP within {bound:?} of the kill\na:\n{}\nb:\n{}",
-            a.log(),
-            b.log()
-        )
-    });
-    eprintln!("track_process failover: VIP on the backup {took:?} after kill -9");
-    within(Duration::from_secs(1), || !has_vip(ns_a, vip()))
-        .unwrap_or_else(|| panic!("a gives the VIP up\na:\n{}", a.log()));
-    assert_eq!(a.state("VI_1").as_deref(), Some("FAULT"));
-    assert_eq!(b.state("VI_1").as_deref(), Some("MASTER"));
-    assert!(
-        a.log().contains("quorum lost for tracked process app"),
-        "a says why\n{}",
-        a.log()
+    let took = pair.kill_and_time(Duration::from_millis(150));
+    eprintln!(
+        "track_process failover at advert_int 0.05: VIP on the backup {took:?} after kill -9"
     );
 
     // The process again: FAULT clears, and a (110) preempts b (100).
-    let _app = start_tracked(ns_a, &sleep);
-    within(Duration::from_secs(3), || {
-        has_vip(ns_a, vip()) && !has_vip(ns_b, vip())
-    })
-    .unwrap_or_else(|| panic!("a is master again\na:\n{}\nb:\n{}", a.log(), b.log()));
-    assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"));
-    assert!(a.log().contains("quorum gained for tracked process app"));
+    pair.app = start_tracked(pair.ns("a"), &pair.sleep);
+    within(Duration::from_secs(3), || pair.a_is_master())
+        .unwrap_or_else(|| panic!("a is master again\n{}", pair.logs()));
+    assert_eq!(pair.a.state("VI_1").as_deref(), Some("MASTER"));
+    assert!(pair
+        .a
+        .log()
+        .contains("quorum gained for tracked process app"));
+}
+
+#[test]
+fn at_advert_int_1_the_backup_takes_over_within_one_interval_of_the_kill() {
+    // `state MASTER`: a does not wait 3.6 s of Master_Down_Interval to become master.
+    let Some(mut pair) = Pair::start("track_process_failover_1s", "vtrks", "1", "state MASTER")
+    else {
+        return;
+    };
+    // b's Skew_Time after priority 0 is (256 - 100) × 100 cs / 256 = 60 cs: one interval
+    // plus 50 ms bounds it, where a silent master would cost 3.6 s.
+    let took = pair.kill_and_time(Duration::from_millis(1050));
+    eprintln!("track_process failover at advert_int 1: VIP on the backup {took:?} after kill -9");
 }
 
 #[test]
