@@ -418,6 +418,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tracked_processes_and_files_become_tracks_and_a_group_s_have_weight_0() {
+        let text = "vrrp_track_process p {\n process x\n weight 20 reverse\n}
+track_file f {\n file /run/f\n weight 3\n}
+vrrp_instance VI_1 {\n interface vrrpd-nx0\n virtual_router_id 9
+ track_process {\n  p\n  q weight -5\n }\n track_file {\n  f weight 3 reverse\n }\n}
+vrrp_track_process q {\n process y\n}
+vrrp_sync_group G {\n group {\n  VI_1\n }\n track_process {\n  q\n }\n track_file {\n  f weight 0\n }\n}\n";
+        let loaded = config::parse_str(text, "k.conf").expect("valid");
+        let inst = loaded.config.instance("VI_1").expect("VI_1");
+        let plan = InstancePlan::build(inst, &loaded.config).expect("plan");
+        let process = |name: &str, reverse| TrackSource::Process {
+            name: name.into(),
+            reverse,
+        };
+        let file = |name: &str| TrackSource::File { name: name.into() };
+        assert_eq!(
+            plan.tracks,
+            [
+                process("p", true),
+                process("q", false),
+                process("q", false),
+                file("f"),
+                file("f")
+            ]
+        );
+        let weights: Vec<(i16, Option<i32>)> = plan
+            .router
+            .tracks
+            .iter()
+            .map(|t| (t.weight, t.initial_value))
+            .collect();
+        // keepalived's reverse negates a process's weight and a file's multiplier; the
+        // group's are 0.
+        assert_eq!(
+            weights,
+            [
+                (-20, None),
+                (-5, None),
+                (0, None),
+                (-3, Some(0)),
+                (0, Some(0))
+            ]
+        );
+        assert!(plan.same_tracks(inst, &loaded.config));
+        let mut changed = loaded.config.clone();
+        changed.track_processes[0].weight = 7;
+        assert!(!plan.same_tracks(inst, &changed));
+    }
+
+    #[test]
     fn a_missing_interface_gives_a_waiting_plan_named_once() {
         let text = "vrrp_instance VI_1 {
     interface vrrpd-nx0

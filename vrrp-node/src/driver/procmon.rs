@@ -45,8 +45,12 @@ pub enum ConnectorError {
     /// The kernel was built without the connector.
     #[error("no process events connector in this kernel (CONFIG_PROC_EVENTS): {0}")]
     Unsupported(io::Error),
-    /// Subscribing needs CAP_NET_ADMIN (kernels before 6.6).
-    #[error("subscribing to process events needs CAP_NET_ADMIN: {0}")]
+    /// The kernel refused the subscription: it takes CAP_NET_ADMIN (before Linux 6.6), and
+    /// the initial user and pid namespaces.
+    #[error(
+        "subscribing to process events was refused (it takes CAP_NET_ADMIN, in the initial \
+         user and pid namespaces): {0}"
+    )]
     Permission(io::Error),
     /// Not in the initial network namespace, and it could not be reached.
     #[error(
