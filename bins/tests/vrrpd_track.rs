@@ -378,3 +378,41 @@ fn without_process_events_a_tracked_process_is_refused_not_ignored() {
     assert!(d.proc.is_running(), "still running\n{}", d.log());
     assert_eq!(d.state("VI_1").as_deref(), Some("MASTER"));
 }
+
+/// A reload that adds a tracked process counts it before the instance uses it: one not
+/// running faults the instance (kept running, updated in place); dropping it again clears
+/// the fault.
+#[test]
+fn a_reload_adds_and_drops_a_tracked_process() {
+    let Some(lab) = common::lab("track_process_reload", "vtrkl", &["a"]) else {
+        return;
+    };
+    let ns = lab.node("a").ns();
+    let plain = common::vrrp_instance("VI_1", 56, 100, &[format!("{VIP}/24")], "");
+    let tracked = format!(
+        "vrrp_track_process gone {{\n    process vtrk-none{}\n}}\n{}",
+        std::process::id() % 1000,
+        common::vrrp_instance(
+            "VI_1",
+            56,
+            100,
+            &[format!("{VIP}/24")],
+            "track_process {\n        gone\n    }"
+        )
+    );
+    let netns = format!("/proc/{}/ns/net", std::process::id());
+    let mut d = Vrrpd::start_with(ns, &plain, &["--proc-events-netns", &netns]).expect("vrrpd");
+    within(Duration::from_secs(3), || has_vip(ns, vip()))
+        .unwrap_or_else(|| panic!("master\n{}", d.log()));
+    d.reload(&tracked);
+    within(Duration::from_secs(3), || {
+        d.state("VI_1").as_deref() == Some("FAULT") && !has_vip(ns, vip())
+    })
+    .unwrap_or_else(|| panic!("FAULT once the missing process is tracked\n{}", d.log()));
+    d.reload(&plain);
+    within(Duration::from_secs(3), || has_vip(ns, vip()))
+        .unwrap_or_else(|| panic!("master again untracked\n{}", d.log()));
+    assert!(d
+        .log()
+        .contains("tracked process counted track_process=gone running=0"));
+}
