@@ -6,6 +6,7 @@
 //! - [`net`]: raw IP protocol 112 sockets (IPv4/IPv6, multicast/unicast) and the packet socket
 //!   for gratuitous ARP / unsolicited NA.
 //! - [`vip`]: virtual addresses over rtnetlink.
+//! - [`track`]: tracked processes (the process events connector) and files, sans-IO.
 //! - [`driver`]: the tokio task joining them: what `vrrpd` runs.
 
 pub mod config;
@@ -14,4 +15,5 @@ pub mod fsm;
 pub mod net;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod track;
 pub mod vip;

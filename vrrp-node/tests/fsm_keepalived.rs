@@ -109,6 +109,110 @@ fn weight_zero_track_failing_faults_a_master_with_priority_zero() {
 }
 
 #[test]
+fn value_track_weight_zero_faults_on_any_non_zero_value_and_recovers_at_zero() {
+    // keepalived's track_file with weight 0: 0 is OK, anything else a failure.
+    let mut c = cfg(Version::V3, 100);
+    c.tracks = vec![TrackConfig::value(0, 0)];
+    let mut vr = master(c);
+    assert_eq!(vr.track_value(TrackId(0)), Some(0));
+    vr.handle(
+        t(4100),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: 3,
+        },
+    );
+    assert_eq!(vr.state(), State::Fault);
+    assert_eq!(vr.track_up(TrackId(0)), Some(false));
+    assert_eq!(
+        effects(&mut vr),
+        vec![
+            Action::SendAdvert {
+                priority: 0,
+                max_advert_interval: 100
+            },
+            Action::RemoveVips,
+            Action::Notify {
+                state: State::Fault
+            }
+        ]
+    );
+    // Another non-zero value: still Fault, nothing new.
+    vr.handle(
+        t(4200),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: -1,
+        },
+    );
+    assert_eq!(vr.state(), State::Fault);
+    assert!(effects(&mut vr).is_empty());
+    vr.handle(
+        t(5000),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: 0,
+        },
+    );
+    assert_eq!(vr.state(), State::Backup);
+    assert_eq!(vr.priority(), 100);
+}
+
+#[test]
+fn value_track_moves_priority_by_value_times_weight_and_faults_at_minus_254() {
+    let mut c = cfg(Version::V3, 100);
+    c.tracks = vec![TrackConfig::value(10, 2)];
+    let mut vr = master(c);
+    assert_eq!(vr.priority(), 120);
+    vr.handle(
+        t(4100),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: -3,
+        },
+    );
+    assert_eq!(vr.priority(), 70);
+    assert_eq!(vr.state(), State::Master);
+    assert!(drain(&mut vr).contains(&Action::SendAdvert {
+        priority: 70,
+        max_advert_interval: 100
+    }));
+    // -26 × 10 is below -253: keepalived's fault.
+    vr.handle(
+        t(4200),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: -26,
+        },
+    );
+    assert_eq!(vr.state(), State::Fault);
+    let a = drain(&mut vr);
+    assert!(a.contains(&Action::SendAdvert {
+        priority: 0,
+        max_advert_interval: 100
+    }));
+    assert!(!a.contains(&Action::SendAdvert {
+        priority: 100,
+        max_advert_interval: 100
+    }));
+    // Out of the fault with the value's priority.
+    vr.handle(
+        t(4300),
+        Event::TrackValue {
+            id: TrackId(0),
+            value: 5,
+        },
+    );
+    assert_eq!(vr.state(), State::Backup);
+    assert_eq!(vr.priority(), 150);
+    // A value starting in the faulting range starts in Fault.
+    let mut c = cfg(Version::V3, 100);
+    c.tracks = vec![TrackConfig::value(-254, 1)];
+    let vr = started(c);
+    assert_eq!(vr.state(), State::Fault);
+}
+
+#[test]
 fn interface_down_faults_and_recovery_goes_backup_or_owner_master() {
     let mut vr = started(cfg(Version::V3, 100));
     vr.handle(t(100), Event::InterfaceDown);
@@ -133,6 +237,7 @@ fn startup_while_faulted_goes_to_fault() {
     c.tracks = vec![TrackConfig {
         weight: 0,
         initially_up: false,
+        initial_value: None,
     }];
     let mut vr = router(c);
     vr.handle(t(0), Event::Startup);

@@ -38,6 +38,7 @@ fn config_for(rng: &mut Rng, version: Version) -> RouterConfig {
         c.tracks.push(TrackConfig {
             weight: pick(rng, &[-254i16, -50, 0, 10, 254]),
             initially_up: rng.chance(800),
+            initial_value: None,
         });
     }
     c

@@ -118,6 +118,7 @@ fn track_weights_and_states_come_from_the_new_config() {
         TrackConfig {
             weight: -30,
             initially_up: false,
+            initial_value: None,
         },
     ];
     vr.reconfigure(t(5000), c).unwrap();
@@ -166,6 +167,7 @@ fn what_needs_a_restart_is_refused_and_nothing_changes() {
     c.tracks = vec![TrackConfig {
         weight: 0,
         initially_up: false,
+        initial_value: None,
     }];
     refuse(&mut vr, c, ReconfigureError::Fault);
     let mut c = base.clone();

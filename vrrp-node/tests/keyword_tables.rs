@@ -8,6 +8,9 @@ use vrrp_node::config::{self, keyword_reference, Keyword, KeywordStatus, Warning
 /// The parts of the minimal configuration, each left out when it is the keyword under test
 /// (so that a block is not defined twice).
 const SCRIPT: &str = "vrrp_script chk_proxy {\n script \"/bin/true\"\n}\n";
+/// What the instance and group examples track.
+const TRACKS: &str = "vrrp_track_process chk_lbproxy {\n process lbproxy\n}\n\
+                      track_file maint {\n file /tmp/halb-maint\n weight 0\n}\n";
 
 /// A configuration that has `kw` used as `text` in block `block`.
 fn config_with(block: &str, kw: &Keyword, text: &str) -> String {
@@ -49,7 +52,7 @@ fn config_with(block: &str, kw: &Keyword, text: &str) -> String {
             },
             instance("")
         ),
-        "vrrp_instance" => format!("{SCRIPT}{}", instance(text)),
+        "vrrp_instance" => format!("{SCRIPT}{TRACKS}{}", instance(text)),
         "authentication" => {
             let other = if kw.name == "auth_type" {
                 "auth_pass s3cret"
@@ -69,10 +72,28 @@ fn config_with(block: &str, kw: &Keyword, text: &str) -> String {
                 "group {\n VI_1\n}\n".into()
             };
             format!(
-                "{SCRIPT}{}vrrp_sync_group G {{\n{group}{text}\n}}\n",
+                "{SCRIPT}{TRACKS}{}vrrp_sync_group G {{\n{group}{text}\n}}\n",
                 instance("")
             )
         }
+        "vrrp_track_process" => format!(
+            "vrrp_track_process chk {{\n{}\n{text}\n}}\n{}",
+            if kw.name == "process" {
+                ""
+            } else {
+                "process lbproxy"
+            },
+            instance("")
+        ),
+        "track_file" => format!(
+            "track_file maint {{\n{}\n{text}\n}}\n{}",
+            if kw.name == "file" {
+                ""
+            } else {
+                "file /tmp/halb-maint"
+            },
+            instance("")
+        ),
         other => panic!("a block with no minimal configuration in this test: {other}"),
     }
 }

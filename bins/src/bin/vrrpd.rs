@@ -50,11 +50,17 @@ struct Args {
     /// address, e.g. 127.0.0.1:9651. Off by default.
     #[arg(long = "metrics-addr")]
     metrics_addr: Option<SocketAddr>,
-    /// Seconds a VIP lives on the node unless the Master renews it (every third of it):
-    /// VIPs of a killed vrrpd leave the node after this long. 0 keeps them until removed,
-    /// as keepalived does (a killed keepalived leaves them until it starts again).
+    /// Seconds a VIP lives on the node unless the Master renews it (every second; never
+    /// less than 4 advert intervals + 1 s): VIPs of a killed vrrpd leave the node after
+    /// this long. 0 keeps them until removed, as keepalived does (a killed keepalived
+    /// leaves them until it starts again).
     #[arg(long = "vip-lifetime", value_name = "SECONDS", default_value_t = 3)]
     vip_lifetime: u32,
+    /// The network namespace (a /proc/PID/ns/net or /run/netns file) to subscribe to
+    /// process events from, for vrrp_track_process, when vrrpd runs in another one: the
+    /// kernel sends them in the initial namespace only.
+    #[arg(long = "proc-events-netns", default_value = driver::procmon::INITIAL_NETNS)]
+    proc_events_netns: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +116,7 @@ fn main() -> ExitCode {
         link_poll: Duration::from_millis(100),
         vip_lifetime: (args.vip_lifetime > 0)
             .then(|| Duration::from_secs(u64::from(args.vip_lifetime))),
+        proc_events_netns: args.proc_events_netns.clone(),
     };
     runtime.block_on(run(options, loaded, args.metrics_addr))
 }

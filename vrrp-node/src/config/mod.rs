@@ -1,10 +1,11 @@
 //! keepalived.conf, VRRP part, into typed configuration.
 //!
 //! An operator's existing keepalived.conf loads as it is: `global_defs`, `vrrp_script`,
-//! `vrrp_instance` and `vrrp_sync_group` become [`Config`]; keepalived keywords we do not
-//! implement (mail alerts, SNMP, LVS `virtual_server` blocks, ...) become [`Warning`]s naming
-//! keyword and place; anything keepalived would not know either is an error. Every error and
-//! warning carries `file:line:col`.
+//! `vrrp_track_process`, `track_file`, `vrrp_instance` and `vrrp_sync_group` become
+//! [`Config`]; keepalived keywords we do not implement (mail alerts, SNMP, LVS
+//! `virtual_server` blocks, ...) become [`Warning`]s naming keyword and place; anything
+//! keepalived would not know either is an error. Every error and warning carries
+//! `file:line:col`.
 //!
 //! ```
 //! use vrrp_node::config::{self, InitialState};
@@ -37,6 +38,7 @@ mod build;
 mod error;
 mod lexer;
 mod model;
+mod tracked;
 mod tree;
 
 use std::path::Path;
@@ -47,6 +49,7 @@ pub use model::{
     Authentication, Config, Family, GlobalDefs, InitialState, Notify, Scope, ScriptUser, SyncGroup,
     TrackInterface, TrackScript, VirtualIp, VrrpInstance, VrrpScript, VrrpVersion,
 };
+pub use tracked::{InitFile, ParamMatch, TrackRef, VrrpTrackFile, VrrpTrackProcess};
 
 /// A configuration that loaded, with the warnings met on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]

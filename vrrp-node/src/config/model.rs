@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::error::Span;
+use super::tracked::{TrackRef, VrrpTrackFile, VrrpTrackProcess};
 
 /// A whole keepalived.conf, VRRP part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,10 @@ pub struct Config {
     pub instances: Vec<VrrpInstance>,
     /// `vrrp_sync_group` blocks, in file order.
     pub sync_groups: Vec<SyncGroup>,
+    /// `vrrp_track_process` blocks, in file order.
+    pub track_processes: Vec<VrrpTrackProcess>,
+    /// `track_file` (`vrrp_track_file`) blocks, in file order.
+    pub track_files: Vec<VrrpTrackFile>,
 }
 
 impl Config {
@@ -28,6 +33,16 @@ impl Config {
     /// The script called `name`.
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.scripts.iter().find(|s| s.name == name)
+    }
+
+    /// The `vrrp_track_process` called `name`.
+    pub fn track_process(&self, name: &str) -> Option<&VrrpTrackProcess> {
+        self.track_processes.iter().find(|p| p.name == name)
+    }
+
+    /// The `track_file` called `name`.
+    pub fn track_file(&self, name: &str) -> Option<&VrrpTrackFile> {
+        self.track_files.iter().find(|f| f.name == name)
     }
 
     /// The sync group that `instance` belongs to, if any.
@@ -340,6 +355,10 @@ pub struct VrrpInstance {
     pub track_scripts: Vec<TrackScript>,
     /// `track_interface { }`.
     pub track_interfaces: Vec<TrackInterface>,
+    /// `track_process { }`.
+    pub track_processes: Vec<TrackRef>,
+    /// `track_file { }`.
+    pub track_files: Vec<TrackRef>,
     /// `dont_track_primary`: `interface` going down does not fault the instance.
     pub dont_track_primary: bool,
     /// `notify_*` and `notify`.
@@ -402,6 +421,9 @@ impl VrrpInstance {
             for t in &mut i.track_interfaces {
                 t.span = Span::nowhere();
             }
+            for t in i.track_processes.iter_mut().chain(&mut i.track_files) {
+                t.span = Span::nowhere();
+            }
             i
         }
         strip(self) == strip(other)
@@ -419,11 +441,26 @@ pub struct SyncGroup {
     pub instances: Vec<String>,
     /// Group notify scripts.
     pub notify: Notify,
+    /// `track_process { }`: tracked by every member, with weight 0 (a failure faults the
+    /// whole group; keepalived needs `sync_group_tracking_weight`, not implemented, for
+    /// weights in a group).
+    pub track_processes: Vec<TrackRef>,
+    /// `track_file { }`: as `track_processes`.
+    pub track_files: Vec<TrackRef>,
 }
 
 impl SyncGroup {
     /// Equal in everything but where it was written (see [`VrrpInstance::same_settings`]).
     pub fn same_settings(&self, other: &SyncGroup) -> bool {
-        self.name == other.name && self.instances == other.instances && self.notify == other.notify
+        let refs = |list: &[TrackRef]| -> Vec<(String, Option<i32>, Option<bool>)> {
+            list.iter()
+                .map(|t| (t.name.clone(), t.weight, t.weight_reverse))
+                .collect()
+        };
+        self.name == other.name
+            && self.instances == other.instances
+            && self.notify == other.notify
+            && refs(&self.track_processes) == refs(&other.track_processes)
+            && refs(&self.track_files) == refs(&other.track_files)
     }
 }

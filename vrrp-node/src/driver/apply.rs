@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use tracing::{info, warn};
 
-use crate::config::{Config, VrrpScript};
+use crate::config::{Config, VrrpInstance, VrrpScript};
 use crate::fsm::{self, Event, State};
 
 use super::firewall::Blocked;
 use super::groups::GroupRuntime;
 use super::instance::{self, AnnounceSockets, Instance};
-use super::plan::{self, InstancePlan, TrackSource};
+use super::plan::{self, InstancePlan, TrackReading};
 use super::scripts::{self, ScriptPolicy};
 use super::status::Counters;
 use super::{inputs, link_running, Daemon, DriverError, Running};
@@ -39,6 +39,8 @@ impl Daemon {
         // failure leaves the running set untouched.
         let policy = ScriptPolicy::from_config(&config)?;
         let changes = self.plan_changes(&config)?;
+        // The tracked processes and files counted and read before any instance uses them.
+        self.sync_tracking(&config).await?;
         // Scripts run under the new policy from now on; running track scripts restart.
         if policy != self.policy && !self.scripts.is_empty() {
             info!("script user or script security changed: track scripts restart");
@@ -68,6 +70,8 @@ impl Daemon {
         self.sync_scripts(&config);
         self.rebuild_groups(&config, &started);
         self.config = config;
+        // Instances kept running hear of what the new counts and reads found.
+        self.refresh_tracks();
         self.sync_firewall().await;
         self.run_all_actions().await;
         Ok(())
@@ -83,7 +87,7 @@ impl Daemon {
                 .instances
                 .iter()
                 .find(|r| r.inst.plan.name == inst.name);
-            if running.is_some_and(|r| r.inst.plan.source.same_settings(inst)) {
+            if running.is_some_and(|r| unchanged(r, inst, config)) {
                 continue;
             }
             let mut plan = InstancePlan::build(inst, config)?;
@@ -119,7 +123,7 @@ impl Daemon {
                 config
                     .instances
                     .iter()
-                    .any(|i| i.name == r.inst.plan.name && r.inst.plan.source.same_settings(i))
+                    .any(|i| i.name == r.inst.plan.name && unchanged(r, i, config))
                     || updates.iter().any(|(p, _, _)| p.name == r.inst.plan.name)
             })
             .collect();
@@ -160,9 +164,11 @@ impl Daemon {
         inst.set_interface_usable(now, link_ok);
         self.link_up
             .insert(inst.plan.socket.interface.clone(), link_ok);
+        // Checks that already reported (processes and files always have): their state
+        // before the start, so that one failing starts the instance in FAULT, as keepalived
+        // does, rather than in BACKUP for a moment.
+        inst.update_tracks(now, |source| self.tracked.reading(source));
         inst.router.handle(now, Event::Startup);
-        // Scripts that already reported: apply their state at once.
-        inst.update_tracks(now, |source| self.track_state(source));
         info!(instance = %inst.name(), vrid = inst.plan.router.vrid,
               interface = %inst.plan.socket.interface, "instance started");
         self.instances.push(Running {
@@ -173,25 +179,16 @@ impl Daemon {
         });
     }
 
-    /// What the driver knows now of a tracked check: a script's last result, an interface's
-    /// link; `None` for a script that has not reported yet.
-    fn track_state(&self, src: &TrackSource) -> Option<bool> {
-        match src {
-            TrackSource::Script { name, reverse } => {
-                self.script_state.get(name).map(|ok| *ok != *reverse)
-            }
-            TrackSource::Interface { name } => Some(link_running(name)),
-        }
-    }
-
     /// `plan`'s state-machine settings with each track's state as the driver knows it now
     /// (a script that has not reported keeps its configured initial state), for
     /// [`VirtualRouter::reconfigure`](crate::fsm::VirtualRouter::reconfigure).
     pub(super) fn router_config_now(&self, plan: &InstancePlan) -> fsm::RouterConfig {
         let mut cfg = plan.router.clone();
         for (track, src) in cfg.tracks.iter_mut().zip(&plan.tracks) {
-            if let Some(up) = self.track_state(src) {
-                track.initially_up = up;
+            match self.tracked.reading(src) {
+                Some(TrackReading::Up(up)) => track.initially_up = up,
+                Some(TrackReading::Value(v)) => track.initial_value = Some(v),
+                None => {}
             }
         }
         cfg
@@ -281,7 +278,7 @@ impl Daemon {
         });
         for (name, script) in wanted {
             if !self.scripts.contains_key(name) {
-                self.script_state.remove(name);
+                self.tracked.scripts.remove(name);
                 let task = tokio::spawn(scripts::track_script(
                     script.clone(),
                     self.policy.clone(),
@@ -329,4 +326,10 @@ impl Daemon {
         info!(instance = %running.inst.name(), "instance stopped");
         running.inst.counters()
     }
+}
+
+/// Whether running instance `r` already runs `inst` of `config`: the same block and the same
+/// tracked checks (a script, process, file or sync group can change those on its own).
+fn unchanged(r: &Running, inst: &VrrpInstance, config: &Config) -> bool {
+    r.inst.plan.source.same_settings(inst) && r.inst.plan.same_tracks(inst, config)
 }

@@ -11,7 +11,7 @@ use crate::fsm::Instant;
 use crate::net::iface::index_of;
 use crate::net::RecvMeta;
 
-use super::plan::{InstancePlan, TrackSource};
+use super::plan::{InstancePlan, TrackReading, TrackSource};
 use super::scripts::ScriptReport;
 use super::Daemon;
 
@@ -29,11 +29,11 @@ impl Daemon {
     /// A track script reported: every instance tracking it hears of its new result.
     pub(super) async fn on_script(&mut self, report: ScriptReport) {
         let now = self.now();
-        self.script_state.insert(report.name.clone(), report.ok);
+        self.tracked.scripts.insert(report.name.clone(), report.ok);
         for r in &mut self.instances {
             r.inst.update_tracks(now, |source| match source {
                 TrackSource::Script { name, reverse } if *name == report.name => {
-                    Some(report.ok != *reverse)
+                    Some(TrackReading::Up(report.ok != *reverse))
                 }
                 _ => None,
             });
@@ -67,7 +67,8 @@ impl Daemon {
             info!(interface = %name, up, "link state changed");
             for r in &mut self.instances {
                 r.inst.update_tracks(now, |source| {
-                    matches!(source, TrackSource::Interface { name: n } if *n == name).then_some(up)
+                    matches!(source, TrackSource::Interface { name: n } if *n == name)
+                        .then_some(TrackReading::Up(up))
                 });
             }
         }

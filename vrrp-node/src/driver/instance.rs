@@ -15,7 +15,7 @@ use crate::fsm::{
 use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta};
 use crate::vip::{VipManager, VirtualAddress};
 
-use super::plan::{InstancePlan, TrackSource};
+use super::plan::{InstancePlan, TrackReading, TrackSource};
 use super::status::{Counters, InstanceStatus};
 use super::DriverError;
 
@@ -519,18 +519,25 @@ impl Instance {
     pub fn update_tracks(
         &mut self,
         now: Instant,
-        mut state_of: impl FnMut(&TrackSource) -> Option<bool>,
+        mut state_of: impl FnMut(&TrackSource) -> Option<TrackReading>,
     ) {
         for (i, source) in self.plan.tracks.iter().enumerate() {
             let Ok(id) = u16::try_from(i).map(TrackId) else {
                 break;
             };
-            match state_of(source) {
-                Some(up) if self.router.track_up(id) != Some(up) => {
-                    self.router.handle(now, Event::Track { id, up });
+            let event = match state_of(source) {
+                Some(TrackReading::Up(up))
+                    if self.router.track_value(id).is_some()
+                        || self.router.track_up(id) != Some(up) =>
+                {
+                    Event::Track { id, up }
                 }
-                _ => {}
-            }
+                Some(TrackReading::Value(value)) if self.router.track_value(id) != Some(value) => {
+                    Event::TrackValue { id, value }
+                }
+                _ => continue,
+            };
+            self.router.handle(now, event);
         }
     }
 }

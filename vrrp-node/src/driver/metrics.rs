@@ -8,8 +8,15 @@ use exporters::keepalived::{self, KEEPALIVED_STATS};
 use exporters::status::DaemonStatus;
 use tracing::warn;
 
+/// Process events connector messages dropped as malformed (see `procmon`).
+pub const PROC_EVENTS_MALFORMED: &str = "vrrpd_process_events_malformed_total";
+
 /// Gives each family its help text (once, at start).
 pub fn describe() {
+    metrics::describe_counter!(
+        PROC_EVENTS_MALFORMED,
+        "Process events connector messages dropped as malformed"
+    );
     metrics::describe_gauge!(keepalived::UP.0, keepalived::UP.1);
     metrics::describe_gauge!(keepalived::VRRP_STATE.0, keepalived::VRRP_STATE.1);
     for (name, help) in KEEPALIVED_STATS {

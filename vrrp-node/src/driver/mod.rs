@@ -6,10 +6,13 @@
 //!
 //! Here: the event loop and the daemon's state. Elsewhere: what a configuration means for
 //! one instance ([`plan`]) and running it ([`instance`]); reconciling the running set with a
-//! configuration (`apply`); datagrams, script results and link state (`inputs`); sync groups
-//! (`groups`); notify scripts (`notify`); metrics (`metrics`).
+//! configuration (`apply`); datagrams, script results and link state (`inputs`); tracked
+//! processes ([`procmon`], reading `/proc` in `procfs`) and files ([`filemon`]) and what the
+//! daemon knows of every tracked check (`tracking`); sync groups (`groups`); notify scripts
+//! (`notify`); metrics (`metrics`).
 
 mod apply;
+pub mod filemon;
 pub mod firewall;
 mod groups;
 mod inputs;
@@ -17,9 +20,12 @@ pub mod instance;
 mod metrics;
 mod notify;
 pub mod plan;
+mod procfs;
+pub mod procmon;
 pub mod scripts;
 pub mod status;
 mod timer;
+mod tracking;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,11 +40,16 @@ use crate::config::{self, Config, LoadedConfig, VrrpScript};
 use crate::fsm;
 use crate::vip::VipManager;
 
+use crate::track::process::QuorumState;
+
+use filemon::{FileMonitor, FileValue};
 use firewall::Firewall;
 use inputs::Datagram;
 use instance::Instance;
+use procmon::ProcessMonitor;
 use scripts::{ScriptPolicy, ScriptReport};
 use status::DaemonStatus;
+use tracking::TrackStates;
 
 pub use inputs::link_running;
 
@@ -59,6 +70,15 @@ pub enum DriverError {
     /// Script settings are unusable.
     #[error("scripts: {0}")]
     Scripts(String),
+    /// `vrrp_track_process` is configured but process events cannot be had.
+    #[error("vrrp_track_process: {0}")]
+    ProcessEvents(#[from] procmon::ConnectorError),
+    /// A `track_file` cannot be watched.
+    #[error(transparent)]
+    TrackFile(#[from] filemon::FileTrackError),
+    /// A tracking task stopped.
+    #[error("the {0} task has stopped")]
+    TrackingStopped(&'static str),
     /// The status endpoint could not be bound.
     #[error("status endpoint {addr}: {source}")]
     Status {
@@ -93,6 +113,10 @@ pub struct Options {
     /// VIPs every second, so a killed daemon's VIPs leave the node after this long instead
     /// of staying until it starts again.
     pub vip_lifetime: Option<Duration>,
+    /// The network namespace to subscribe to process events from when this one has no
+    /// connector (it exists in the initial namespace only): [`procmon::INITIAL_NETNS`] by
+    /// default.
+    pub proc_events_netns: PathBuf,
 }
 
 struct Running {
@@ -118,7 +142,14 @@ struct Daemon {
     packets_tx: mpsc::Sender<Datagram>,
     scripts_tx: mpsc::Sender<ScriptReport>,
     scripts: HashMap<String, (VrrpScript, JoinHandle<()>)>,
-    script_state: HashMap<String, bool>,
+    /// What is known of tracked scripts, processes and files.
+    tracked: TrackStates,
+    process_tx: mpsc::Sender<QuorumState>,
+    file_tx: mpsc::Sender<FileValue>,
+    /// Subscribed to process events while some `vrrp_track_process` is tracked.
+    process_monitor: Option<ProcessMonitor>,
+    /// Watching while some `track_file` is tracked.
+    file_monitor: Option<FileMonitor>,
     link_up: HashMap<String, bool>,
     status: watch::Sender<DaemonStatus>,
     groups: Vec<groups::GroupRuntime>,
@@ -140,6 +171,8 @@ pub async fn run(
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets_rx) = mpsc::channel::<Datagram>(1024);
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
+    let (process_tx, mut process_rx) = mpsc::channel::<QuorumState>(256);
+    let (file_tx, mut file_rx) = mpsc::channel::<FileValue>(256);
     let vips = VipManager::connect()?;
     metrics::describe();
     if let Some(addr) = options.status_addr {
@@ -165,7 +198,11 @@ pub async fn run(
         packets_tx,
         scripts_tx,
         scripts: HashMap::new(),
-        script_state: HashMap::new(),
+        tracked: TrackStates::default(),
+        process_tx,
+        file_tx,
+        process_monitor: None,
+        file_monitor: None,
         link_up: HashMap::new(),
         status: status_tx,
         groups: Vec::new(),
@@ -184,6 +221,8 @@ pub async fn run(
         tokio::select! {
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
+            Some(state) = process_rx.recv() => d.on_process(state).await,
+            Some(value) = file_rx.recv() => d.on_file(value).await,
             _ = link_poll.tick() => {
                 d.poll_links().await;
                 d.renew_vips().await;
@@ -276,6 +315,8 @@ impl Daemon {
 
     async fn shutdown(&mut self) {
         info!("shutting down");
+        self.process_monitor = None;
+        self.file_monitor = None;
         for (_, (_, task)) in self.scripts.drain() {
             task.abort();
         }

@@ -7,10 +7,11 @@ use std::time::Duration as StdDuration;
 
 use vrrp_proto::{Auth, Family, ReceiveCheck, Version};
 
-use crate::config::{self, Authentication, VrrpInstance, VrrpScript};
+use crate::config::{self, Authentication, TrackRef, VrrpInstance};
 use crate::fsm::{self, RouterConfig, TrackConfig};
 use crate::net::iface::{index_of, InterfaceError, InterfaceInfo};
 use crate::net::SocketConfig;
+use crate::track::file::effective_weight;
 use crate::vip::VirtualAddress;
 
 use super::DriverError;
@@ -30,6 +31,28 @@ pub enum TrackSource {
         /// The interface name.
         name: String,
     },
+    /// A `vrrp_track_process`: up while its quorum is met; `reverse` inverts that (and its
+    /// weight is negated: keepalived reverses the adjustment).
+    Process {
+        /// The `vrrp_track_process` name.
+        name: String,
+        /// `weight ... reverse`.
+        reverse: bool,
+    },
+    /// A `track_file`: its value (reverse is in the weight).
+    File {
+        /// The `track_file` name.
+        name: String,
+    },
+}
+
+/// What the driver knows of a tracked check now, for the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackReading {
+    /// Passing or failing (a script, an interface, a process).
+    Up(bool),
+    /// A number (a file).
+    Value(i32),
 }
 
 /// Everything derived from the configuration of one instance, before any socket is open.
@@ -97,7 +120,8 @@ impl InstancePlan {
         let source = source_address(inst, family, &interface).map_err(fail)?;
         let auth = authentication(inst).map_err(fail)?;
         let mut router = router_config(inst, all, version, source);
-        let tracks = tracks(inst, &all.scripts, &mut router.tracks).map_err(fail)?;
+        let (tracks, track_cfgs) = tracks(inst, all).map_err(fail)?;
+        router.tracks = track_cfgs;
         let (vips, other_interfaces) =
             virtual_addresses(inst, &interface, &vip_addrs).map_err(fail)?;
         Ok(InstancePlan {
@@ -127,6 +151,21 @@ impl InstancePlan {
             other_interfaces,
             tracks,
         })
+    }
+
+    /// Whether `inst` in `all` tracks the same checks with the same weights as this plan
+    /// (a changed `vrrp_script`, `vrrp_track_process`, `track_file` or sync group changes
+    /// them without changing the instance's own block).
+    pub fn same_tracks(&self, inst: &VrrpInstance, all: &config::Config) -> bool {
+        let Ok((sources, cfgs)) = tracks(inst, all) else {
+            return false;
+        };
+        let shape = |t: &TrackConfig| (t.weight, t.initial_value.is_some());
+        sources == self.tracks
+            && cfgs
+                .iter()
+                .map(shape)
+                .eq(self.router.tracks.iter().map(shape))
     }
 
     /// Whether the instance's interface existed when the plan was made; without it the
@@ -249,40 +288,98 @@ fn router_config(
     router
 }
 
-/// The tracked scripts, then the tracked interfaces, as the state machine's tracks (pushed
-/// onto `router`) and what each stands for, in the same order.
+/// The tracked scripts, interfaces, processes and files of `inst`, then those of its sync
+/// group (weight 0: a failure faults the group), as the state machine's tracks and what
+/// each stands for, in the same order.
 fn tracks(
     inst: &VrrpInstance,
-    scripts: &[VrrpScript],
-    router: &mut Vec<TrackConfig>,
-) -> Result<Vec<TrackSource>, String> {
-    let mut tracks = Vec::new();
+    all: &config::Config,
+) -> Result<(Vec<TrackSource>, Vec<TrackConfig>), String> {
+    let mut sources = Vec::new();
+    let mut cfgs = Vec::new();
     for ts in &inst.track_scripts {
-        let script = scripts
-            .iter()
-            .find(|s| s.name == ts.name)
+        let script = all
+            .script(&ts.name)
             .ok_or_else(|| format!("track_script {} names no vrrp_script", ts.name))?;
         let weight = ts.weight.unwrap_or(script.weight);
         let reverse = ts.weight_reverse || (ts.weight.is_none() && script.weight_reverse);
         let initially_ok = !script.init_fail;
-        router.push(TrackConfig {
-            weight: weight.clamp(-254, 254) as i16,
+        cfgs.push(TrackConfig {
+            weight: clamp_weight(weight),
             initially_up: initially_ok != reverse,
+            initial_value: None,
         });
-        tracks.push(TrackSource::Script {
+        sources.push(TrackSource::Script {
             name: ts.name.clone(),
             reverse,
         });
     }
     for ti in &inst.track_interfaces {
-        router.push(TrackConfig::new(
-            ti.weight.unwrap_or(0).clamp(-254, 254) as i16
-        ));
-        tracks.push(TrackSource::Interface {
+        cfgs.push(TrackConfig::new(clamp_weight(ti.weight.unwrap_or(0))));
+        sources.push(TrackSource::Interface {
             name: ti.name.clone(),
         });
     }
-    Ok(tracks)
+    const NONE: &[TrackRef] = &[];
+    let group = all.sync_group_of(&inst.name);
+    let lists = [
+        (inst.track_processes.as_slice(), false),
+        (group.map_or(NONE, |g| g.track_processes.as_slice()), true),
+    ];
+    for (refs, in_group) in lists {
+        for t in refs {
+            let (source, cfg) = process_track(t, all, in_group)?;
+            sources.push(source);
+            cfgs.push(cfg);
+        }
+    }
+    let lists = [
+        (inst.track_files.as_slice(), false),
+        (group.map_or(NONE, |g| g.track_files.as_slice()), true),
+    ];
+    for (refs, in_group) in lists {
+        for t in refs {
+            let block = all
+                .track_file(&t.name)
+                .ok_or_else(|| format!("track_file {} names no track_file block", t.name))?;
+            let (weight, reverse) = t.resolve(block.weight, block.weight_reverse);
+            let weight = if in_group { 0 } else { weight };
+            // keepalived multiplies the value by the weight, negated by reverse; the value
+            // is known once the file is read.
+            cfgs.push(TrackConfig::value(effective_weight(weight, reverse), 0));
+            sources.push(TrackSource::File {
+                name: t.name.clone(),
+            });
+        }
+    }
+    Ok((sources, cfgs))
+}
+
+/// A `track_process` line as a track: keepalived's `reverse` negates the weight and counts
+/// it on the other side of the quorum (weight 0: FAULT while the quorum is met). In a sync
+/// group the weight is 0.
+fn process_track(
+    t: &TrackRef,
+    all: &config::Config,
+    in_group: bool,
+) -> Result<(TrackSource, TrackConfig), String> {
+    let block = all
+        .track_process(&t.name)
+        .ok_or_else(|| format!("track_process {} names no vrrp_track_process", t.name))?;
+    let (weight, reverse) = t.resolve(block.weight, block.weight_reverse);
+    let weight = if in_group { 0 } else { weight };
+    let weight = if reverse { -weight } else { weight };
+    let source = TrackSource::Process {
+        name: t.name.clone(),
+        reverse,
+    };
+    // The state is the monitor's, set before the instance starts (see `router_config_now`).
+    Ok((source, TrackConfig::new(clamp_weight(weight))))
+}
+
+fn clamp_weight(w: i32) -> i16 {
+    // Clamped, so the cast cannot truncate.
+    w.clamp(-254, 254) as i16
 }
 
 /// Every VIP on its `dev`, the instance's interface when it names none; the other
@@ -337,6 +434,56 @@ fn to_fsm_duration(d: StdDuration) -> fsm::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracked_processes_and_files_become_tracks_and_a_group_s_have_weight_0() {
+        let text = "vrrp_track_process p {\n process x\n weight 20 reverse\n}
+track_file f {\n file /run/f\n weight 3\n}
+vrrp_instance VI_1 {\n interface vrrpd-nx0\n virtual_router_id 9
+ track_process {\n  p\n  q weight -5\n }\n track_file {\n  f weight 3 reverse\n }\n}
+vrrp_track_process q {\n process y\n}
+vrrp_sync_group G {\n group {\n  VI_1\n }\n track_process {\n  q\n }\n track_file {\n  f weight 0\n }\n}\n";
+        let loaded = config::parse_str(text, "k.conf").expect("valid");
+        let inst = loaded.config.instance("VI_1").expect("VI_1");
+        let plan = InstancePlan::build(inst, &loaded.config).expect("plan");
+        let process = |name: &str, reverse| TrackSource::Process {
+            name: name.into(),
+            reverse,
+        };
+        let file = |name: &str| TrackSource::File { name: name.into() };
+        assert_eq!(
+            plan.tracks,
+            [
+                process("p", true),
+                process("q", false),
+                process("q", false),
+                file("f"),
+                file("f")
+            ]
+        );
+        let weights: Vec<(i16, Option<i32>)> = plan
+            .router
+            .tracks
+            .iter()
+            .map(|t| (t.weight, t.initial_value))
+            .collect();
+        // keepalived's reverse negates a process's weight and a file's multiplier; the
+        // group's are 0.
+        assert_eq!(
+            weights,
+            [
+                (-20, None),
+                (-5, None),
+                (0, None),
+                (-3, Some(0)),
+                (0, Some(0))
+            ]
+        );
+        assert!(plan.same_tracks(inst, &loaded.config));
+        let mut changed = loaded.config.clone();
+        changed.track_processes[0].weight = 7;
+        assert!(!plan.same_tracks(inst, &changed));
+    }
 
     #[test]
     fn a_missing_interface_gives_a_waiting_plan_named_once() {

@@ -59,6 +59,11 @@ pub struct TrackConfig {
     pub weight: i16,
     /// Whether the check counts as passing before its first report.
     pub initially_up: bool,
+    /// `Some` for a check that reports a number instead of pass/fail (keepalived's
+    /// `track_file`): the number it starts with. Its worth is then value × weight, clamped
+    /// to -254..=253, and -254 (with weight 0: any value but 0) holds the instance in Fault
+    /// (keepalived.conf(5), "Track files"); `initially_up` is not used.
+    pub initial_value: Option<i32>,
 }
 
 impl TrackConfig {
@@ -67,6 +72,16 @@ impl TrackConfig {
         TrackConfig {
             weight,
             initially_up: true,
+            initial_value: None,
+        }
+    }
+
+    /// A check reporting numbers (see [`TrackConfig::initial_value`]) that starts at `value`.
+    pub const fn value(weight: i16, value: i32) -> Self {
+        TrackConfig {
+            weight,
+            initially_up: true,
+            initial_value: Some(value),
         }
     }
 }

@@ -94,6 +94,14 @@ pub enum Event {
         /// Its new result.
         up: bool,
     },
+    /// A tracked check that reports numbers (keepalived's `track_file`, see
+    /// [`TrackConfig::initial_value`](super::TrackConfig::initial_value)) read `value`.
+    TrackValue {
+        /// Which check.
+        id: TrackId,
+        /// The number it now reports.
+        value: i32,
+    },
     /// The instance's interface came up (carrier, admin up).
     InterfaceUp,
     /// The instance's interface went down: Fault.
@@ -111,7 +119,8 @@ pub enum Event {
 pub enum FaultSource {
     /// The interface is down.
     Interface,
-    /// A weight-0 tracked check fails.
+    /// A tracked check holds the instance in Fault (a weight-0 check fails, or a value check
+    /// reads a faulting value).
     Track(TrackId),
     /// [`Event::FaultSet`].
     External,

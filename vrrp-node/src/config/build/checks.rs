@@ -7,7 +7,9 @@ use crate::config::tree::Word;
 
 use crate::config::error::ConfigError;
 
+use super::tracked::unknown_refs;
 use super::values::{earlier, invalid};
+use super::Known;
 
 /// One VRID per interface and family: two instances would answer each other's adverts
 /// (RFC 9568 §6.1, a VRID names one virtual router on a LAN).
@@ -72,4 +74,27 @@ pub(super) fn sync_groups(
         sync_groups.push(group);
     }
     (sync_groups, errors)
+}
+
+/// Every `track_process` and `track_file` line of a sync group names a block of its kind.
+pub(super) fn group_tracks(
+    groups: &[(SyncGroup, Vec<Word>)],
+    known: &Known<'_>,
+) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (g, _) in groups {
+        errors.extend(unknown_refs(
+            &g.track_processes,
+            &known.processes,
+            "track_process",
+            "vrrp_track_process",
+        ));
+        errors.extend(unknown_refs(
+            &g.track_files,
+            &known.files,
+            "track_file",
+            "track_file block",
+        ));
+    }
+    errors
 }

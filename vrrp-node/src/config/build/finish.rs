@@ -11,8 +11,9 @@ use crate::config::model::{
 };
 
 use super::instance::RawInstance;
+use super::tracked::unknown_refs;
 use super::values::{invalid, invalid_value};
-use super::{Builder, R};
+use super::{Builder, Known, R};
 
 impl Builder {
     /// The instance with its defaults, or `None` with every problem recorded (the checks
@@ -21,7 +22,7 @@ impl Builder {
         &mut self,
         mut r: RawInstance,
         g: &GlobalDefs,
-        scripts: &HashSet<&str>,
+        known: &Known<'_>,
     ) -> Option<VrrpInstance> {
         let before = self.errors.len();
         self.required(&r);
@@ -41,7 +42,19 @@ impl Builder {
         if strict {
             self.keep(check_strict(&r, &name));
         }
-        self.keep(check_track_scripts(&r, scripts));
+        self.keep(check_track_scripts(&r, &known.scripts));
+        self.errors.extend(unknown_refs(
+            &r.track_processes,
+            &known.processes,
+            "track_process",
+            "vrrp_track_process",
+        ));
+        self.errors.extend(unknown_refs(
+            &r.track_files,
+            &known.files,
+            "track_file",
+            "track_file block",
+        ));
         if let Some(interface) = &interface {
             self.keep(check_labels(&r, interface));
         }
@@ -203,6 +216,8 @@ impl Settled {
             virtual_ipaddresses_excluded: r.vips_excluded,
             track_scripts: r.track_scripts,
             track_interfaces: r.track_interfaces,
+            track_processes: r.track_processes,
+            track_files: r.track_files,
             dont_track_primary: r.dont_track_primary,
             notify: r.notify,
             garp_master_delay: r.garp_master_delay.unwrap_or(g.garp_master_delay),

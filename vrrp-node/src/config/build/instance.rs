@@ -9,6 +9,7 @@ use crate::config::model::{
     Authentication, InitialState, Notify, Scope, TrackInterface, TrackScript, VirtualIp,
     VrrpVersion,
 };
+use crate::config::tracked::TrackRef;
 use crate::config::tree::{Node, Word};
 
 use super::keywords::{INSTANCE_UNIMPLEMENTED, VIP_UNIMPLEMENTED};
@@ -38,6 +39,8 @@ pub(super) struct RawInstance {
     pub(super) vips_excluded: Vec<VirtualIp>,
     pub(super) track_scripts: Vec<TrackScript>,
     pub(super) track_interfaces: Vec<TrackInterface>,
+    pub(super) track_processes: Vec<TrackRef>,
+    pub(super) track_files: Vec<TrackRef>,
     pub(super) dont_track_primary: bool,
     pub(super) notify: Notify,
     pub(super) garp_master_delay: Option<Duration>,
@@ -141,10 +144,21 @@ impl Builder {
         Ok(true)
     }
 
-    /// The lists in blocks: unicast peers, virtual addresses, tracked scripts and
-    /// interfaces. Returns whether `child` was one.
+    /// The lists in blocks: unicast peers, virtual addresses, tracked scripts, interfaces,
+    /// processes and files. Returns whether `child` was one.
     fn instance_list(&mut self, child: &Node, r: &mut RawInstance) -> R<bool> {
         let keyword = kw(child);
+        match keyword {
+            "track_process" => {
+                self.track_refs(child, keyword, &mut r.track_processes);
+                return Ok(true);
+            }
+            "track_file" => {
+                self.track_refs(child, keyword, &mut r.track_files);
+                return Ok(true);
+            }
+            _ => {}
+        }
         let lines = match keyword {
             "unicast_peer"
             | "virtual_ipaddress"

@@ -1,7 +1,7 @@
 //! From the statement tree to the typed [`Config`]: the top level here; the keyword tables
-//! (`keywords`), value parsers (`values`), the other blocks (`sections`), an instance as
-//! read (`instance`) and finished with its defaults (`finish`), and the checks across
-//! blocks (`checks`).
+//! (`keywords`), value parsers (`values`), the other blocks (`sections`), tracked processes
+//! and files (`tracked`), an instance as read (`instance`) and finished with its defaults
+//! (`finish`), and the checks across blocks (`checks`).
 
 mod checks;
 mod finish;
@@ -10,13 +10,15 @@ mod keywords;
 pub(crate) mod reference;
 mod sections;
 mod supported;
+mod tracked;
 mod values;
 
 use std::collections::{HashMap, HashSet};
 
 use super::error::{ConfigError, Span, Warning, WarningKind};
-use super::model::{Config, GlobalDefs};
-use super::tree::Node;
+use super::model::{Config, GlobalDefs, SyncGroup, VrrpScript};
+use super::tracked::{VrrpTrackFile, VrrpTrackProcess};
+use super::tree::{Node, Word};
 
 use keywords::TOP_UNIMPLEMENTED;
 use supported::{listed, Table};
@@ -88,7 +90,7 @@ impl<T> Defined<T> {
 
 /// A keyword its block's table lists and its dispatcher does not handle: a bug, reported
 /// rather than ignored (the keyword tables' tests load every listed keyword).
-fn unhandled(node: &Node) -> ConfigError {
+pub(super) fn unhandled(node: &Node) -> ConfigError {
     invalid(
         &node.name.span,
         format!(
@@ -169,65 +171,122 @@ impl Builder {
                 self.global_defs(children, &mut global);
             }
         }
-        let mut scripts = Defined::new("vrrp_script");
-        // (the instance, whether it was read without error)
-        let mut raw_instances = Defined::new("vrrp_instance");
-        let mut groups = Defined::new("vrrp_sync_group");
+        let mut blocks = Blocks::default();
         for node in nodes {
             let top = || "the top level".to_string();
             if let Some(result) = self.unlisted(node, supported::TOP, TOP_UNIMPLEMENTED, top) {
                 self.keep(result);
                 continue;
             }
-            let added = match kw(node) {
-                "global_defs" => Ok(()),
-                "vrrp_script" => match self.script(node) {
-                    Some(s) => scripts.add(&s.name.clone(), &s.span.clone(), Some(s)),
-                    // Known by name all the same: its trackers are not wrong too. (A bad
-                    // name is already reported.)
-                    None => match block_name(node) {
-                        Ok(n) => scripts.add(&n.text, &n.span, None),
-                        Err(_) => Ok(()),
-                    },
-                },
-                "vrrp_instance" => {
-                    let before = self.errors.len();
-                    match self.raw_instance(node) {
-                        Some(r) => {
-                            let clean = self.errors.len() == before;
-                            raw_instances.add(&r.name.clone(), &r.span.clone(), (r, clean))
-                        }
-                        None => Ok(()),
-                    }
-                }
-                "vrrp_sync_group" => match self.sync_group(node) {
-                    Some(g) => groups.add(&g.0.name.clone(), &g.0.span.clone(), g),
-                    None => Ok(()),
-                },
-                _ => Err(unhandled(node)),
-            };
+            let added = self.top_level(node, &mut blocks);
             self.keep(added);
         }
-        let script_names: HashSet<&str> = scripts.names.keys().map(String::as_str).collect();
+        let known = Known {
+            scripts: blocks.scripts.names.keys().map(String::as_str).collect(),
+            processes: blocks.processes.names.keys().map(String::as_str).collect(),
+            files: blocks.files.names.keys().map(String::as_str).collect(),
+        };
         let instance_names: HashSet<&str> =
-            raw_instances.names.keys().map(String::as_str).collect();
-        let scripts: Vec<_> = scripts.items.into_iter().flatten().collect();
+            blocks.instances.names.keys().map(String::as_str).collect();
         let mut instances = Vec::new();
-        for (raw, clean) in raw_instances.items {
+        for (raw, clean) in blocks.instances.items {
             if clean {
-                instances.extend(self.finish_instance(raw, &global, &script_names));
+                instances.extend(self.finish_instance(raw, &global, &known));
             } else {
                 self.required(&raw);
             }
         }
         self.errors.extend(checks::unique_vrids(&instances));
-        let (sync_groups, errors) = checks::sync_groups(groups.items, &instance_names);
+        self.errors
+            .extend(checks::group_tracks(&blocks.groups.items, &known));
+        let processes: Vec<_> = blocks.processes.items.into_iter().flatten().collect();
+        let files: Vec<_> = blocks.files.items.into_iter().flatten().collect();
+        self.group_weight_warnings(&blocks.groups.items, &processes, &files);
+        let (sync_groups, errors) = checks::sync_groups(blocks.groups.items, &instance_names);
         self.errors.extend(errors);
         Config {
             global,
-            scripts,
+            scripts: blocks.scripts.items.into_iter().flatten().collect(),
             instances,
             sync_groups,
+            track_processes: processes,
+            track_files: files,
         }
     }
+
+    /// One top-level statement into `blocks`. A named block with errors is still known by
+    /// name (`None`): what refers to it is not wrong too. (A bad name is already reported.)
+    fn top_level(&mut self, node: &Node, blocks: &mut Blocks) -> R<()> {
+        fn known_by_name<T>(node: &Node, defined: &mut Defined<Option<T>>) -> R<()> {
+            match block_name(node) {
+                Ok(n) => defined.add(&n.text, &n.span, None),
+                Err(_) => Ok(()),
+            }
+        }
+        match kw(node) {
+            "global_defs" => Ok(()),
+            "vrrp_script" => match self.script(node) {
+                Some(s) => blocks
+                    .scripts
+                    .add(&s.name.clone(), &s.span.clone(), Some(s)),
+                None => known_by_name(node, &mut blocks.scripts),
+            },
+            "vrrp_track_process" => match self.track_process_block(node) {
+                Some(p) => blocks
+                    .processes
+                    .add(&p.name.clone(), &p.span.clone(), Some(p)),
+                None => known_by_name(node, &mut blocks.processes),
+            },
+            // keepalived: vrrp_track_file is the older name of the same block.
+            "track_file" | "vrrp_track_file" => match self.track_file_block(node) {
+                Some(f) => blocks.files.add(&f.name.clone(), &f.span.clone(), Some(f)),
+                None => known_by_name(node, &mut blocks.files),
+            },
+            "vrrp_instance" => {
+                let before = self.errors.len();
+                match self.raw_instance(node) {
+                    Some(r) => {
+                        let clean = self.errors.len() == before;
+                        let (name, span) = (r.name.clone(), r.span.clone());
+                        blocks.instances.add(&name, &span, (r, clean))
+                    }
+                    None => Ok(()),
+                }
+            }
+            "vrrp_sync_group" => match self.sync_group(node) {
+                Some(g) => blocks.groups.add(&g.0.name.clone(), &g.0.span.clone(), g),
+                None => Ok(()),
+            },
+            _ => Err(unhandled(node)),
+        }
+    }
+}
+
+/// The named blocks of a file as read.
+struct Blocks {
+    scripts: Defined<Option<VrrpScript>>,
+    processes: Defined<Option<VrrpTrackProcess>>,
+    files: Defined<Option<VrrpTrackFile>>,
+    /// (the instance, whether it was read without error)
+    instances: Defined<(instance::RawInstance, bool)>,
+    groups: Defined<(SyncGroup, Vec<Word>)>,
+}
+
+impl Default for Blocks {
+    fn default() -> Self {
+        Blocks {
+            scripts: Defined::new("vrrp_script"),
+            processes: Defined::new("vrrp_track_process"),
+            files: Defined::new("track_file"),
+            instances: Defined::new("vrrp_instance"),
+            groups: Defined::new("vrrp_sync_group"),
+        }
+    }
+}
+
+/// The names of the blocks a `track_*` line may refer to, with errors or not.
+pub(super) struct Known<'a> {
+    pub(super) scripts: HashSet<&'a str>,
+    pub(super) processes: HashSet<&'a str>,
+    pub(super) files: HashSet<&'a str>,
 }

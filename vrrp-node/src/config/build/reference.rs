@@ -64,6 +64,8 @@ pub fn keyword_reference() -> Vec<KeywordBlock> {
             supported::GROUP,
             plain(GROUP_UNIMPLEMENTED),
         ),
+        block("vrrp_track_process", supported::TRACK_PROCESS, plain(none)),
+        block("track_file", supported::TRACK_FILE, plain(none)),
     ]
 }
 

@@ -120,9 +120,16 @@ impl Builder {
         let name = self.keep(block_name(node))?;
         let before = self.errors.len();
         let mut members: Option<Vec<Word>> = None;
-        let mut notify = Notify::default();
+        let mut group = SyncGroup {
+            name: name.text.clone(),
+            span: name.span.clone(),
+            instances: Vec::new(),
+            notify: Notify::default(),
+            track_processes: Vec::new(),
+            track_files: Vec::new(),
+        };
         for child in self.keep(block(node)).unwrap_or_default() {
-            let result = self.group_setting(child, &name.text, &mut members, &mut notify);
+            let result = self.group_setting(child, &mut members, &mut group);
             self.keep(result);
         }
         if members.as_ref().is_none_or(Vec::is_empty) {
@@ -138,12 +145,7 @@ impl Builder {
             return None;
         }
         let members = members.unwrap_or_default();
-        let group = SyncGroup {
-            name: name.text.clone(),
-            span: name.span.clone(),
-            instances: members.iter().map(|w| w.text.clone()).collect(),
-            notify,
-        };
+        group.instances = members.iter().map(|w| w.text.clone()).collect();
         Some((group, members))
     }
 
@@ -151,18 +153,19 @@ impl Builder {
     fn group_setting(
         &mut self,
         child: &Node,
-        name: &str,
         members: &mut Option<Vec<Word>>,
-        notify: &mut Notify,
+        group: &mut SyncGroup,
     ) -> R<()> {
-        let context = || format!("vrrp_sync_group {name}");
+        let context = || format!("vrrp_sync_group {}", group.name);
         if let Some(r) = self.unlisted(child, supported::GROUP, GROUP_UNIMPLEMENTED, context) {
             return r;
         }
-        if self.notify_into(child, notify)? {
+        if self.notify_into(child, &mut group.notify)? {
             return Ok(());
         }
         match kw(child) {
+            "track_process" => self.track_refs(child, "track_process", &mut group.track_processes),
+            "track_file" => self.track_refs(child, "track_file", &mut group.track_files),
             "group" => {
                 no_args(child)?;
                 let mut words = Vec::new();

@@ -27,6 +27,18 @@ pub(super) const TOP: Table = &[
         "vrrp_sync_group",
         "vrrp_sync_group VG_1 {\n    group {\n        VI_1\n    }\n}",
     ),
+    (
+        "vrrp_track_process",
+        "vrrp_track_process chk_lbproxy {\n    process lbproxy\n    weight 0\n}",
+    ),
+    (
+        "track_file",
+        "track_file maint {\n    file /tmp/halb-maint\n    weight 0\n}",
+    ),
+    (
+        "vrrp_track_file",
+        "vrrp_track_file maint {\n    file /tmp/halb-maint\n}",
+    ),
 ];
 
 /// In `global_defs`.
@@ -114,6 +126,8 @@ pub(super) const INSTANCE: Table = &[
         "track_interface",
         "track_interface {\n    eth1 weight -20\n}",
     ),
+    ("track_process", "track_process {\n    chk_lbproxy\n}"),
+    ("track_file", "track_file {\n    maint weight -10\n}"),
     ("dont_track_primary", "dont_track_primary"),
     ("garp_master_delay", "garp_master_delay 5"),
     ("garp_master_repeat", "garp_master_repeat 5"),
@@ -133,11 +147,33 @@ pub(super) const INSTANCE: Table = &[
 /// In a `vrrp_sync_group`.
 pub(super) const GROUP: Table = &[
     ("group", "group {\n    VI_1\n}"),
+    ("track_process", "track_process {\n    chk_lbproxy\n}"),
+    ("track_file", "track_file {\n    maint\n}"),
     NOTIFY[0],
     NOTIFY[1],
     NOTIFY[2],
     NOTIFY[3],
     NOTIFY[4],
+];
+
+/// In a `vrrp_track_process`.
+pub(super) const TRACK_PROCESS: Table = &[
+    ("process", "process lbproxy -f /etc/haproxy/haproxy.cfg"),
+    ("param_match", "param_match initial"),
+    ("weight", "weight 0"),
+    ("quorum", "quorum 1"),
+    ("quorum_max", "quorum_max 2"),
+    ("fork_delay", "fork_delay 0.5"),
+    ("terminate_delay", "terminate_delay 0.5"),
+    ("delay", "delay 0.5"),
+    ("full_command", "full_command"),
+];
+
+/// In a `track_file` (`vrrp_track_file`).
+pub(super) const TRACK_FILE: Table = &[
+    ("file", "file /tmp/halb-maint"),
+    ("weight", "weight -10 reverse"),
+    ("init_file", "init_file 0 overwrite"),
 ];
 
 /// In an instance's `authentication` block.

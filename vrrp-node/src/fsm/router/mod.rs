@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use vrrp_proto::{Auth, ReceiveCheck, Version};
 
 use super::config::{ConfigError, ReconfigureError, RouterConfig};
-use super::rules::{self, track_faults, tracked_priority, OWNER_PRIORITY};
+use super::rules::{self, track_faults, track_offset, tracked_priority, Level, OWNER_PRIORITY};
 use super::stats::Stats;
 use super::time::{Duration, Instant};
 use super::timer::{Timer, TimerTable};
@@ -75,7 +75,8 @@ pub struct VirtualRouter {
     cfg: RouterConfig,
     state: State,
     priority: u8,
-    track_up: Vec<bool>,
+    /// Each tracked check's state, by [`TrackId`].
+    levels: Vec<Level>,
     faults: Faults,
     /// Master_Adver_Interval in centiseconds (v3 learns it from the Master; v2 uses its own).
     master_adver_interval_cs: u16,
@@ -96,19 +97,19 @@ impl VirtualRouter {
     /// A router in Initialize for `cfg`, or why `cfg` is invalid.
     pub fn new(cfg: RouterConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let track_up: Vec<bool> = cfg.tracks.iter().map(|t| t.initially_up).collect();
+        let levels: Vec<Level> = cfg.tracks.iter().map(Level::initial).collect();
         let faults = Faults {
             tracks: track_faults(&cfg),
             ..Faults::default()
         };
-        let priority = tracked_priority(&cfg, &track_up);
+        let priority = tracked_priority(&cfg, &levels);
         Ok(VirtualRouter {
             master_adver_interval_cs: cfg.advert_interval_cs,
             receive: receive_check(&cfg),
             cfg,
             state: State::Initialize,
             priority,
-            track_up,
+            levels,
             faults,
             timers: TimerTable::default(),
             preempt_until: None,
@@ -129,8 +130,9 @@ impl VirtualRouter {
     /// changed v2 interval), Fault stays Fault. Preempt, preempt_delay, GARP timing and the
     /// track weights apply from now on.
     ///
-    /// Each track's current state is read from `cfg.tracks[i].initially_up`: the caller
-    /// sets it to what it knows of that check now (tracks are matched by position).
+    /// Each track's current state is read from `cfg.tracks[i].initially_up` (or
+    /// `initial_value` for a check that reports numbers): the caller sets it to what it knows
+    /// of that check now (tracks are matched by position).
     ///
     /// What a running router cannot take (see [`ReconfigureError`]) is refused and nothing
     /// changes: restart the instance for it.
@@ -157,11 +159,11 @@ impl VirtualRouter {
         self.check_reconfigure(&cfg)?;
         let old_interval = self.cfg.advert_interval_cs;
         let old_refresh = self.cfg.garp.master_refresh;
-        self.track_up = cfg.tracks.iter().map(|t| t.initially_up).collect();
+        self.levels = cfg.tracks.iter().map(Level::initial).collect();
         self.faults.tracks = track_faults(&cfg);
         self.receive = receive_check(&cfg);
         self.cfg = cfg;
-        let priority = tracked_priority(&self.cfg, &self.track_up);
+        let priority = tracked_priority(&self.cfg, &self.levels);
         let priority_changed = priority != self.priority;
         if priority_changed {
             self.observe(Observation::PriorityChanged {
@@ -261,9 +263,24 @@ impl VirtualRouter {
         Duration::from_centis(u64::from(self.cfg.advert_interval_cs))
     }
 
-    /// Whether tracked check `id` counts as up now; `None` for an unknown id.
+    /// Whether tracked check `id` counts as up now (one reporting numbers: whether its value
+    /// does not hold the instance in Fault); `None` for an unknown id.
     pub fn track_up(&self, id: TrackId) -> Option<bool> {
-        self.track_up.get(usize::from(id.0)).copied()
+        let i = usize::from(id.0);
+        let (t, level) = (self.cfg.tracks.get(i)?, self.levels.get(i)?);
+        Some(match level {
+            Level::Up(up) => *up,
+            Level::Value(_) => track_offset(t.weight, *level).is_some(),
+        })
+    }
+
+    /// The number tracked check `id` last reported ([`Event::TrackValue`]); `None` for an
+    /// unknown id or one that reports up/down.
+    pub fn track_value(&self, id: TrackId) -> Option<i32> {
+        match self.levels.get(usize::from(id.0))? {
+            Level::Value(v) => Some(*v),
+            Level::Up(_) => None,
+        }
     }
 
     /// Whether any fault source is active.
@@ -326,7 +343,8 @@ impl VirtualRouter {
             Event::Startup => self.startup(now),
             Event::Shutdown => self.shutdown(),
             Event::Advert(adv) => self.advert(now, adv),
-            Event::Track { id, up } => self.track(now, id, up),
+            Event::Track { id, up } => self.track(now, id, Level::Up(up)),
+            Event::TrackValue { id, value } => self.track(now, id, Level::Value(value)),
             Event::InterfaceUp => self.set_fault(now, FaultSource::Interface, false),
             Event::InterfaceDown => self.set_fault(now, FaultSource::Interface, true),
             Event::FaultSet => self.set_fault(now, FaultSource::External, true),

@@ -4,7 +4,7 @@
 
 use super::VirtualRouter;
 use crate::fsm::config::InitialState;
-use crate::fsm::rules::{tracked_priority, OWNER_PRIORITY};
+use crate::fsm::rules::{track_offset, tracked_priority, Level, OWNER_PRIORITY};
 use crate::fsm::time::{Duration, Instant};
 use crate::fsm::timer::Timer;
 use crate::fsm::types::{
@@ -147,36 +147,39 @@ impl VirtualRouter {
         });
     }
 
-    pub(super) fn track(&mut self, now: Instant, id: TrackId, up: bool) {
+    /// Tracked check `id` is now in state `level`: the priority follows its offset, and a
+    /// change into or out of a faulting state sets or clears its fault.
+    pub(super) fn track(&mut self, now: Instant, id: TrackId, level: Level) {
         let i = usize::from(id.0);
-        let (Some(cfg), Some(&was_up)) = (self.cfg.tracks.get(i), self.track_up.get(i)) else {
+        let (Some(cfg), Some(&was)) = (self.cfg.tracks.get(i), self.levels.get(i)) else {
             self.observe(Observation::EventIgnored {
                 state: self.state,
                 what: Ignored::UnknownTrack(id),
             });
             return;
         };
-        if was_up == up {
+        if was == level {
             return;
         }
         let weight = cfg.weight;
-        if let Some(slot) = self.track_up.get_mut(i) {
-            *slot = up;
+        if let Some(slot) = self.levels.get_mut(i) {
+            *slot = level;
         }
-        if weight == 0 {
-            self.set_fault(now, FaultSource::Track(id), !up);
-            return;
+        let was_fault = track_offset(weight, was).is_none();
+        let is_fault = track_offset(weight, level).is_none();
+        let new = tracked_priority(&self.cfg, &self.levels);
+        let priority_changed = new != self.priority;
+        if priority_changed {
+            self.observe(Observation::PriorityChanged {
+                from: self.priority,
+                to: new,
+            });
+            self.priority = new;
         }
-        let new = tracked_priority(&self.cfg, &self.track_up);
-        if new == self.priority {
-            return;
-        }
-        self.observe(Observation::PriorityChanged {
-            from: self.priority,
-            to: new,
-        });
-        self.priority = new;
-        if self.state == State::Master {
+        if was_fault != is_fault {
+            // The transition into or out of Fault advertises what it has to.
+            self.set_fault(now, FaultSource::Track(id), is_fault);
+        } else if priority_changed && self.state == State::Master {
             // Tell the Backups now rather than at the next interval: a preempting Backup
             // that is now higher takes over one Master_Down_Interval sooner.
             self.send_advert(now);
@@ -191,8 +194,8 @@ impl VirtualRouter {
                 .cfg
                 .tracks
                 .iter()
-                .zip(&self.track_up)
-                .position(|(t, up)| t.weight == 0 && !up)
+                .zip(&self.levels)
+                .position(|(t, level)| track_offset(t.weight, *level).is_none())
                 .and_then(|i| u16::try_from(i).ok())
                 .unwrap_or(0);
             FaultSource::Track(TrackId(id))
@@ -212,7 +215,7 @@ impl VirtualRouter {
             FaultSource::External => std::mem::replace(&mut self.faults.external, active) != active,
             FaultSource::SyncGroup => std::mem::replace(&mut self.faults.sync, active) != active,
             FaultSource::Track(_) => {
-                // `track` only calls this on a real change of a weight-0 check.
+                // `track` only calls this when a check moves into or out of faulting.
                 if active {
                     self.faults.tracks += 1;
                 } else {
