@@ -64,6 +64,42 @@ fn sigkill_of_the_masters_vrrpd_moves_the_vip_and_loses_no_request() {
 }
 
 #[test]
+fn sigkill_of_the_masters_tracked_lbproxy_moves_the_vip_within_100_ms() {
+    let vrrp = Vrrp {
+        track_proxy: true,
+        ..Vrrp::fast()
+    };
+    let Some(mut c) = Cluster::start("cluster_sigkill_proxy", "cfkp", vrrp) else {
+        return;
+    };
+    let r = under_load(&mut c, |c| {
+        c.proxy(0).proc.signal(Signal::SIGKILL).expect("kill");
+    });
+    // The exit event puts lb1 in FAULT at once: priority 0, and lb2 takes over after
+    // Skew_Time (30 ms at 0.05 s) instead of Master_Down_Interval.
+    assert!(
+        c.await_owner("lb2", Duration::from_secs(1)).is_some(),
+        "{}",
+        c.logs()
+    );
+    eprintln!(
+        "lbproxy killed: the client was served again after {:?}",
+        r.outage
+    );
+    assert!(r.outage < Duration::from_millis(100), "{r:?}\n{}", c.logs());
+    assert!(r.lost <= THREADS as u64, "{r:?}\n{}", c.logs());
+
+    // The proxy back: lb1 leaves FAULT and preempts after its preempt_delay.
+    let r = under_load(&mut c, |c| c.start_proxy(0));
+    assert!(
+        c.await_owner("lb1", Duration::from_secs(2)).is_some(),
+        "{}",
+        c.logs()
+    );
+    assert!(r.lost <= THREADS as u64, "{r:?}\n{}", c.logs());
+}
+
+#[test]
 fn the_masters_link_going_down_costs_only_its_requests_in_flight() {
     let Some(mut c) = Cluster::start("cluster_linkdown", "cfld", Vrrp::fast()) else {
         return;

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,8 +32,11 @@ pub struct Vrrp {
     pub advert_int: &'static str,
     pub version: u8,
     pub extra: String,
-    /// Blocks before the instance (e.g. a `vrrp_track_process`).
+    /// Blocks before the instance.
     pub top: String,
+    /// Each node's vrrpd tracks its own lbproxy (`vrrp_track_process`, weight 0: the
+    /// instance goes to FAULT when the proxy dies).
+    pub track_proxy: bool,
 }
 
 impl Vrrp {
@@ -47,12 +50,30 @@ impl Vrrp {
             version: 3,
             extra: "preempt_delay 1".into(),
             top: String::new(),
+            track_proxy: false,
         }
     }
 
-    fn conf(&self, priority: u8) -> String {
+    /// The node's keepalived.conf; `proxy_cfg` is its lbproxy's config file.
+    fn conf(&self, priority: u8, proxy_cfg: &Path) -> String {
+        let (track_block, track_line) = if self.track_proxy {
+            // Matched on the command line: every node's lbproxy runs the same binary, so
+            // the config file tells this node's from the others (one pid namespace).
+            let block = format!(
+                "vrrp_track_process proxy {{
+    process \"{}\" -f \"{}\"
+    weight 0
+}}",
+                env!("CARGO_BIN_EXE_lbproxy"),
+                proxy_cfg.display()
+            );
+            (block, "track_process {\n        proxy\n    }")
+        } else {
+            (String::new(), "")
+        };
         format!(
             "{top}
+{track_block}
 vrrp_instance VI_1 {{
     state BACKUP
     interface eth0
@@ -61,6 +82,7 @@ vrrp_instance VI_1 {{
     advert_int {advert}
     version {version}
     {extra}
+    {track_line}
     virtual_ipaddress {{
         {VIP}/24
     }}
@@ -78,16 +100,13 @@ vrrp_instance VI_1 {{
 pub struct Proxy {
     pub proc: ProcessGuard,
     pub conf: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl Proxy {
-    fn start(ns: &str, conf: &str) -> Proxy {
-        let dir = tempfile::Builder::new()
-            .prefix("cluster-proxy")
-            .tempdir()
-            .expect("temp dir");
-        let path = dir.path().join("haproxy.cfg");
+    /// Writes `conf` into `dir` and starts lbproxy on it (a restarted proxy has the same
+    /// command line, which `vrrp_track_process` matches).
+    fn start(ns: &str, conf: &str, dir: &Path) -> Proxy {
+        let path = dir.join("haproxy.cfg");
         std::fs::write(&path, conf).expect("config written");
         let proc = spawn(
             ns,
@@ -98,11 +117,7 @@ impl Proxy {
             ],
         )
         .unwrap_or_else(|e| panic!("lbproxy in {ns}: {e}"));
-        Proxy {
-            proc,
-            conf: path,
-            _dir: dir,
-        }
+        Proxy { proc, conf: path }
     }
 
     /// SIGHUP: the proxy reloads its (unchanged) config.
@@ -158,6 +173,8 @@ frontend app
 
 /// The cluster. Dropping it stops every process and removes the namespaces.
 pub struct Cluster {
+    /// lb1's and lb2's, then be1's and be2's lbproxy config directories.
+    dirs: [tempfile::TempDir; 4],
     pub lab: Lab,
     pub vrrp: Vrrp,
     pub vrrpd: [Option<Vrrpd>; 2],
@@ -173,11 +190,25 @@ impl Cluster {
     /// when the test is skipped (see `common::lab`).
     pub fn start(test: &str, prefix: &str, vrrp: Vrrp) -> Option<Cluster> {
         let lab = crate::common::lab(test, prefix, &["lb1", "lb2", "be1", "be2", "client"])?;
-        let backends =
-            ["be1", "be2"].map(|b| Some(Proxy::start(lab.node(b).ns(), &backend_cfg(b))));
+        let dirs = [0, 1, 2, 3].map(|_| {
+            tempfile::Builder::new()
+                .prefix("cluster-proxy")
+                .tempdir()
+                .expect("temp dir")
+        });
+        let backends = [0, 1].map(|i| {
+            let b = ["be1", "be2"][i];
+            Some(Proxy::start(
+                lab.node(b).ns(),
+                &backend_cfg(b),
+                dirs[2 + i].path(),
+            ))
+        });
         let cfg = lb_cfg(&lab);
-        let proxies = LBS.map(|n| Some(Proxy::start(lab.node(n).ns(), &cfg)));
+        let proxies =
+            [0, 1].map(|i| Some(Proxy::start(lab.node(LBS[i]).ns(), &cfg, dirs[i].path())));
         let mut c = Cluster {
+            dirs,
             vrrpd: [None, None],
             proxies,
             backends,
@@ -197,14 +228,23 @@ impl Cluster {
 
     /// Starts (again) vrrpd on LB node `i` (0 or 1).
     pub fn start_vrrpd(&mut self, i: usize) {
-        let conf = self.vrrp.conf(PRIORITIES[i]);
-        self.vrrpd[i] = Some(Vrrpd::on(&self.lab, LBS[i], &conf));
+        let conf = self
+            .vrrp
+            .conf(PRIORITIES[i], &self.dirs[i].path().join("haproxy.cfg"));
+        // Process events come in the test's own namespace (the kernel sends them in the
+        // initial one only).
+        let netns = format!("/proc/{}/ns/net", std::process::id());
+        let ns = self.lab.node(LBS[i]).ns();
+        let v = Vrrpd::start_with(ns, &conf, &["--proc-events-netns", &netns])
+            .unwrap_or_else(|e| panic!("vrrpd on {}: {e}", LBS[i]));
+        self.vrrpd[i] = Some(v);
     }
 
     /// Starts (again) lbproxy on LB node `i`.
     pub fn start_proxy(&mut self, i: usize) {
         let cfg = lb_cfg(&self.lab);
-        self.proxies[i] = Some(Proxy::start(self.lab.node(LBS[i]).ns(), &cfg));
+        let ns = self.lab.node(LBS[i]).ns();
+        self.proxies[i] = Some(Proxy::start(ns, &cfg, self.dirs[i].path()));
     }
 
     pub fn vrrpd(&mut self, i: usize) -> &mut Vrrpd {
