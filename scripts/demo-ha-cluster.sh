@@ -1,65 +1,80 @@
 #!/usr/bin/env bash
-# The main job, live: a two-node HA load-balancer cluster in network namespaces.
+# The main job, live: a two-node HA load-balancer cluster in network namespaces, HTTPS on
+# the VIP, the stats page and the metrics, then every failover an operator meets, one after
+# another, with the outage the client saw for each.
 #
-# usage: sudo scripts/demo-ha-cluster.sh [--duration SECONDS] [--impl VRRP+PROXY] [--no-build]
-#   --impl  vrrpd+lbproxy (default, built with `cargo build --release -p bins`),
-#           keepalived+haproxy (Debian's), or a mix such as vrrpd+haproxy.
-#           IMPL=... in the environment works too.
-#   --duration  total length of the three phases (default 30 s, at least 9).
-#   ADVERT_INT (env, default 1) and VRRP_VERSION (env, default 2) tune VRRP.
+# usage: sudo scripts/demo-ha-cluster.sh [--fast] [--backends N] [--impl VRRP+PROXY] [--no-build]
+#        sudo scripts/demo-ha-cluster.sh down     # remove what a killed demo left behind
+#   --fast      VRRPv3 adverts every 0.05 s (default: VRRPv2, every second, as keepalived)
+#   --backends  number of backend servers, 1..9 (default 3)
+#   --impl      vrrpd+lbproxy (default; `cargo build --release -p bins`), keepalived+haproxy
+#               (Debian's), or a mix such as vrrpd+haproxy. Both read the same files.
 #
-#        client 198.18.0.50  -- curl http://VIP/ every 250 ms
+#        client 198.18.0.50  -- polls http://VIP/ every 10 ms; curl https://vip.demo/
 #           |
-#   ----- bridge -----------------------------------------------
-#      |                    |                 |      |      |
-#   lb1 198.18.0.1       lb2 198.18.0.2      be1    be2    be3   198.18.0.11-13
-#   VRRP prio 110        VRRP prio 100       tk-http :8080, each says its name and
-#   proxy *:80           proxy *:80          which proxy node connected to it
-#   VIP 198.18.0.100/24 on the VRRP Master
+#   ----- bridge -------------------------------------------------------------
+#      |                          |                        |       |
+#   lb1 198.18.0.1             lb2 198.18.0.2            be1 ... beN  198.18.0.11..
+#   VRRP prio 110              VRRP prio 100             tk-http :8080, says its name
+#   proxy :80 :443 (TLS, h2)   proxy :80 :443            and which proxy node called it
+#   stats :8404  exporter :9655
+#   VIP 198.18.0.100/24 on the VRRP Master; each VRRP daemon tracks its own proxy process
 #
-# Phases: (1) lb1 is Master and serves; (2) lb1's VRRP daemon is SIGKILLed: lb2 takes the
-# VIP, its GARP moves the client over; (3) lb1's VRRP daemon is started again and preempts.
-# The same keepalived.conf and haproxy.cfg serve both implementations. Everything lives in
-# namespaces created here and is removed on exit (trap); every loop is bounded.
+# Faults, each measured by a client polling the VIP every 10 ms: the Master's proxy killed
+# (tracked: its node goes to FAULT), its VRRP daemon killed, its link down, its VRRP daemon
+# stopped gracefully, a backend killed, the proxy reloaded; after each, the Master is put
+# back and preempts. Everything lives in namespaces named halbdemo-PID-* created here and
+# is removed on exit (trap), or by `down` after a kill -9 of the demo itself.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IMPL=${IMPL:-vrrpd+lbproxy}
-DURATION=30
 BUILD=1
-ADVERT_INT=${ADVERT_INT:-1}
-VRRP_VERSION=${VRRP_VERSION:-2}
+FAST=0
+BACKENDS=3
 VIP=198.18.0.100
 
 die() { echo "demo: $*" >&2; exit 1; }
 
+remove_leftovers() {
+    local ns p found=0
+    for ns in $(ip netns list | awk '{print $1}' | grep '^halbdemo-' || true); do
+        found=1
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+        echo "removed namespace $ns"
+    done
+    ((found)) || echo "no demo namespaces left (halbdemo-*)"
+}
+
 while (($#)); do
     case $1 in
-        --duration) DURATION=$2; shift 2 ;;
+        --fast) FAST=1; shift ;;
+        --backends) BACKENDS=$2; shift 2 ;;
         --impl) IMPL=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        down) [[ $(id -u) == 0 ]] || die "needs root"; remove_leftovers; exit 0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) die "unknown argument $1 (try --help)" ;;
     esac
 done
-[[ $DURATION =~ ^[0-9]+$ ]] && ((DURATION >= 9 && DURATION <= 3600)) || die "--duration 9..3600"
+[[ $BACKENDS =~ ^[1-9]$ ]] || die "--backends 1..9"
 VRRP_IMPL=${IMPL%%+*} PROXY_IMPL=${IMPL##*+}
 [[ $VRRP_IMPL == vrrpd || $VRRP_IMPL == keepalived ]] || die "VRRP part: vrrpd or keepalived"
 [[ $PROXY_IMPL == lbproxy || $PROXY_IMPL == haproxy ]] || die "proxy part: lbproxy or haproxy"
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
+for t in curl openssl ip; do command -v "$t" >/dev/null || die "$t not installed"; done
+if ((FAST)); then VERSION=3 ADVERT=0.05; else VERSION=2 ADVERT=1; fi
 
 BINS=$ROOT/target/release
 KIT=${CARGO_TARGET_DIR:-$ROOT/target}/release
-
 if ((BUILD)); then
-    echo "== building"
-    if [[ $VRRP_IMPL == vrrpd || $PROXY_IMPL == lbproxy ]]; then
-        (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q -p bins) ||
-            die "cargo build --release -p bins failed"
-    fi
+    echo "== building (cargo build --release)"
+    (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q -p bins) ||
+        die "cargo build --release -p bins failed"
     (cd "$ROOT" && cargo build --release -q -p testkit --bins) || die "building tk-http failed"
 fi
-[[ -x $KIT/tk-http ]] || die "$KIT/tk-http missing (cargo build --release -p testkit)"
+for b in "$KIT/tk-http" "$KIT/vip-poller" "$BINS/lb-exporter"; do [[ -x $b ]] || die "$b missing"; done
 case $VRRP_IMPL in
     vrrpd) [[ -x $BINS/vrrpd ]] || die "$BINS/vrrpd missing" ;;
     keepalived) command -v keepalived >/dev/null || die "keepalived not installed" ;;
@@ -70,22 +85,16 @@ case $PROXY_IMPL in
 esac
 
 WORK=$(mktemp -d /tmp/demo-ha.XXXXXX)
-BASE=demo$$
+BASE=halbdemo-$$
 NAMESPACES=()
 PIDS=()
-
 gone() { ! kill -0 "$1" 2>/dev/null; }
-# wait_for SECONDS CMD...: poll every 50 ms, at most SECONDS.
-wait_for() {
+wait_for() { # SECONDS CMD...: poll every 50 ms
     local n=$(($1 * 20)) i
     shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
-        sleep 0.05
-    done
+    for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done
     return 1
 }
-
 cleanup() {
     local p ns
     set +e
@@ -96,13 +105,13 @@ cleanup() {
     for p in "${PIDS[@]}"; do wait_for 2 gone "$p"; done
     for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
     rm -rf "$WORK"
-    echo "== cleaned up (namespaces ${BASE}-* removed)"
+    echo "== cleaned up (namespaces $BASE-* removed)"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME NS CMD...: run in namespace NS in its own process group, log to $WORK/NAME.log;
-# the pid is left in STARTED.
+# start NAME NS CMD...: in namespace NS, its own process group, log in $WORK/NAME.log; the
+# pid is left in STARTED.
 start() {
     local name=$1 ns=$2
     shift 2
@@ -111,7 +120,6 @@ start() {
     disown "$STARTED"
     PIDS+=("$STARTED")
 }
-
 ns_of() { echo "$BASE-$1"; }
 
 echo "== lab: namespaces $BASE-*"
@@ -120,12 +128,14 @@ ip netns add "$BR"; NAMESPACES+=("$BR")
 ip -n "$BR" link add br0 type bridge mcast_snooping 0 stp_state 0
 ip -n "$BR" link set lo up
 ip -n "$BR" link set br0 up
+NODES=(lb1:198.18.0.1 lb2:198.18.0.2 client:198.18.0.50)
+for ((b = 1; b <= BACKENDS; b++)); do NODES+=("be$b:198.18.0.1$b"); done
 i=0
-for node in lb1:198.18.0.1 lb2:198.18.0.2 be1:198.18.0.11 be2:198.18.0.12 be3:198.18.0.13 client:198.18.0.50; do
+for node in "${NODES[@]}"; do
     i=$((i + 1))
     name=${node%%:*} addr=${node##*:} ns=$(ns_of "${node%%:*}")
     ip netns add "$ns"; NAMESPACES+=("$ns")
-    ip -n "$ns" link add eth0 address "02:00:c6:12:02:0$i" type veth peer name "p$i" netns "$BR"
+    ip -n "$ns" link add eth0 address "$(printf '02:00:c6:12:02:%02x' "$i")" type veth peer name "p$i" netns "$BR"
     ip -n "$BR" link set "p$i" master br0
     ip -n "$BR" link set "p$i" up
     ip -n "$ns" link set lo up
@@ -134,91 +144,146 @@ for node in lb1:198.18.0.1 lb2:198.18.0.2 be1:198.18.0.11 be2:198.18.0.12 be3:19
     echo "   $name $addr"
 done
 
-echo "== backends: tk-http on be1..be3:8080"
-for b in be1 be2 be3; do
-    start "$b" "$(ns_of "$b")" "$KIT/tk-http" --listen 0.0.0.0:8080 --name "$b" --say-peer
+echo "== backends: tk-http on be1..be$BACKENDS:8080"
+declare -A BE_PID
+for ((b = 1; b <= BACKENDS; b++)); do
+    start "be$b" "$(ns_of "be$b")" "$KIT/tk-http" --listen 0.0.0.0:8080 --name "be$b" --say-peer
+    BE_PID[$b]=$STARTED
 done
 
-# One haproxy.cfg for both proxies.
-cat >"$WORK/haproxy.cfg" <<EOF
+echo "== TLS: a test CA and a certificate for vip.demo (ECDSA P-256)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=halb-demo-ca \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=vip.demo \
+    -keyout "$WORK/vip.key" -out "$WORK/vip.csr" 2>/dev/null
+printf 'subjectAltName=DNS:vip.demo,IP:%s\n' "$VIP" >"$WORK/san.ext"
+openssl x509 -req -in "$WORK/vip.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -CAcreateserial \
+    -days 2 -extfile "$WORK/san.ext" -out "$WORK/vip.crt" 2>/dev/null
+cat "$WORK/vip.crt" "$WORK/vip.key" >"$WORK/vip.pem"
+
+# One haproxy.cfg for both proxies (a copy per node: the VRRP daemons tell their own proxy
+# from the other's by its command line, as the namespaces share one pid namespace).
+write_haproxy_cfg() {
+    cat <<EOF
 global
     maxconn 1000
 
 defaults
     mode http
+    retries 3
+    option redispatch
     timeout connect 1s
     timeout client 5s
     timeout server 5s
 
 frontend web
     bind *:80
+    bind *:443 ssl crt $WORK/vip.pem alpn h2,http/1.1
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
     default_backend app
 
 backend app
     balance roundrobin
     option httpchk GET /
-    server be1 198.18.0.11:8080 check inter 1s
-    server be2 198.18.0.12:8080 check inter 1s
-    server be3 198.18.0.13:8080 check inter 1s
 EOF
+    for ((b = 1; b <= BACKENDS; b++)); do
+        echo "    server be$b 198.18.0.1$b:8080 check inter 200ms fall 1 rise 2"
+    done
+    cat <<EOF
 
-# One keepalived.conf per node, the same syntax for both VRRP daemons.
-write_keepalived_conf() { # FILE ROUTER_ID STATE PRIORITY
-    cat >"$1" <<EOF
+listen stats
+    bind *:8404
+    stats enable
+    stats uri /stats
+    stats refresh 5s
+EOF
+}
+
+# keepalived.conf, the same syntax for both VRRP daemons.
+write_keepalived_conf() { # NODE PRIORITY
+    cat <<EOF
 global_defs {
-    router_id $2
-    vrrp_version $VRRP_VERSION
+    router_id $1
+    vrrp_version $VERSION
+}
+
+# The proxy of this node, followed through the kernel's process events (no polling):
+# when it dies, the instance goes to FAULT and hands the VIP over at once.
+vrrp_track_process proxy {
+    process $PROXY_IMPL -f $WORK/$1/haproxy.cfg
+    weight 0
 }
 
 vrrp_instance VI_1 {
-    state $3
+    state BACKUP
     interface eth0
     virtual_router_id 51
-    priority $4
-    advert_int $ADVERT_INT
+    priority $2
+    advert_int $ADVERT
+    # A node coming back takes the VIP once its proxy has seen its servers up.
+    preempt_delay 1
+    track_process {
+        proxy
+    }
     virtual_ipaddress {
         $VIP/24
     }
 }
 EOF
 }
-write_keepalived_conf "$WORK/lb1.conf" lb1 MASTER 110
-write_keepalived_conf "$WORK/lb2.conf" lb2 BACKUP 100
 
-start_proxy() { # NODE
-    local ns; ns=$(ns_of "$1")
+mkdir -p "$WORK/lb1" "$WORK/lb2"
+for node in lb1 lb2; do write_haproxy_cfg >"$WORK/$node/haproxy.cfg"; done
+write_keepalived_conf lb1 110 >"$WORK/lb1/keepalived.conf"
+write_keepalived_conf lb2 100 >"$WORK/lb2/keepalived.conf"
+
+declare -A PROXY_PID VRRP_PID
+PROXY_RUN=0
+start_proxy() { # NODE; started by its bare name, so argv[0] is its process name
+    PROXY_RUN=$((PROXY_RUN + 1))
     case $PROXY_IMPL in
-        lbproxy) start "$1-proxy" "$ns" "$BINS/lbproxy" -f "$WORK/haproxy.cfg" ;;
-        haproxy) start "$1-proxy" "$ns" haproxy -db -f "$WORK/haproxy.cfg" ;;
+        lbproxy) start "$1-proxy-$PROXY_RUN" "$(ns_of "$1")" env PATH="$BINS:$PATH" lbproxy -f "$WORK/$1/haproxy.cfg" ;;
+        haproxy) start "$1-proxy-$PROXY_RUN" "$(ns_of "$1")" haproxy -db -f "$WORK/$1/haproxy.cfg" ;;
     esac
+    PROXY_PID[$1]=$STARTED
 }
-
-VRRP_LOG_N=0
-start_vrrp() { # NODE; sets VRRP_PID_<NODE>
-    local ns log; ns=$(ns_of "$1")
-    VRRP_LOG_N=$((VRRP_LOG_N + 1))
-    log="$1-vrrp-$VRRP_LOG_N"
+VRRP_RUN=0
+start_vrrp() { # NODE
+    local ns; ns=$(ns_of "$1")
+    VRRP_RUN=$((VRRP_RUN + 1))
     case $VRRP_IMPL in
-        vrrpd) start "$log" "$ns" "$BINS/vrrpd" -n -l -D -f "$WORK/$1.conf" ;;
+        vrrpd)
+            # Process events are sent in the initial network namespace only: subscribe there.
+            start "$1-vrrp-$VRRP_RUN" "$ns" "$BINS/vrrpd" -n -l -f "$WORK/$1/keepalived.conf" \
+                --status-addr 127.0.0.1:9650 --proc-events-netns "/proc/$$/ns/net" ;;
         keepalived)
-            start "$log" "$ns" keepalived -n -l -D -G -P -f "$WORK/$1.conf" \
-                -p "$WORK/$1-ka.pid" -r "$WORK/$1-vrrp.pid" -c "$WORK/$1-chk.pid" -b "$WORK/$1-bfd.pid" ;;
+            start "$1-vrrp-$VRRP_RUN" "$ns" keepalived -n -l -G -P -f "$WORK/$1/keepalived.conf" \
+                -p "$WORK/$1/keepalived.pid" -r "$WORK/$1/vrrp.pid" -c "$WORK/$1/chk.pid" -b "$WORK/$1/bfd.pid" ;;
     esac
-    printf -v "VRRP_PID_$1" '%s' "$STARTED"
+    VRRP_PID[$1]=$STARTED
+}
+start_exporter() { # NODE
+    local src
+    if [[ $VRRP_IMPL == vrrpd ]]; then src=(--vrrpd.status-uri http://127.0.0.1:9650/status)
+    else src=(--keepalived.pid-path "$WORK/$1/keepalived.pid"); fi
+    start "$1-exporter" "$(ns_of "$1")" "$BINS/lb-exporter" --web.listen-address 0.0.0.0:9655 \
+        --haproxy.scrape-uri "http://127.0.0.1:8404/stats;csv" "${src[@]}"
 }
 
-echo "== proxies ($PROXY_IMPL) on lb1 and lb2, *:80 -> be1..be3"
+echo "== proxies ($PROXY_IMPL) on lb1 and lb2: :80, :443 (TLS, alpn h2), stats :8404"
 if [[ $PROXY_IMPL == haproxy ]]; then
-    haproxy -c -q -f "$WORK/haproxy.cfg" || die "haproxy -c rejects the config"
+    haproxy -c -q -f "$WORK/lb1/haproxy.cfg" || die "haproxy -c rejects the config"
 else
-    "$BINS/lbproxy" -c -f "$WORK/haproxy.cfg" || die "lbproxy -c rejects the config"
+    "$BINS/lbproxy" -c -f "$WORK/lb1/haproxy.cfg" || die "lbproxy -c rejects the config"
 fi
 start_proxy lb1
 start_proxy lb2
-
-echo "== VRRP ($VRRP_IMPL, v$VRRP_VERSION, advert_int $ADVERT_INT): lb1 priority 110, lb2 priority 100"
+echo "== VRRP ($VRRP_IMPL, v$VERSION, advert_int $ADVERT): lb1 priority 110, lb2 priority 100"
+T_START=$(date +%s.%N)
 start_vrrp lb1
 start_vrrp lb2
+start_exporter lb1
+start_exporter lb2
 
 has_vip() { ip -n "$(ns_of "$1")" -4 -o addr show dev eth0 | grep -q " $VIP/"; }
 vip_holders() {
@@ -227,64 +292,125 @@ vip_holders() {
     has_vip lb2 && h="${h:+$h+}lb2"
     echo "${h:-nobody}"
 }
-proxy_ok() { ip netns exec "$(ns_of client)" curl -s -m 1 -o /dev/null "http://$VIP/"; }
-
-wait_for 15 has_vip lb1 || { cat "$WORK"/lb1-vrrp-*.log >&2; die "lb1 never became Master"; }
-wait_for 10 proxy_ok || die "no answer on http://$VIP/ (see $WORK)"
-echo "   lb1 is Master, http://$VIP/ answers"
-
-T0=$(date +%s.%N)
-declare -A COUNT=()
-# One request and one line: time, who answered, who holds the VIP.
-probe() {
-    local t body lbnode
-    t=$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { printf "%6.2f", a - b }')
-    if body=$(ip netns exec "$(ns_of client)" curl -s -m 0.5 "http://$VIP/" 2>/dev/null) && [[ -n $body ]]; then
-        # Body: "beN <- PROXY_IP"; the proxy's address says which LB node forwarded it.
-        case ${body##*<- } in
-            198.18.0.1) lbnode=lb1 ;;
-            198.18.0.2) lbnode=lb2 ;;
-            *) lbnode="?(${body##*<- })" ;;
-        esac
-        COUNT[$lbnode]=$((${COUNT[$lbnode]:-0} + 1))
-        printf '[%ss] %-4s -> %-4s   VIP on %s\n' "$t" "$lbnode" "${body%% *}" "$(vip_holders)"
-    else
-        COUNT[fail]=$((${COUNT[fail]:-0} + 1))
-        printf '[%ss] ---- no answer ----  VIP on %s\n' "$t" "$(vip_holders)"
-    fi
-}
-# run_phase SECONDS: probe every 250 ms (bounded by count and by time).
-run_phase() {
-    local n=$(($1 * 4)) i end
-    end=$(awk -v a="$(date +%s.%N)" -v s="$1" 'BEGIN { printf "%.3f", a + s }')
-    for ((i = 0; i < n; i++)); do
-        probe
-        awk -v e="$end" -v n="$(date +%s.%N)" 'BEGIN { exit !(n >= e) }' && break
-        sleep 0.25
-    done
+on_client() { ip netns exec "$(ns_of client)" "$@"; }
+answers() { on_client curl -s -m 0.5 -o /dev/null "http://$VIP/"; }
+https_get() { # curl ARGS...: one HTTPS request to vip.demo through the VIP, verified
+    on_client curl -s -m 2 --cacert "$WORK/ca.crt" --resolve "vip.demo:443:$VIP" "$@" https://vip.demo/
 }
 
-PHASE=$((DURATION / 3))
-echo
-echo "== phase 1: lb1 is Master (${PHASE}s)"
-run_phase "$PHASE"
+wait_for 20 answers || { cat "$WORK"/lb1-vrrp-*.log >&2; die "no answer on http://$VIP/"; }
+echo "   first answer on the VIP $(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s after the VRRP daemons started; VIP on $(vip_holders)"
+wait_for 10 has_vip lb1 || die "lb1 never became Master"
 
 echo
-echo "== phase 2: SIGKILL lb1's $VRRP_IMPL (pid $VRRP_PID_lb1): lb2 must take over (${PHASE}s)"
-echo "   (a killed daemon cannot remove its VIP: it stays on lb1 until lb1's daemon starts"
-echo "   again and clears it; lb2's gratuitous ARP is what moves the client over)"
-kill -KILL -- "-$VRRP_PID_lb1"
-run_phase "$PHASE"
+echo "== HTTPS on the VIP (certificate checked against the demo CA)"
+echo "   HTTP/1.1: $(https_get -w ' [%{http_version} %{response_code}, %{ssl_verify_result}=verified ok]' | tr -d '\n')"
+echo "   HTTP/2:   $(https_get --http2 -w ' [HTTP/%{http_version} %{response_code}]' | tr -d '\n')"
+echo "== stats page: http://198.18.0.1:8404/stats (CSV: ;csv)"
+on_client curl -s -m 2 "http://198.18.0.1:8404/stats;csv" |
+    awk -F, 'NR > 1 && $1 == "app" { printf "   %-8s %-6s %s\n", $2, $18, ($2 == "BACKEND" ? "" : "check " $37) }'
+echo "== metrics: lb-exporter on each node, http://198.18.0.1:9655/metrics"
+on_client curl -s -m 3 "http://198.18.0.1:9655/metrics" |
+    grep -E '^(haproxy_up|keepalived_up|keepalived_vrrp_state|haproxy_server_up)' | sed 's/^/   /' | head -8
+
+PROM=""
+if command -v prometheus >/dev/null; then
+    mkdir -p "$WORK/prom"
+    cat >"$WORK/prom/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: halb
+    static_configs:
+      - targets: ['198.18.0.1:9655', '198.18.0.2:9655']
+EOF
+    start prometheus "$(ns_of client)" prometheus --config.file="$WORK/prom/prometheus.yml" \
+        --storage.tsdb.path="$WORK/prom/data" --web.listen-address=127.0.0.1:9090
+    PROM=1
+    echo "== Prometheus (in the client's namespace) scrapes both exporters every second"
+fi
+
+# One fault, measured: a client polls http://VIP/ every 10 ms while ACTION runs 1 s in.
+ROWS=()
+measure() { # LABEL SECONDS ACTION...
+    local label=$1 secs=$2
+    shift 2
+    on_client "$KIT/vip-poller" --target "$VIP:80" --interval-ms 10 --timeout-ms 20 \
+        --answer-timeout-ms 1000 --duration-ms "$((secs * 1000))" >"$WORK/poll.json" 2>&1 &
+    local poller=$!
+    sleep 1
+    "$@"
+    wait "$poller" || true
+    local j gap lost fail before after
+    j=$(cat "$WORK/poll.json")
+    field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$j" | tr -d '"'; }
+    gap=$(printf '%.0f' "$(field longest_gap_ms)"); lost=$(field lost); fail=$(field fail)
+    before=$(field before); after=$(field after)
+    local line
+    line=$(printf '%-46s outage %5s ms  lost %2s  refused/unanswered connects %3s  VIP on %s' \
+        "$label" "$gap" "$lost" "$((fail - lost))" "$(vip_holders)")
+    echo "   $line"
+    ROWS+=("$line")
+}
+
+# Long enough for the slowest: a Backup's Master_Down_Interval, or a returning Master's
+# preempt_delay (1 s) after it.
+if ((FAST)); then WINDOW=3; else WINDOW=6; fi
+back_to_lb1() { wait_for 10 has_vip lb1 && ! has_vip lb2; }
 
 echo
-echo "== phase 3: restart lb1's $VRRP_IMPL: higher priority, it preempts (${PHASE}s)"
-start_vrrp lb1
-run_phase "$((DURATION - 2 * PHASE))"
+echo "== faults: a client polls http://$VIP/ every 10 ms around each one"
+kill_proxy() { kill -KILL -- "-${PROXY_PID[lb1]}"; }
+measure "1. SIGKILL lb1's $PROXY_IMPL (tracked)" "$WINDOW" kill_proxy
+echo "      https now: $(https_get | tr -d '\n')"
+measure "   lb1's $PROXY_IMPL started again (preempts)" "$((WINDOW + 1))" start_proxy lb1
+back_to_lb1 || echo "   (lb1 has not taken the VIP back)"
+
+kill_vrrp() { kill -KILL -- "-${VRRP_PID[lb1]}"; }
+measure "2. SIGKILL lb1's $VRRP_IMPL" "$WINDOW" kill_vrrp
+if [[ $VRRP_IMPL == vrrpd ]]; then
+    echo "      (its VIP stays on lb1 while lb1's proxy can still answer, and expires after"
+    echo "       the VIP lifetime; keepalived's stays until keepalived starts again)"
+else
+    echo "      (a killed keepalived leaves its VIP on lb1 until it starts again)"
+fi
+measure "   lb1's $VRRP_IMPL started again (preempts)" "$((WINDOW + 1))" start_vrrp lb1
+back_to_lb1 || echo "   (lb1 has not taken the VIP back)"
+
+link() { ip -n "$(ns_of lb1)" link set eth0 "$1"; }
+measure "3. lb1's link down" "$WINDOW" link down
+measure "   lb1's link up again (preempts)" "$((WINDOW + 1))" link up
+back_to_lb1 || echo "   (lb1 has not taken the VIP back)"
+
+term_vrrp() { kill -TERM "${VRRP_PID[lb1]}"; }
+measure "4. SIGTERM lb1's $VRRP_IMPL (graceful)" "$WINDOW" term_vrrp
+measure "   lb1's $VRRP_IMPL started again (preempts)" "$((WINDOW + 1))" start_vrrp lb1
+back_to_lb1 || echo "   (lb1 has not taken the VIP back)"
+
+kill_backend() { kill -KILL -- "-${BE_PID[1]}"; }
+measure "5. SIGKILL backend be1" 3 kill_backend
+start "be1-again" "$(ns_of be1)" "$KIT/tk-http" --listen 0.0.0.0:8080 --name be1 --say-peer
+BE_PID[1]=$STARTED
+
+reload_proxy() {
+    if [[ $PROXY_IMPL == lbproxy ]]; then kill -HUP "${PROXY_PID[lb1]}"
+    else start_proxy lb1 && sleep 0.2; fi # HAProxy without master-worker: no reload signal
+}
+if [[ $PROXY_IMPL == lbproxy ]]; then
+    measure "6. reload lb1's lbproxy (SIGHUP)" 3 reload_proxy
+fi
 
 echo
-echo "== summary: answered by lb1 ${COUNT[lb1]:-0}, by lb2 ${COUNT[lb2]:-0}, no answer ${COUNT[fail]:-0}; VIP now on $(vip_holders)"
+echo "== summary ($IMPL, v$VERSION advert_int $ADVERT)"
+printf '   %s\n' "${ROWS[@]}"
+if [[ -n $PROM ]]; then
+    q=$(on_client curl -s -m 3 "http://127.0.0.1:9090/api/v1/query" \
+        --data-urlencode 'query=changes(keepalived_vrrp_state[10m])' || true)
+    echo "   Prometheus saw keepalived_vrrp_state change: $(sed -n 's/.*"instance":"\([^"]*\)".*"value":\[[^,]*,"\([0-9]*\)".*/\1: \2 times/p' <<<"$q" | head -1)"
+fi
 ok=1
-((${COUNT[lb2]:-0} > 0)) || { echo "   lb2 never answered: no failover seen" >&2; ok=0; }
-[[ $(vip_holders) == lb1 ]] || { echo "   VIP is not back on lb1 alone: no preemption seen" >&2; ok=0; }
-((ok)) && echo "   failover and preemption shown"
+[[ $(vip_holders) == lb1 ]] || { echo "   VIP is on $(vip_holders), not lb1 alone" >&2; ok=0; }
+answers || { echo "   the VIP does not answer at the end" >&2; ok=0; }
+https_get -o /dev/null || { echo "   HTTPS does not answer at the end" >&2; ok=0; }
+((ok)) && echo "   every fault recovered; lb1 holds the VIP again and answers over HTTP and HTTPS"
 ((ok))
