@@ -4,12 +4,15 @@
 #
 # usage: scripts/bench-failover-stack.sh [STACK...] [--cases "..."] [--modes "2:1 3:0.05"]
 #                                        [--repeat N] [--out FILE] [--no-build]
-#   STACK  vrrpd+lbproxy (target/release; `cargo build --release -p bins`),
-#          keepalived+haproxy (Debian's; proxy tracked by vrrp_track_process, as vrrpd), and
-#          keepalived+haproxy/script (the proxy tracked by a vrrp_script polling every 1 s:
-#          the usual keepalived setup). Default: keepalived+haproxy/script
-#          keepalived+haproxy vrrpd+lbproxy. Every stack reads the same keepalived.conf and
-#          the same haproxy.cfg.
+#   STACK  vrrpd+lbproxy (target/release; `cargo build --release -p bins`; the proxy
+#          tracked by vrrp_track_process) and keepalived+haproxy/script (Debian's; the proxy
+#          tracked by a vrrp_script polling every 1 s, the usual keepalived setup): the
+#          default, both. keepalived+haproxy tracks with vrrp_track_process as vrrpd does,
+#          but keepalived subscribes to process events in its own network namespace, and
+#          the kernel sends them in the initial one only: in these namespaces it logs
+#          "Failed to set/clear process event listen - errno 111" and stays in FAULT (vrrpd
+#          subscribes through --proc-events-netns). The stacks read the same haproxy.cfg
+#          and the same keepalived.conf but for the tracking block.
 #   mode   VERSION:ADVERT_INT (2:1 = VRRPv2 advert_int 1, 3:0.05 = VRRPv3 centiseconds).
 #
 # Topology (namespaces made here, removed on exit; 198.18.0.0/15 only):
@@ -62,7 +65,7 @@ while (($#)); do
         *) die "unknown argument $1 (try --help)" ;;
     esac
 done
-((${#STACKS[@]})) || STACKS=(keepalived+haproxy/script keepalived+haproxy vrrpd+lbproxy)
+((${#STACKS[@]})) || STACKS=(keepalived+haproxy/script vrrpd+lbproxy)
 [[ $REPEAT =~ ^[0-9]+$ ]] && ((REPEAT >= 1 && REPEAT <= 20)) || die "--repeat 1..20"
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 
@@ -154,9 +157,9 @@ EOF
 }
 
 # The node's keepalived.conf. The proxy is started by its bare name from PATH, so its
-# argv[0] equals its process name and one `process NAME -f CFG` line matches it under any
-# reading; the config file's path tells this node's proxy from the other's (the namespaces
-# share one pid namespace).
+# argv[0] equals its process name, with `-f CFG` first (param_match partial: the first
+# parameters match); the config file's path tells this node's proxy from the other's (the
+# namespaces share one pid namespace).
 write_keepalived_conf() { # FILE ROUTER_ID PRIORITY VERSION ADVERT TRACK PROXY CFG EXTRA
     local track_block track_line
     if [[ $6 == script ]]; then
@@ -174,6 +177,7 @@ write_keepalived_conf() { # FILE ROUTER_ID PRIORITY VERSION ADVERT TRACK PROXY C
     else
         track_block="vrrp_track_process chk_proxy {
     process $7 -f $8
+    param_match partial
     weight 0
 }"
         track_line="track_process {
@@ -224,7 +228,7 @@ start_proxy() { # STACK NODE_DIR NS [OLD_PID]
     case $1 in
         vrrpd+lbproxy) start "$dir/proxy.log" "$ns" env PATH="$BIN:$PATH" lbproxy -f "$dir/haproxy.cfg" ;;
         keepalived+*)
-            start "$dir/proxy-$((${PROXY_RUN:=0} + 1)).log" "$ns" haproxy -db -f "$dir/haproxy.cfg" ${4:+-sf "$4"}
+            start "$dir/proxy-$((${PROXY_RUN:=0} + 1)).log" "$ns" haproxy -f "$dir/haproxy.cfg" -db ${4:+-sf "$4"}
             PROXY_RUN=$((PROXY_RUN + 1)) ;;
     esac
 }

@@ -201,18 +201,33 @@ EOF
 
 # keepalived.conf, the same syntax for both VRRP daemons.
 write_keepalived_conf() { # NODE PRIORITY
+    local track="vrrp_track_process proxy {
+    process $PROXY_IMPL -f $WORK/$1/haproxy.cfg
+    param_match partial
+    weight 0
+}" kind=track_process
+    if [[ $VRRP_IMPL == keepalived ]]; then
+        # keepalived subscribes to process events in its own network namespace and the
+        # kernel sends them in the initial one only: here it polls, as most setups do.
+        printf '#!/bin/sh\nexec pgrep -f -- "-f %s" >/dev/null\n' "$WORK/$1/haproxy.cfg" >"$WORK/$1/chk_proxy.sh"
+        chmod 755 "$WORK/$1/chk_proxy.sh"
+        track="vrrp_script proxy {
+    script $WORK/$1/chk_proxy.sh
+    interval 1
+    fall 1
+    rise 1
+}" kind=track_script
+    fi
     cat <<EOF
 global_defs {
     router_id $1
     vrrp_version $VERSION
+    script_user root
 }
 
 # The proxy of this node, followed through the kernel's process events (no polling):
 # when it dies, the instance goes to FAULT and hands the VIP over at once.
-vrrp_track_process proxy {
-    process $PROXY_IMPL -f $WORK/$1/haproxy.cfg
-    weight 0
-}
+$track
 
 vrrp_instance VI_1 {
     state BACKUP
@@ -222,7 +237,7 @@ vrrp_instance VI_1 {
     advert_int $ADVERT
     # A node coming back takes the VIP once its proxy has seen its servers up.
     preempt_delay 1
-    track_process {
+    $kind {
         proxy
     }
     virtual_ipaddress {
@@ -239,11 +254,11 @@ write_keepalived_conf lb2 100 >"$WORK/lb2/keepalived.conf"
 
 declare -A PROXY_PID VRRP_PID
 PROXY_RUN=0
-start_proxy() { # NODE; started by its bare name, so argv[0] is its process name
+start_proxy() { # NODE; by its bare name, `-f CFG` first: what `process NAME -f CFG` matches
     PROXY_RUN=$((PROXY_RUN + 1))
     case $PROXY_IMPL in
         lbproxy) start "$1-proxy-$PROXY_RUN" "$(ns_of "$1")" env PATH="$BINS:$PATH" lbproxy -f "$WORK/$1/haproxy.cfg" ;;
-        haproxy) start "$1-proxy-$PROXY_RUN" "$(ns_of "$1")" haproxy -db -f "$WORK/$1/haproxy.cfg" ;;
+        haproxy) start "$1-proxy-$PROXY_RUN" "$(ns_of "$1")" haproxy -f "$WORK/$1/haproxy.cfg" -db ;;
     esac
     PROXY_PID[$1]=$STARTED
 }
