@@ -1,7 +1,7 @@
 //! The Debian package, installed and started. `scripts/build-debs.sh --dev` packages this
 //! build's binaries; dpkg installs the package into a throwaway root (`--root`, maintainer
 //! scripts run chrootless with DPKG_ROOT set, which they honour). The test checks the files
-//! (binaries, units equal to deploy/'s, man pages, conffiles) and the units
+//! (binaries, units and OCF agents equal to deploy/'s, man pages, conffiles) and the units
 //! (`systemd-analyze verify`). It then starts the installed binaries with the packaged
 //! configurations and the command lines of the packaged units, in a network namespace:
 //! vrrpd becomes Master, and lb-exporter's /metrics shows vrrpd and lbproxy up. Finally the
@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -117,6 +118,18 @@ fn check_files(root: &Path) {
         let installed = std::fs::read_to_string(root.join("lib/systemd/system").join(unit));
         let source = std::fs::read_to_string(repo().join("deploy/systemd").join(unit));
         assert_eq!(installed.ok(), source.ok(), "{unit} is deploy/'s");
+    }
+    for agent in ["lbproxy", "lb-exporter"] {
+        let path = root.join("usr/lib/ocf/resource.d/halb").join(agent);
+        let installed = std::fs::read_to_string(&path);
+        let source = std::fs::read_to_string(repo().join("deploy/ocf").join(agent));
+        assert_eq!(
+            installed.ok(),
+            source.ok(),
+            "OCF agent {agent} is deploy/'s"
+        );
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o755), "OCF agent {agent}'s mode");
     }
     let conffiles =
         std::fs::read_to_string(root.join("var/lib/dpkg/info/halb.conffiles")).expect("conffiles");
@@ -226,10 +239,15 @@ fn the_package_installs_starts_and_purges() {
     drop(procs);
 
     run(dpkg(r).args(["--purge", "halb"]));
-    let mut ours: Vec<PathBuf> = ["etc/halb", "usr/share/halb", "usr/share/doc/halb"]
-        .iter()
-        .map(|p| r.join(p))
-        .collect();
+    let mut ours: Vec<PathBuf> = [
+        "etc/halb",
+        "usr/share/halb",
+        "usr/share/doc/halb",
+        "usr/lib/ocf/resource.d/halb",
+    ]
+    .iter()
+    .map(|p| r.join(p))
+    .collect();
     for b in BINARIES {
         ours.push(r.join("usr/sbin").join(b));
         ours.push(r.join("usr/share/man/man8").join(format!("{b}.8.gz")));
