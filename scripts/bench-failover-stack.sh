@@ -19,7 +19,8 @@
 #   lb1 198.18.0.1 (priority 110) and lb2 198.18.0.2 (priority 100): VRRP + proxy on *:80,
 #   VIP 198.18.0.100/24; be1 198.18.0.11 and be2 198.18.0.12: tk-http on :8080, checked by
 #   the proxies every 100 ms (fall 1, rise 2; retries 3, option redispatch); cl 198.18.0.10
-#   runs vip-poller against VIP:80 every 10 ms (connect timeout 20 ms, answer 1 s).
+#   runs vip-poller against VIP:80 every 10 ms (connect timeout 20 ms, answer 300 ms: the
+#   poller asks one request at a time, so a request lost in flight holds it that long).
 #
 # Cases (the fault hits 1 s + a random fraction of advert_int after the poller starts):
 #   vrrp-kill    SIGKILL of lb1's VRRP daemon (its proxy keeps running).
@@ -35,8 +36,8 @@
 #
 # Columns: outage_ms = longest gap between two answers; lost = requests sent and never
 #   answered; unconnected = connects that failed (refused, or no answer within 20 ms: the
-#   gaps); start_ms = from starting both VRRP daemons (proxies and backends already up) to
-#   the first answer on the VIP.
+#   gaps); start_ms = from starting lb1's VRRP daemon (proxies and backends already up) to
+#   the first answer on the VIP; lb2's starts once lb1 is Master.
 # KEEP=1 keeps every run's logs. Root only. Every wait is bounded; cleanup on exit.
 set -euo pipefail
 
@@ -265,13 +266,15 @@ run_one() { # STACK VERSION ADVERT CASE RUN
     local t0 t1 start_ms
     t0=$(date +%s.%N)
     start_vrrp "$stack" "$dir/lb1" "$LB1"; local vrrp1=$STARTED
-    start_vrrp "$stack" "$dir/lb2" "$LB2"
     wait_for 15 answers || { echo "run $run: the VIP never answered" >&2; cleanup; return 0; }
     t1=$(date +%s.%N)
     start_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
     local down
     down=$(awk -v a="$adv" -v v="$ver" 'BEGIN { s = (v == 2) ? 156 / 256 : 156 * a / 256; print 3 * a + s }')
     wait_for "$(awk -v d="$down" 'BEGIN { print d + 5 }')" has_vip "$LB1" || echo "run $run: lb1 not Master" >&2
+    # lb2 once lb1 is Master: with nopreempt, an lb2 that won the start race would stay.
+    start_vrrp "$stack" "$dir/lb2" "$LB2"
+    sleep "$(awk -v d="$down" 'BEGIN { print d + 0.5 }')"
 
     if [[ $case == preempt || $case == nopreempt ]]; then
         # lb1 goes away first; measured is its return.
@@ -283,7 +286,7 @@ run_one() { # STACK VERSION ADVERT CASE RUN
     local duration
     duration=$(awk -v d="$down" -v a="$adv" 'BEGIN { printf "%d", (1 + a + d + 3) * 1000 }')
     ip netns exec "$CL" "$TARGET/release/vip-poller" --target "$VIP:80" --interval-ms 10 \
-        --timeout-ms 20 --answer-timeout-ms 1000 --duration-ms "$duration" >"$dir/poller.json" 2>&1 &
+        --timeout-ms 20 --answer-timeout-ms 300 --duration-ms "$duration" >"$dir/poller.json" 2>&1 &
     local poller=$!
     PIDS+=("$poller")
     local r=$RANDOM
@@ -343,12 +346,12 @@ done
     done
     if ((REPEAT > 1)); then
         echo
-        echo "medians over $REPEAT runs (outage_ms / lost):"
+        echo "medians over $REPEAT runs (of 2: the mean):"
         # median COLUMN for one stack/mode/case (mawk has no sort of its own).
         median() {
             awk -F'\t' -v s="$1" -v v="$2" -v a="$3" -v c="$4" -v k="$5" \
                 '$1 == s && $2 == v && $3 == a && $4 == c { print $k }' "$RESULTS" |
-                sort -g | awk '{ x[NR] = $1 } END { print x[int((NR + 1) / 2)] }'
+                sort -g | awk '{ x[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? x[m] : (x[m] + x[m + 1]) / 2 }'
         }
         cut -f1-4 "$RESULTS" | sort -u | sort -t$'\t' -k2,2 -k3,3nr -k4,4 |
             while IFS=$'\t' read -r stack ver adv case; do
