@@ -301,3 +301,20 @@ fn with_vip_lifetime_0_a_killed_masters_vip_stays_as_with_keepalived() {
     std::thread::sleep(Duration::from_millis(3500));
     assert!(has_vip(lab.node("a").ns(), vip()), "a's VIP is still there");
 }
+
+#[test]
+fn keepalived_dump_signals_leave_the_master_running() {
+    let Some(lab) = common::lab("dump_signals", "vfdmp", &["a"]) else {
+        return;
+    };
+    let mut a = Vrrpd::on(&lab, "a", &conf(110, "0.1", 3, ""));
+    sole_owner(&lab, "a", Duration::from_secs(3)).expect("a master");
+    // keepalived-exporter and cron jobs send these for keepalived's dumps; their default
+    // action would end the daemon without a priority 0 advert.
+    a.proc.signal(Signal::SIGUSR1).expect("SIGUSR1");
+    a.proc.signal(Signal::SIGUSR2).expect("SIGUSR2");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(a.proc.is_running(), "vrrpd still runs\n{}", a.log());
+    assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"));
+    assert!(a.log().contains("SIGUSR1"), "logged\n{}", a.log());
+}

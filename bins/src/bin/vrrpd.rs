@@ -213,17 +213,30 @@ fn absolute_paths(args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop gracefully.
+/// SIGHUP reloads; SIGTERM and SIGINT stop gracefully. keepalived's dump signals (SIGUSR1:
+/// data, SIGUSR2: stats), which cron jobs and keepalived-exporter send, are caught and
+/// logged: left to their default action they would end the daemon without its priority 0
+/// advert. `GET /status` gives what the dumps give.
 fn forward_signals(tx: mpsc::Sender<Control>) -> std::io::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
     tokio::spawn(async move {
         loop {
             let control = tokio::select! {
                 _ = hup.recv() => Control::Reload,
                 _ = term.recv() => Control::Shutdown,
                 _ = int.recv() => Control::Shutdown,
+                _ = usr1.recv() => {
+                    warn!("SIGUSR1 (keepalived's data dump) ignored: vrrpd writes no dump files; GET /status on --status-addr gives the same");
+                    continue;
+                }
+                _ = usr2.recv() => {
+                    warn!("SIGUSR2 (keepalived's stats dump) ignored: vrrpd writes no dump files; GET /status on --status-addr gives the same");
+                    continue;
+                }
             };
             if tx.send(control).await.is_err() {
                 return;
