@@ -207,7 +207,13 @@ impl Out {
     /// Sends `data` as the client's window allows (waiting at most `timeout client` for
     /// window), ending the stream with it when `end`.
     async fn data(&mut self, mut data: Bytes, end: bool) -> Result<(), CopyError> {
-        if data.is_empty() {
+        // Empty, or the last piece and no bigger than a read buffer: handed to the h2 crate
+        // at once, which sends it as the window allows, instead of asking for capacity and
+        // waiting for it (a round through the connection's task that most responses do
+        // not need). Nothing follows it, so what waits for window stays bounded by what
+        // the stream holds anyway.
+        if data.is_empty() || (end && data.len() <= BUF) {
+            self.sent += data.len() as u64;
             return self
                 .send
                 .send_data(data, end)
