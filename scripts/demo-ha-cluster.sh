@@ -319,7 +319,7 @@ wait_for 10 has_vip lb1 || die "lb1 never became Master"
 
 echo
 echo "== HTTPS on the VIP (certificate checked against the demo CA)"
-echo "   HTTP/1.1: $(https_get -w ' [%{http_version} %{response_code}, %{ssl_verify_result}=verified ok]' | tr -d '\n')"
+echo "   HTTP/1.1: $(https_get --http1.1 -w ' [HTTP/%{http_version} %{response_code}, certificate verified: %{ssl_verify_result}=ok]' | tr -d '\n')"
 echo "   HTTP/2:   $(https_get --http2 -w ' [HTTP/%{http_version} %{response_code}]' | tr -d '\n')"
 echo "== stats page: http://198.18.0.1:8404/stats (CSV: ;csv)"
 on_client curl -s -m 2 "http://198.18.0.1:8404/stats;csv" |
@@ -351,7 +351,7 @@ measure() { # LABEL SECONDS ACTION...
     local label=$1 secs=$2
     shift 2
     on_client "$KIT/vip-poller" --target "$VIP:80" --interval-ms 10 --timeout-ms 20 \
-        --answer-timeout-ms 1000 --duration-ms "$((secs * 1000))" >"$WORK/poll.json" 2>&1 &
+        --answer-timeout-ms 300 --duration-ms "$((secs * 1000))" >"$WORK/poll.json" 2>&1 &
     local poller=$!
     sleep 1
     "$@"
@@ -421,7 +421,9 @@ printf '   %s\n' "${ROWS[@]}"
 if [[ -n $PROM ]]; then
     q=$(on_client curl -s -m 3 "http://127.0.0.1:9090/api/v1/query" \
         --data-urlencode 'query=changes(keepalived_vrrp_state[10m])' || true)
-    echo "   Prometheus saw keepalived_vrrp_state change: $(sed -n 's/.*"instance":"\([^"]*\)".*"value":\[[^,]*,"\([0-9]*\)".*/\1: \2 times/p' <<<"$q" | head -1)"
+    echo "   Prometheus saw keepalived_vrrp_state change (10 min):" \
+        "$(grep -o '"instance":"[^"]*"[^]]*"value":\[[^,]*,"[0-9]*"' <<<"$q" |
+            sed 's/"instance":"\([^"]*\)".*,"\([0-9]*\)"$/\1 \2 times/' | paste -sd, -)"
 fi
 ok=1
 [[ $(vip_holders) == lb1 ]] || { echo "   VIP is on $(vip_holders), not lb1 alone" >&2; ok=0; }
