@@ -7,6 +7,10 @@
 //! keepalived would not know either is an error. Every error and warning carries
 //! `file:line:col`.
 //!
+//! keepalived's line preprocessing comes first, so one file can serve every node:
+//! conditional lines (`@ID`, `@^ID`, read as the config id of [`LoadOptions`]), parameter
+//! definitions and substitution (`$NAME=`, `$NAME`, `${NAME}`) and `~SEQ`/`~LST` copies.
+//!
 //! ```
 //! use vrrp_node::config::{self, InitialState};
 //!
@@ -67,8 +71,8 @@ pub struct LoadedConfig {
 pub struct LoadOptions {
     /// keepalived's config id (`keepalived -i ID`): a line `@ID ...` is read when it is
     /// ID, a line `@^ID ...` when it is not (keepalived.conf(5), "Conditional
-    /// configuration"); `${_INSTANCE}` is it. `None` (no id): every `@ID` line is left out
-    /// and every `@^ID` line read.
+    /// configuration"); `${_INSTANCE}` is it. `None` (no id, or an empty one): every `@ID`
+    /// line is left out and every `@^ID` line read.
     pub config_id: Option<String>,
 }
 
