@@ -104,7 +104,7 @@ fn two_nodes_one_file_the_config_id_picks_the_master() {
             .unwrap_or_else(|e| panic!("vrrpd on {node}: {e}"))
     };
     let lb1 = start("a", "lb1");
-    let lb2 = start("b", "lb2");
+    let mut lb2 = start("b", "lb2");
     let vip: IpAddr = VIP.parse().expect("literal address");
     let (ns1, ns2) = (lab.node("a").ns(), lab.node("b").ns());
     within(Duration::from_secs(3), || {
@@ -132,4 +132,11 @@ fn two_nodes_one_file_the_config_id_picks_the_master() {
             "{id}: the substituted VIP"
         );
     }
+    // A reload reads the file as the same node: lb2's line now outbids lb1.
+    lb2.reload(&conf.replace("@lb2 priority 100", "@lb2 priority 200"));
+    within(Duration::from_secs(3), || {
+        has_vip(ns2, vip) && !has_vip(ns1, vip) && lb2.status()["reloads"] == 1
+    })
+    .unwrap_or_else(|| panic!("lb2 preempts after its reload\nlb2:\n{}", lb2.log()));
+    assert_eq!(lb2.status()["instances"][0]["base_priority"], 200);
 }
