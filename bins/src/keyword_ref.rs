@@ -42,7 +42,12 @@ fn keepalived_part(out: &mut String) {
     out.push_str(
         "## keepalived.conf (vrrpd)\n\n\
          `include FILE|GLOB` works in every block (relative to the including file). A block \
-         keyword that is warned has its whole block skipped.\n\n",
+         keyword that is warned has its whole block skipped.\n\n\
+         keepalived's line preprocessing works on every line, before keywords are read: \
+         conditional lines `@ID` / `@^ID` (the config id is `vrrpd -i ID`, default the host \
+         name's first label), definitions `$NAME=VALUE` (multi-line with a final `\\`), \
+         `$NAME` and `${NAME}` substitution, `${_PWD}`, `${_INSTANCE}`, `${_HASH}`, \
+         `${_BANG}`, and `~SEQ`/`~SEQx`/`~LST` line copies. `${_RANDOM}` is refused.\n\n",
     );
     for block in keepalived::keyword_reference() {
         let title = match block.name {

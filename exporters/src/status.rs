@@ -108,6 +108,9 @@ pub struct InstanceStatus {
 pub struct DaemonStatus {
     /// `router_id` from global_defs.
     pub router_id: Option<String>,
+    /// The config id the configuration was read as (`vrrpd -i`, keepalived's conditional
+    /// configuration); absent from daemons that do not say.
+    pub config_id: Option<String>,
     /// Successful reloads.
     pub reloads: u64,
     /// Reloads rejected because the new configuration was bad.
@@ -127,6 +130,7 @@ mod tests {
         counters.count_drop("auth_failure");
         let status = DaemonStatus {
             router_id: Some("lb1".into()),
+            config_id: Some("lb1".into()),
             reloads: 2,
             reload_failures: 1,
             instances: vec![InstanceStatus {

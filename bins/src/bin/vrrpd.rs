@@ -27,6 +27,10 @@ struct Args {
     /// Check the configuration and exit: 0 when valid, 1 otherwise (keepalived -t).
     #[arg(short = 't', long = "config-test")]
     config_test: bool,
+    /// The config id for conditional configuration (`@ID` lines, `${_INSTANCE}`), as
+    /// keepalived -i; default: the host name without its domain.
+    #[arg(short = 'i', long = "config-id", value_name = "ID", value_parser = config_id)]
+    config_id: Option<String>,
     /// Stay in the foreground; without it vrrpd forks into the background, as keepalived.
     #[arg(short = 'n', long = "dont-fork")]
     dont_fork: bool,
@@ -63,10 +67,22 @@ struct Args {
     proc_events_netns: PathBuf,
 }
 
+/// A config id: one word, as the `@ID` of a line can only be one.
+fn config_id(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return Err("a config id is one word, without blanks".into());
+    }
+    Ok(s.to_string())
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     let to_stderr = init_logging(&args);
-    let loaded = match config::load_all(&args.config) {
+    let load = match &args.config_id {
+        Some(id) => config::LoadOptions::with_config_id(id),
+        None => config::LoadOptions::default(),
+    };
+    let loaded = match config::load_all_with(&args.config, &load) {
         Ok(loaded) => loaded,
         Err(errors) => {
             // Every error, each once, in file order.
@@ -85,8 +101,12 @@ fn main() -> ExitCode {
         for w in &missing {
             warn!("{w}");
         }
+        let as_node = match &args.config_id {
+            Some(id) => format!(" for config-id {id}"),
+            None => String::new(),
+        };
         eprintln!(
-            "{}: configuration OK ({} instances, {} scripts, {} warnings)",
+            "{}: configuration OK{as_node} ({} instances, {} scripts, {} warnings)",
             args.config.display(),
             loaded.config.instances.len(),
             loaded.config.scripts.len(),
@@ -112,6 +132,7 @@ fn main() -> ExitCode {
     };
     let options = Options {
         config_path: args.config.clone(),
+        load,
         status_addr: args.status_addr,
         link_poll: Duration::from_millis(100),
         vip_lifetime: (args.vip_lifetime > 0)
@@ -182,7 +203,11 @@ async fn run(
         return ExitCode::from(1);
     }
     let (status_tx, _status_rx) = watch::channel(Default::default());
-    info!(file = %options.config_path.display(), "vrrpd starting");
+    info!(
+        file = %options.config_path.display(),
+        config_id = options.load.config_id.as_deref().unwrap_or("(none)"),
+        "vrrpd starting"
+    );
     match driver::run(options, loaded, control_rx, status_tx).await {
         Ok(()) => {
             info!("vrrpd stopped");

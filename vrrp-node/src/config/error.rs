@@ -134,6 +134,72 @@ pub enum ConfigError {
         /// What went wrong.
         message: String,
     },
+    /// A parameter definition, reference, `~SEQ` or `~LST` line that cannot be used
+    /// (keepalived.conf(5), "Parameter substitution", "Sequence blocks", "List blocks").
+    #[error("{span}: {problem}")]
+    Parameter {
+        /// The definition, the reference or the `~SEQ`/`~LST`.
+        span: Span,
+        /// What is wrong.
+        problem: ParamProblem,
+    },
+}
+
+/// What is wrong with a [`ConfigError::Parameter`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamProblem {
+    /// `$NAME=value` where NAME is not letters, digits and `_` starting with a letter or `_`.
+    #[error("\"{found}\" is not a parameter definition: a name is letters, digits and _, not starting with a digit")]
+    BadName {
+        /// The definition's first word.
+        found: String,
+    },
+    /// `$NAME =value`: keepalived allows no blank before the `=`.
+    #[error("no blank is allowed between ${name} and \"=\" in a definition")]
+    BlankBeforeEquals {
+        /// The name.
+        name: String,
+    },
+    /// `${NAME` with no `}` after it on the line.
+    #[error("\"${{{name}\" is not closed by \"}}\"")]
+    Unterminated {
+        /// The name.
+        name: String,
+    },
+    /// More substitutions in one line than allowed: a definition that refers to itself.
+    #[error("more than {limit} substitutions in one line (does a definition refer to itself?)")]
+    TooManySubstitutions {
+        /// The limit.
+        limit: usize,
+    },
+    /// A substitution would make the line longer than allowed.
+    #[error("substitution makes the line longer than {limit} bytes")]
+    LineTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// The expansions of the configuration (copies of `~SEQ`/`~LST` lines and multi-line
+    /// definitions, substituted values) would produce more text than allowed.
+    #[error("expanding definitions and sequences makes more than {limit} bytes of configuration")]
+    ExpansionTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A predefined parameter keepalived has and this implementation does not.
+    #[error("${{{name}}} is not supported")]
+    Unsupported {
+        /// The name, e.g. `_RANDOM`.
+        name: String,
+    },
+    /// A `~SEQ` or `~LST` line that cannot be read.
+    #[error("invalid {what}: {reason}")]
+    BadRepeat {
+        /// `~SEQ`, `~SEQx` or `~LST`.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -148,7 +214,8 @@ impl ConfigError {
             | ConfigError::UnknownKeyword { span, .. }
             | ConfigError::Invalid { span, .. }
             | ConfigError::TooDeep { span, .. }
-            | ConfigError::Include { span, .. } => Some(span),
+            | ConfigError::Include { span, .. }
+            | ConfigError::Parameter { span, .. } => Some(span),
         }
     }
 }
@@ -251,6 +318,9 @@ pub enum WarningKind {
     Ignored,
     /// An `include` whose pattern matched no file.
     IncludeMatchedNothing,
+    /// A `${NAME}` outside quotes with no such definition: left as written, as keepalived
+    /// leaves it.
+    UndefinedParameter,
 }
 
 /// A problem that does not stop the configuration from loading.

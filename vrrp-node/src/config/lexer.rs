@@ -1,20 +1,22 @@
 //! keepalived.conf tokens: words, quoted strings, braces and line ends.
 //!
 //! keepalived's grammar is line-based (a keyword and its values share a line), so line ends
-//! are tokens. Comments start at `#` or `!` anywhere outside quotes and run to the end of the
-//! line. The lexer is a loop over small nom parsers, so input size never grows the stack.
+//! are tokens. The lexer reads the lines the preprocessor ([`super::pre`]) hands on, which
+//! have lost their comments already (so a `#` a definition brings in is text). Each line is
+//! a loop over small nom parsers, so input size never grows the stack.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::{char, none_of};
 use nom::combinator::{map, value};
 use nom::IResult;
 use nom::Parser;
 
 use super::error::{ConfigError, Span};
+use super::pre::OutLine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokKind {
@@ -36,7 +38,6 @@ pub(crate) struct Token {
 #[derive(Debug, Clone)]
 enum Lexeme<'a> {
     Skip,
-    Newline,
     Open,
     Close,
     Word(&'a str),
@@ -44,24 +45,12 @@ enum Lexeme<'a> {
     Quoted(Option<&'a str>),
 }
 
-fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t' || c == '\r' || c == '\x0b' || c == '\x0c'
-}
-
 fn is_word_char(c: char) -> bool {
-    !(c.is_whitespace() || matches!(c, '{' | '}' | '"' | '#' | '!'))
+    !(c.is_whitespace() || matches!(c, '{' | '}' | '"'))
 }
 
 fn blanks(i: &str) -> IResult<&str, Lexeme<'_>> {
-    value(Lexeme::Skip, take_while1(is_blank)).parse(i)
-}
-
-fn comment(i: &str) -> IResult<&str, Lexeme<'_>> {
-    value(
-        Lexeme::Skip,
-        (alt((char('#'), char('!'))), take_while(|c| c != '\n')),
-    )
-    .parse(i)
+    value(Lexeme::Skip, take_while1(|c: char| c.is_whitespace())).parse(i)
 }
 
 /// The body of a quoted string up to (not including) the closing quote; `\"` and `\\` are
@@ -71,20 +60,17 @@ fn quoted(i: &str) -> IResult<&str, Lexeme<'_>> {
     let mut escaped = false;
     for (idx, c) in rest.char_indices() {
         match c {
-            '\n' => break,
             '\\' if !escaped => escaped = true,
             '"' if !escaped => return Ok((&rest[idx + 1..], Lexeme::Quoted(Some(&rest[..idx])))),
             _ => escaped = false,
         }
     }
-    Ok((rest, Lexeme::Quoted(None)))
+    Ok(("", Lexeme::Quoted(None)))
 }
 
 fn lexeme(i: &str) -> IResult<&str, Lexeme<'_>> {
     alt((
         blanks,
-        comment,
-        value(Lexeme::Newline, char('\n')),
         value(Lexeme::Open, tag("{")),
         value(Lexeme::Close, tag("}")),
         quoted,
@@ -115,25 +101,29 @@ fn unescape(raw: &str) -> String {
     out
 }
 
-/// Splits `text` into tokens; `file` names it in spans.
-pub(crate) fn tokenize(text: &str, file: &Arc<Path>) -> Result<Vec<Token>, ConfigError> {
-    let mut tokens = Vec::new();
+/// Appends the tokens of `line` to `tokens`, then its line end; `file` names it in spans.
+pub(crate) fn lex_line(
+    line: &OutLine,
+    file: &Arc<Path>,
+    tokens: &mut Vec<Token>,
+) -> Result<(), ConfigError> {
+    let text = line.text.text();
+    let mut places = line.text.cursor();
     let mut rest = text;
-    let mut line: u32 = 1;
-    let mut column: u32 = 1;
     while !rest.is_empty() {
+        let offset = text.len() - rest.len();
+        let at = places.pos(offset);
+        let span = Span::new(file.clone(), at.line, at.column);
         let (next, lex) = match lexeme(rest) {
             Ok(ok) => ok,
             // Unreachable given the catch-all alternative; report rather than panic.
             Err(_) => {
                 return Err(ConfigError::Syntax {
-                    span: Span::new(file.clone(), line, column),
+                    span,
                     message: "unreadable text".into(),
                 })
             }
         };
-        let consumed = &rest[..rest.len() - next.len()];
-        let span = Span::new(file.clone(), line, column);
         let tok = |kind, text: String| Token {
             kind,
             text,
@@ -141,7 +131,6 @@ pub(crate) fn tokenize(text: &str, file: &Arc<Path>) -> Result<Vec<Token>, Confi
         };
         match lex {
             Lexeme::Skip => {}
-            Lexeme::Newline => tokens.push(tok(TokKind::Newline, String::new())),
             Lexeme::Open => tokens.push(tok(TokKind::Open, "{".into())),
             Lexeme::Close => tokens.push(tok(TokKind::Close, "}".into())),
             Lexeme::Word(w) => tokens.push(tok(TokKind::Word, w.to_string())),
@@ -153,22 +142,31 @@ pub(crate) fn tokenize(text: &str, file: &Arc<Path>) -> Result<Vec<Token>, Confi
                 })
             }
         }
-        for c in consumed.chars() {
-            if c == '\n' {
-                line = line.saturating_add(1);
-                column = 1;
-            } else {
-                column = column.saturating_add(1);
-            }
-        }
         rest = next;
     }
-    Ok(tokens)
+    tokens.push(Token {
+        kind: TokKind::Newline,
+        text: String::new(),
+        span: Span::new(file.clone(), line.eol.line, line.eol.column),
+    });
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::pre::{Context, Preprocessor};
+
+    /// Every token of `text`, preprocessed as the loader does it.
+    fn tokenize(text: &str, file: &Arc<Path>) -> Result<Vec<Token>, ConfigError> {
+        let mut cx = Context::new(None);
+        let mut pre = Preprocessor::new(text, file.clone());
+        let mut tokens = Vec::new();
+        while let Some(line) = pre.next_line(&mut cx)? {
+            lex_line(&line, file, &mut tokens)?;
+        }
+        Ok(tokens)
+    }
 
     fn kinds(text: &str) -> Vec<(TokKind, String, u32, u32)> {
         let file: Arc<Path> = Arc::from(Path::new("t.conf"));
@@ -192,6 +190,7 @@ mod tests {
                 (TokKind::Quoted, "x \" y".into(), 2, 3),
                 (TokKind::Newline, "".into(), 2, 14),
                 (TokKind::Close, "}".into(), 3, 1),
+                (TokKind::Newline, "".into(), 3, 2),
             ]
         );
     }
@@ -201,5 +200,14 @@ mod tests {
         let file: Arc<Path> = Arc::from(Path::new("t.conf"));
         let err = tokenize("x \"abc\n", &file).expect_err("unterminated");
         assert_eq!(err.to_string(), "t.conf:1:3: unterminated quoted string");
+    }
+
+    #[test]
+    fn escaped_comment_characters_are_text() {
+        let toks = kinds("a\\#b \\!c # d");
+        let words: Vec<&str> = toks.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(words, ["a#b", "!c", ""]);
+        // Where the ! itself is.
+        assert_eq!((toks[1].2, toks[1].3), (1, 7));
     }
 }

@@ -7,6 +7,10 @@
 //! keepalived would not know either is an error. Every error and warning carries
 //! `file:line:col`.
 //!
+//! keepalived's line preprocessing comes first, so one file can serve every node:
+//! conditional lines (`@ID`, `@^ID`, read as the config id of [`LoadOptions`]), parameter
+//! definitions and substitution (`$NAME=`, `$NAME`, `${NAME}`) and `~SEQ`/`~LST` copies.
+//!
 //! ```
 //! use vrrp_node::config::{self, InitialState};
 //!
@@ -38,13 +42,14 @@ mod build;
 mod error;
 mod lexer;
 mod model;
+mod pre;
 mod tracked;
 mod tree;
 
 use std::path::Path;
 
 pub use build::reference::{keyword_reference, Keyword, KeywordBlock, KeywordStatus};
-pub use error::{ConfigError, ConfigErrors, Span, Warning, WarningKind};
+pub use error::{ConfigError, ConfigErrors, ParamProblem, Span, Warning, WarningKind};
 pub use model::{
     Authentication, Config, Family, GlobalDefs, InitialState, Notify, Scope, ScriptUser, SyncGroup,
     TrackInterface, TrackScript, VirtualIp, VrrpInstance, VrrpScript, VrrpVersion,
@@ -60,9 +65,46 @@ pub struct LoadedConfig {
     pub warnings: Vec<Warning>,
 }
 
+/// How a configuration is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// keepalived's config id (`keepalived -i ID`): a line `@ID ...` is read when it is
+    /// ID, a line `@^ID ...` when it is not (keepalived.conf(5), "Conditional
+    /// configuration"); `${_INSTANCE}` is it. `None` (no id, or an empty one): every `@ID`
+    /// line is left out and every `@^ID` line read.
+    pub config_id: Option<String>,
+}
+
+impl Default for LoadOptions {
+    /// The config id keepalived takes without `-i`: [`default_config_id`].
+    fn default() -> Self {
+        LoadOptions {
+            config_id: default_config_id(),
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Reading as the node whose config id is `id` (`vrrpd -i ID`).
+    pub fn with_config_id(id: impl Into<String>) -> Self {
+        LoadOptions {
+            config_id: Some(id.into()),
+        }
+    }
+}
+
+/// keepalived's default config id: the host name up to its first dot (the node name as
+/// uname gives it), or `None` when it cannot be read.
+pub fn default_config_id() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let first = name.trim().split('.').next().unwrap_or_default();
+    (!first.is_empty()).then(|| first.to_string())
+}
+
 /// Reads and checks the keepalived.conf at `path`, following its `include`s (relative to the
-/// including file's directory, globs allowed). On failure, the first error in file order;
-/// [`load_all`] has every one.
+/// including file's directory, globs allowed), as the node of [`LoadOptions::default`]. On
+/// failure, the first error in file order; [`load_all`] has every one.
 ///
 /// ```no_run
 /// let loaded = vrrp_node::config::load(std::path::Path::new("/etc/keepalived/keepalived.conf"))?;
@@ -81,12 +123,25 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
 /// its file, since what follows cannot be told apart; every other error is reported and the
 /// loading goes on with the next statement.
 pub fn load_all(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    load_all_with(path, &LoadOptions::default())
+}
+
+/// [`load_all`] with `options`, e.g. another config id.
+///
+/// ```no_run
+/// use vrrp_node::config::{self, LoadOptions};
+///
+/// let path = std::path::Path::new("/etc/keepalived/keepalived.conf");
+/// let loaded = config::load_all_with(path, &LoadOptions::with_config_id("lb2"))?;
+/// # Ok::<(), vrrp_node::config::ConfigErrors>(())
+/// ```
+pub fn load_all_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, ConfigErrors> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let text = tree::decode(&bytes, path)?;
-    parse_with_name(&text, path)
+    parse_with_name(&text, path, options)
 }
 
 /// Parses `text` as if it were the file `virtual_file_name` (the name used in errors and the
@@ -117,14 +172,41 @@ pub fn parse_str(text: &str, virtual_file_name: &str) -> Result<LoadedConfig, Co
 /// );
 /// ```
 pub fn parse_str_all(text: &str, virtual_file_name: &str) -> Result<LoadedConfig, ConfigErrors> {
-    parse_with_name(text, Path::new(virtual_file_name))
+    parse_with_name(text, Path::new(virtual_file_name), &LoadOptions::default())
 }
 
-fn parse_with_name(text: &str, name: &Path) -> Result<LoadedConfig, ConfigErrors> {
-    let mut loader = tree::Loader::new();
+/// [`parse_str_all`] with `options`.
+///
+/// ```
+/// use vrrp_node::config::{self, LoadOptions};
+///
+/// let text = "$PRIO=150\n@lb1 $PRIO=200\nvrrp_instance VI_1 {\n interface eth0\n \
+///             virtual_router_id 51\n priority $PRIO\n}\n";
+/// let lb1 = config::parse_str_all_with(text, "k.conf", &LoadOptions::with_config_id("lb1"))?;
+/// let lb2 = config::parse_str_all_with(text, "k.conf", &LoadOptions::with_config_id("lb2"))?;
+/// assert_eq!(lb1.config.instances[0].priority, 200);
+/// assert_eq!(lb2.config.instances[0].priority, 150);
+/// # Ok::<(), vrrp_node::config::ConfigErrors>(())
+/// ```
+pub fn parse_str_all_with(
+    text: &str,
+    virtual_file_name: &str,
+    options: &LoadOptions,
+) -> Result<LoadedConfig, ConfigErrors> {
+    parse_with_name(text, Path::new(virtual_file_name), options)
+}
+
+fn parse_with_name(
+    text: &str,
+    name: &Path,
+    options: &LoadOptions,
+) -> Result<LoadedConfig, ConfigErrors> {
+    let mut loader = tree::Loader::new(options.config_id.clone());
     let parsed = loader.parse_text(text, name);
     let mut errors = std::mem::take(&mut loader.errors);
+    errors.append(&mut loader.pre.errors);
     let mut warnings = std::mem::take(&mut loader.warnings);
+    warnings.append(&mut loader.pre.warnings);
     let built = match parsed {
         // A syntax error in the top file: nothing of it can be trusted to build.
         Err(e) => {

@@ -1,12 +1,16 @@
 //! From tokens to a tree of statements (`keyword args... [{ children }]`), with `include`
 //! expanded in place the way keepalived does it: anywhere, relative to the including file's
-//! directory, each glob pattern's matches in sorted order.
+//! directory, each glob pattern's matches in sorted order. Lines are preprocessed and
+//! lexed as the parser reaches them, so that the definitions an included file makes or sees
+//! are those before its `include` line, as in keepalived.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::{ConfigError, Span, Warning, WarningKind};
-use super::lexer::{tokenize, TokKind, Token};
+use super::lexer::{lex_line, TokKind, Token};
+use super::pre::{Context, Preprocessor};
 
 /// Deepest block nesting accepted. keepalived's grammar needs 3 (e.g. `virtual_server {
 /// real_server { HTTP_GET {` ... ) plus a few for skipped blocks; the limit keeps recursion
@@ -44,16 +48,20 @@ pub(crate) struct Loader {
     files_read: usize,
     /// Files on the current include chain, to refuse cycles.
     stack: Vec<PathBuf>,
+    /// Definitions and config id, shared by every file.
+    pub pre: Context,
 }
 
 impl Loader {
-    pub(crate) fn new() -> Self {
+    /// A loader for keepalived's config id `config_id` (see [`Context::config_id`]).
+    pub(crate) fn new(config_id: Option<String>) -> Self {
         Loader {
             warnings: Vec::new(),
             errors: Vec::new(),
             files: Vec::new(),
             files_read: 0,
             stack: Vec::new(),
+            pre: Context::new(config_id),
         }
     }
 
@@ -75,17 +83,20 @@ impl Loader {
     ) -> Result<Vec<Node>, ConfigError> {
         let file: Arc<Path> = Arc::from(name);
         self.files.push(Arc::clone(&file));
-        let tokens = tokenize(text, &file)?;
         self.files_read += 1;
         self.stack.push(key);
         let mut parser = TreeParser {
-            tokens: &tokens,
-            pos: 0,
+            stream: TokenStream::new(text, file),
             dir: name.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
         let result = parser.items(self, depth, None);
         self.stack.pop();
-        result
+        // A line that does not lex ends the file: its error, not what the parser made of
+        // the tokens before it.
+        match parser.stream.fatal.take() {
+            Some(e) => Err(e),
+            None => result,
+        }
     }
 
     fn include(&mut self, node: &Node, dir: &Path, depth: usize) -> Result<Vec<Node>, ConfigError> {
@@ -194,17 +205,62 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String, ConfigError> {
     }
 }
 
+/// The tokens of one file, made a line at a time as the parser asks for them.
+struct TokenStream<'t> {
+    pre: Preprocessor<'t>,
+    file: Arc<Path>,
+    buf: VecDeque<Token>,
+    done: bool,
+    /// The error that ended the file early.
+    fatal: Option<ConfigError>,
+}
+
+impl<'t> TokenStream<'t> {
+    fn new(text: &'t str, file: Arc<Path>) -> Self {
+        TokenStream {
+            pre: Preprocessor::new(text, Arc::clone(&file)),
+            file,
+            buf: VecDeque::new(),
+            done: false,
+            fatal: None,
+        }
+    }
+
+    /// The token `ahead` places on, reading lines as needed.
+    fn peek_at(&mut self, ahead: usize, loader: &mut Loader) -> Option<&Token> {
+        while self.buf.len() <= ahead && !self.done {
+            let mut tokens = Vec::new();
+            let line = self.pre.next_line(&mut loader.pre).and_then(|line| {
+                line.map(|l| lex_line(&l, &self.file, &mut tokens))
+                    .transpose()
+            });
+            match line {
+                Ok(Some(())) => self.buf.extend(tokens),
+                Ok(None) => self.done = true,
+                Err(e) => {
+                    self.fatal = Some(e);
+                    self.done = true;
+                }
+            }
+        }
+        self.buf.get(ahead)
+    }
+
+    fn peek(&mut self, loader: &mut Loader) -> Option<&Token> {
+        self.peek_at(0, loader)
+    }
+
+    fn bump(&mut self, n: usize) {
+        self.buf.drain(..n.min(self.buf.len()));
+    }
+}
+
 struct TreeParser<'t> {
-    tokens: &'t [Token],
-    pos: usize,
+    stream: TokenStream<'t>,
     dir: PathBuf,
 }
 
 impl TreeParser<'_> {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.pos)
-    }
-
     /// Statements until the end of the file (`open` is `None`) or the `}` closing the block
     /// opened at `open`.
     fn items(
@@ -215,7 +271,7 @@ impl TreeParser<'_> {
     ) -> Result<Vec<Node>, ConfigError> {
         let mut nodes = Vec::new();
         loop {
-            let Some(tok) = self.peek() else {
+            let Some(tok) = self.stream.peek(loader) else {
                 return match open {
                     None => Ok(nodes),
                     Some(span) => Err(ConfigError::Syntax {
@@ -225,7 +281,7 @@ impl TreeParser<'_> {
                 };
             };
             match tok.kind {
-                TokKind::Newline => self.pos += 1,
+                TokKind::Newline => self.stream.bump(1),
                 TokKind::Close => {
                     if open.is_none() {
                         return Err(ConfigError::Syntax {
@@ -233,7 +289,7 @@ impl TreeParser<'_> {
                             message: "unexpected \"}\" with no open block".into(),
                         });
                     }
-                    self.pos += 1;
+                    self.stream.bump(1);
                     return Ok(nodes);
                 }
                 TokKind::Open => {
@@ -244,7 +300,7 @@ impl TreeParser<'_> {
                 }
                 TokKind::Word | TokKind::Quoted => {
                     let node = self.statement(loader, depth)?;
-                    if node.name.text == "include" && !node.name.quoted {
+                    if is_include(&node.name) {
                         // Blocks balance within each file, so the reading goes on after a
                         // bad include; its error is reported with the others.
                         let dir = self.dir.clone();
@@ -269,34 +325,36 @@ impl TreeParser<'_> {
     }
 
     fn statement(&mut self, loader: &mut Loader, depth: usize) -> Result<Node, ConfigError> {
-        let Some(first) = self.peek() else {
+        let Some(first) = self.stream.peek(loader) else {
             return Err(ConfigError::Syntax {
                 span: Span::nowhere(),
                 message: "unexpected end of input".into(),
             });
         };
         let name = Self::word(first);
-        self.pos += 1;
+        self.stream.bump(1);
         let mut args = Vec::new();
-        while let Some(tok) = self.peek() {
+        while let Some(tok) = self.stream.peek(loader) {
             match tok.kind {
                 TokKind::Word | TokKind::Quoted => {
                     args.push(Self::word(tok));
-                    self.pos += 1;
+                    self.stream.bump(1);
                 }
                 _ => break,
             }
         }
-        // A block may open on the same line or, keepalived allows, on a following line.
-        let mut look = self.pos;
-        while self
-            .tokens
-            .get(look)
-            .is_some_and(|t| t.kind == TokKind::Newline)
+        // A block may open on the same line or, keepalived allows, on a following line. Not
+        // for an include, whose file is read before the lines after it.
+        let mut look = 0;
+        while !is_include(&name)
+            && self
+                .stream
+                .peek_at(look, loader)
+                .is_some_and(|t| t.kind == TokKind::Newline)
         {
             look += 1;
         }
-        let block = match self.tokens.get(look) {
+        let block = match self.stream.peek_at(look, loader) {
             Some(t) if t.kind == TokKind::Open => {
                 let open = t.span.clone();
                 if depth + 1 > MAX_DEPTH {
@@ -305,11 +363,16 @@ impl TreeParser<'_> {
                         limit: MAX_DEPTH,
                     });
                 }
-                self.pos = look + 1;
+                self.stream.bump(look + 1);
                 Some(self.items(loader, depth + 1, Some(&open))?)
             }
             _ => None,
         };
         Ok(Node { name, args, block })
     }
+}
+
+/// An unquoted `include`.
+fn is_include(name: &Word) -> bool {
+    name.text == "include" && !name.quoted
 }

@@ -103,6 +103,8 @@ pub enum Control {
 pub struct Options {
     /// The configuration file, re-read on reload.
     pub config_path: PathBuf,
+    /// How the file is read (keepalived's config id), at start and on reload.
+    pub load: config::LoadOptions,
     /// Where to serve the JSON status, if anywhere.
     pub status_addr: Option<SocketAddr>,
     /// How often interface state is polled.
@@ -284,7 +286,7 @@ impl Daemon {
 
     async fn reload(&mut self) {
         info!(file = %self.options.config_path.display(), "reloading configuration");
-        let loaded = match config::load_all(&self.options.config_path) {
+        let loaded = match config::load_all_with(&self.options.config_path, &self.options.load) {
             Ok(l) => l,
             Err(errors) => {
                 self.reload_failures += 1;
@@ -377,6 +379,7 @@ impl Daemon {
     fn publish(&self) {
         let snapshot = DaemonStatus {
             router_id: self.config.global.router_id.clone(),
+            config_id: self.options.load.config_id.clone(),
             reloads: self.reloads,
             reload_failures: self.reload_failures,
             instances: self.instances.iter().map(|r| r.inst.status()).collect(),
