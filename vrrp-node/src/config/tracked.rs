@@ -54,6 +54,26 @@ pub struct VrrpTrackProcess {
 }
 
 impl VrrpTrackProcess {
+    /// A block `name` written at `span` that tracks `process`, with keepalived's defaults
+    /// for everything else (keepalived.conf(5): weight 0, quorum 1, no quorum_max, no
+    /// delays, the process name compared).
+    pub fn new(name: String, span: Span, process: String) -> VrrpTrackProcess {
+        VrrpTrackProcess {
+            name,
+            span,
+            process,
+            params: Vec::new(),
+            param_match: ParamMatch::None,
+            full_command: false,
+            weight: 0,
+            weight_reverse: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay: Duration::ZERO,
+            terminate_delay: Duration::ZERO,
+        }
+    }
+
     /// Whether `count` matching processes meet the quorum.
     pub fn quorum_met(&self, count: u32) -> bool {
         (self.quorum..=self.quorum_max).contains(&count)

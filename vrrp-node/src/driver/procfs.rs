@@ -136,20 +136,11 @@ mod tests {
         let comm = at_exec(me, true, true);
         assert!(!comm.comm.is_empty());
         assert!(comm.cmdline.as_ref().is_some_and(|c| !c.is_empty()));
-        let cfg = crate::config::VrrpTrackProcess {
-            name: "me".into(),
-            span: crate::config::Span::nowhere(),
-            process: String::from_utf8_lossy(&comm.comm).into_owned(),
-            params: Vec::new(),
-            param_match: crate::config::ParamMatch::None,
-            full_command: false,
-            weight: 0,
-            weight_reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay: std::time::Duration::ZERO,
-            terminate_delay: std::time::Duration::ZERO,
-        };
+        let cfg = crate::config::VrrpTrackProcess::new(
+            "me".into(),
+            crate::config::Span::nowhere(),
+            String::from_utf8_lossy(&comm.comm).into_owned(),
+        );
         let mut table = ProcessTable::new(&[cfg]);
         scan(&mut table);
         let states = table.states();

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use tracing::info;
 
-use crate::config::{Config, VrrpTrackFile, VrrpTrackProcess};
+use crate::config::{Config, TrackRef, VrrpTrackFile, VrrpTrackProcess};
 use crate::track::process::QuorumState;
 
 use super::filemon::{FileMonitor, FileValue};
@@ -46,34 +46,34 @@ impl TrackStates {
 /// The `vrrp_track_process` blocks some instance or sync group tracks (keepalived forgets
 /// the others).
 fn used_processes(config: &Config) -> Vec<VrrpTrackProcess> {
-    let names: BTreeSet<&str> = config
+    let refs = config
         .instances
         .iter()
         .flat_map(|i| &i.track_processes)
-        .chain(config.sync_groups.iter().flat_map(|g| &g.track_processes))
-        .map(|t| t.name.as_str())
-        .collect();
-    config
-        .track_processes
-        .iter()
-        .filter(|p| names.contains(p.name.as_str()))
-        .cloned()
-        .collect()
+        .chain(config.sync_groups.iter().flat_map(|g| &g.track_processes));
+    used(&config.track_processes, |p| &p.name, refs)
 }
 
 /// The `track_file` blocks some instance or sync group tracks.
 fn used_files(config: &Config) -> Vec<VrrpTrackFile> {
-    let names: BTreeSet<&str> = config
+    let refs = config
         .instances
         .iter()
         .flat_map(|i| &i.track_files)
-        .chain(config.sync_groups.iter().flat_map(|g| &g.track_files))
-        .map(|t| t.name.as_str())
-        .collect();
-    config
-        .track_files
+        .chain(config.sync_groups.iter().flat_map(|g| &g.track_files));
+    used(&config.track_files, |f| &f.name, refs)
+}
+
+/// The blocks among `blocks` that one of `refs` names.
+fn used<'c, T: Clone>(
+    blocks: &[T],
+    name: impl Fn(&T) -> &String,
+    refs: impl Iterator<Item = &'c TrackRef>,
+) -> Vec<T> {
+    let names: BTreeSet<&str> = refs.map(|t| t.name.as_str()).collect();
+    blocks
         .iter()
-        .filter(|f| names.contains(f.name.as_str()))
+        .filter(|b| names.contains(name(b).as_str()))
         .cloned()
         .collect()
 }

@@ -4,20 +4,7 @@ use super::*;
 use crate::config::Span;
 
 fn tracker(name: &str, process: &str) -> VrrpTrackProcess {
-    VrrpTrackProcess {
-        name: name.into(),
-        span: Span::nowhere(),
-        process: process.into(),
-        params: Vec::new(),
-        param_match: ParamMatch::None,
-        full_command: false,
-        weight: 0,
-        weight_reverse: false,
-        quorum: 1,
-        quorum_max: u32::MAX,
-        fork_delay: StdDuration::ZERO,
-        terminate_delay: StdDuration::ZERO,
-    }
+    VrrpTrackProcess::new(name.into(), Span::nowhere(), process.into())
 }
 
 fn named(comm: &[u8]) -> Identity<'_> {

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::config::error::{ConfigError, WarningKind};
 use crate::config::model::SyncGroup;
@@ -42,20 +41,7 @@ impl Builder {
     pub(super) fn track_process_block(&mut self, node: &Node) -> Option<VrrpTrackProcess> {
         let name = self.keep(block_name(node))?;
         let before = self.errors.len();
-        let mut p = VrrpTrackProcess {
-            name: name.text.clone(),
-            span: name.span.clone(),
-            process: String::new(),
-            params: Vec::new(),
-            param_match: ParamMatch::None,
-            full_command: false,
-            weight: 0,
-            weight_reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay: Duration::ZERO,
-            terminate_delay: Duration::ZERO,
-        };
+        let mut p = VrrpTrackProcess::new(name.text.clone(), name.span.clone(), String::new());
         let mut seen = ProcessSeen::default();
         let children = self.keep(block(node)).unwrap_or_default();
         for child in children {
