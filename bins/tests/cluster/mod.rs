@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -96,10 +96,9 @@ vrrp_instance VI_1 {{
     }
 }
 
-/// An `lbproxy` in a namespace, with its config file.
+/// An `lbproxy` in a namespace.
 pub struct Proxy {
     pub proc: ProcessGuard,
-    pub conf: PathBuf,
 }
 
 impl Proxy {
@@ -117,7 +116,7 @@ impl Proxy {
             ],
         )
         .unwrap_or_else(|e| panic!("lbproxy in {ns}: {e}"));
-        Proxy { proc, conf: path }
+        Proxy { proc }
     }
 
     /// SIGHUP: the proxy reloads its (unchanged) config.
@@ -332,7 +331,6 @@ pub struct Load {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     log: Arc<Mutex<Vec<Entry>>>,
-    t0: Instant,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(50);
@@ -362,17 +360,7 @@ impl Load {
                 })
             })
             .collect();
-        Load {
-            stop,
-            threads,
-            log,
-            t0,
-        }
-    }
-
-    /// Time since the load started.
-    pub fn now(&self) -> Duration {
-        self.t0.elapsed()
+        Load { stop, threads, log }
     }
 
     pub fn report_so_far(&self) -> Report {
