@@ -46,50 +46,89 @@ fn started(ctx: &ConnCtx, first_byte: Instant) -> Started {
 }
 
 /// Serves an HTTP/1.1 client connection until it closes.
-pub async fn serve_h1(ctx: ConnCtx, stream: Stream) {
+///
+/// Only the wait for a request lives in this task's own state; the request itself (head,
+/// exchange, response) runs boxed, so an idle keep-alive connection holds a few hundred
+/// bytes of task instead of the exchange's whole state machine (kilobytes; issue 16's
+/// idle-connection curve).
+///
+/// Written as a function returning the future, so that the connection's state is captured
+/// once rather than kept both as arguments and as locals.
+pub fn serve_h1(ctx: ConnCtx, stream: Stream) -> impl std::future::Future<Output = ()> {
     let mut conn = h1::H1Conn::new(stream);
     let mut bufs = Bufs::default();
     let mut first = true;
     // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
     // carries `connection: close` instead), so no client races a close on reload.
     let mut stopping = ctx.shared.stopping.clone();
-    // Registered once per connection (not per request) with the soft-stop signal.
-    let stop = stopping.wait_for(|s| *s);
-    tokio::pin!(stop);
-    loop {
-        let fs = &ctx.fe.cfg.settings;
-        // For the log line of a head that never completes: HAProxy dates it from the
-        // start of the wait and counts the wait in %Ta.
-        let waiting = Instant::now();
-        let head = conn.read_head(first, fs, &mut bufs, stop.as_mut()).await;
-        first = false;
-        let (head, t) = match head {
-            // The request starts with its first byte (%tr; %TR runs from there to the end
-            // of the head): earlier than now when the head came in several reads.
-            Ok((h, first_byte)) => (h, started(&ctx, first_byte.unwrap_or_else(Instant::now))),
-            Err(HeadError::Closed) => return,
-            Err(HeadError::Status(code)) => {
-                // `option dontlognull`: a connection that sent nothing is not logged.
-                let quiet = conn.cbuf.is_empty() && fs.dontlognull;
-                bad_head(&ctx, &mut conn, code, started(&ctx, waiting), quiet).await;
+    async move {
+        // Registered once per connection (not per request) with the soft-stop signal.
+        let stop = stopping.wait_for(|s| *s);
+        tokio::pin!(stop);
+        loop {
+            // For the log line of a head that never completes: HAProxy dates it from the
+            // start of the wait and counts the wait in %Ta.
+            let waiting = Instant::now();
+            let fs = &ctx.fe.cfg.settings;
+            let keep = match conn.wait_request(first, fs, &mut bufs, stop.as_mut()).await {
+                Ok(true) => {
+                    let one =
+                        one_request(&ctx, &mut conn, &mut bufs, first, waiting, stop.as_mut());
+                    Box::pin(one).await
+                }
+                Ok(false) | Err(HeadError::Closed) => false,
+                Err(HeadError::Status(code)) => {
+                    Box::pin(bad_head(&ctx, &mut conn, code, waiting)).await;
+                    false
+                }
+            };
+            if !keep {
                 return;
             }
-        };
-        let keep = exchange::handle(&ctx, &mut Session::H1(&mut conn), &mut bufs, head, t).await;
-        // `keep` already accounts for a reload that retired this frontend before the
-        // response went out (it then carried `connection: close`). Checking `retired` again
-        // here would close a connection whose response promised keep-alive, under a
-        // client that may be sending its next request already.
-        if !keep {
-            let _ = within(fs.timeouts.client, conn.stream.shutdown()).await;
-            return;
+            first = false;
         }
     }
 }
 
-/// Answers a head that could not be read (400, 408, 414, 431) and closes.
-async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, t: Started, quiet: bool) {
+/// One request of an HTTP/1.1 connection, from its head to the end of its response.
+/// Whether the connection stays open for another.
+async fn one_request<S: std::future::Future>(
+    ctx: &ConnCtx,
+    conn: &mut h1::H1Conn,
+    bufs: &mut Bufs,
+    first: bool,
+    waiting: Instant,
+    stop: std::pin::Pin<&mut S>,
+) -> bool {
+    let fs = &ctx.fe.cfg.settings;
+    let (head, t) = match conn.read_head(first, fs, stop).await {
+        // The request starts with its first byte (%tr; %TR runs from there to the end
+        // of the head): earlier than now when the head came in several reads.
+        Ok((h, first_byte)) => (h, started(ctx, first_byte.unwrap_or_else(Instant::now))),
+        Err(HeadError::Closed) => return false,
+        Err(HeadError::Status(code)) => {
+            bad_head(ctx, conn, code, waiting).await;
+            return false;
+        }
+    };
+    let keep = exchange::handle(ctx, &mut Session::H1(conn), bufs, head, t).await;
+    // `keep` already accounts for a reload that retired this frontend before the
+    // response went out (it then carried `connection: close`). Checking `retired` again
+    // here would close a connection whose response promised keep-alive, under a
+    // client that may be sending its next request already.
+    if !keep {
+        let _ = within(fs.timeouts.client, conn.stream.shutdown()).await;
+    }
+    keep
+}
+
+/// Answers a head that could not be read (400, 408, 414, 431) and closes; its log line is
+/// dated from `waiting`, the start of the wait for it.
+async fn bad_head(ctx: &ConnCtx, conn: &mut h1::H1Conn, code: u16, waiting: Instant) {
     let fe = &ctx.fe;
+    // `option dontlognull`: a connection that sent nothing is not logged.
+    let quiet = conn.cbuf.is_empty() && fe.cfg.settings.dontlognull;
+    let t = started(ctx, waiting);
     let wto = fe.cfg.settings.timeouts.client;
     let page = builtin::error_page(code, &fe.cfg.settings.errorfiles);
     let bytes = if conn.send(&page, wto).await {

@@ -42,6 +42,7 @@ impl Drop for Bufs {
 impl Bufs {
     /// Gives the buffers' memory back (an idle connection holds none).
     pub fn release(&mut self) {
+        self.dl.release();
         self.qbuf = Vec::new();
         self.rbuf = Vec::new();
         crate::io::pool::give(&mut self.ubuf);

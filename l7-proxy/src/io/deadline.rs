@@ -13,25 +13,20 @@ use super::{CopyError, BUF};
 /// Each operation only records its own deadline (one clock read). The timer entry is moved
 /// in the timer wheel only when it fires before the current operation's deadline (at most
 /// once per timeout period) or when it is armed later than needed; a fresh timer per read
-/// and write would cost a wheel insertion and removal every time.
-#[derive(Debug)]
+/// and write would cost a wheel insertion and removal every time. The timer is allocated
+/// by the first operation that has to wait, and [`Deadline::release`] frees it, so an idle
+/// connection holds no timer it does not use.
+#[derive(Debug, Default)]
 pub struct Deadline {
-    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
-    /// The deadline of the operation in progress.
-    due: tokio::time::Instant,
-}
-
-impl Default for Deadline {
-    fn default() -> Self {
-        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
-        Deadline {
-            sleep: Box::pin(tokio::time::sleep_until(far)),
-            due: far,
-        }
-    }
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Deadline {
+    /// Frees the timer (the next operation that waits allocates one again).
+    pub fn release(&mut self) {
+        self.sleep = None;
+    }
+
     /// Runs `fut` with an optional time limit (`None` = no limit), like [`within`].
     pub async fn run<F: Future>(&mut self, limit: Option<Duration>, fut: F) -> Option<F::Output> {
         let Some(d) = limit else {
@@ -43,23 +38,37 @@ impl Deadline {
         if let std::task::Poll::Ready(r) = first {
             return Some(r);
         }
-        self.due = tokio::time::Instant::now() + d;
-        if self.sleep.deadline() > self.due {
+        let due = tokio::time::Instant::now() + d;
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(r) = fut.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Some(r));
+            }
+            self.poll_due(cx, due).map(|()| None)
+        })
+        .await
+    }
+
+    /// Ready once `due` has passed, on this deadline's timer: for waits written as a poll
+    /// function, which keep an idle connection's task small.
+    pub fn poll_due(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        due: tokio::time::Instant,
+    ) -> std::task::Poll<()> {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if sleep.deadline() > due {
             // Armed too late for this operation: pull it in.
-            self.sleep.as_mut().reset(self.due);
+            sleep.as_mut().reset(due);
         }
         loop {
-            tokio::select! {
-                biased;
-                r = &mut fut => return Some(r),
-                _ = self.sleep.as_mut() => {
-                    if tokio::time::Instant::now() >= self.due {
-                        return None;
-                    }
-                    // Fired for an earlier operation's deadline: move on to ours.
-                    self.sleep.as_mut().reset(self.due);
-                }
+            std::task::ready!(sleep.as_mut().poll(cx));
+            if tokio::time::Instant::now() >= due {
+                return std::task::Poll::Ready(());
             }
+            // Fired for an earlier operation's deadline: move on to ours.
+            sleep.as_mut().reset(due);
         }
     }
 

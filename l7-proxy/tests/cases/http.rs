@@ -107,17 +107,23 @@ async fn server_death_under_load_loses_no_get() {
             ok
         }));
     }
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    // Killed once it has taken traffic (a fixed pause raced a loaded machine's handshakes).
+    for _ in 0..500 {
+        if c.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        c.requests.load(Ordering::SeqCst) > 0,
+        "the server to kill takes traffic first"
+    );
     c.kill();
     let mut total = 0;
     for t in tasks {
         total += bounded(t).await.unwrap();
     }
     assert_eq!(total, 600);
-    assert!(
-        c.requests.load(Ordering::SeqCst) > 0,
-        "the killed server took traffic before"
-    );
 }
 
 #[tokio::test]

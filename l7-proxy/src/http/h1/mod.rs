@@ -44,32 +44,21 @@ impl H1Conn {
         }
     }
 
-    /// Reads a request head, and when it took more than one read, the instant its first
-    /// bytes were seen. `stop` resolves on soft stop; it is polled only while waiting for a
-    /// further request and never after it resolved (the connection then ends).
+    /// Reads a request head once [`H1Conn::wait_request`] saw it begin, and when it took
+    /// more than one read, the instant its first bytes were seen. `stop` is as there.
     pub async fn read_head<S: std::future::Future>(
         &mut self,
         first: bool,
         fs: &ProxySettings,
-        spare: &mut Bufs,
         mut stop: std::pin::Pin<&mut S>,
     ) -> Result<(RequestHead, Option<Instant>), HeadError> {
         let t = &fs.timeouts;
         let head_deadline = t.http_request.or(t.client);
-        // Waiting for the first byte of a further request is the keep-alive timeout.
         let idle = if first {
             head_deadline
         } else {
             t.http_keep_alive.or(t.http_request).or(t.client)
         };
-        let answer_silence = first && !fs.ignore_probes;
-        if self.cbuf.is_empty()
-            && !self
-                .wait_idle(first, answer_silence, idle, spare, stop.as_mut())
-                .await?
-        {
-            return Err(HeadError::Closed);
-        }
         if self.cbuf.capacity() == 0 {
             self.cbuf = crate::io::pool::take();
         }
@@ -131,43 +120,62 @@ impl H1Conn {
         }
     }
 
-    /// Waits for the first byte of a request. A read that would wait means the connection
-    /// is idle: its buffers (and the exchange's) are given back first, so a waiting
-    /// connection costs its socket, its TLS state and its task, not 16 KiB of buffers.
-    /// False when the wait ended without a byte (timeout, soft stop on a keep-alive wait);
-    /// a new connection that never sends gets 408 as in HAProxy (unless
-    /// `option http-ignore-probes`).
-    async fn wait_idle<S: std::future::Future>(
-        &mut self,
+    /// Waits until a request may begin: bytes (or a FIN) on the connection, or bytes
+    /// already buffered. A read that would wait means the connection is idle: its buffers
+    /// (and the exchange's, `spare`) are given back first, so a waiting connection costs
+    /// its socket, its TLS state and its task, not 16 KiB of buffers.
+    ///
+    /// False when the wait ended without a byte (the keep-alive timeout, or `stop`, soft
+    /// stop, while waiting for a further request: it is never polled on a connection's
+    /// first request, nor after it resolved, as the connection then ends). A new
+    /// connection that never sends gets 408 as in HAProxy (unless `option
+    /// http-ignore-probes`).
+    ///
+    /// One poll function rather than nested futures: this is the state an idle
+    /// connection's task sits in, and it stays a few dozen bytes (see
+    /// [`crate::http::serve_h1`]).
+    pub fn wait_request<'a, S: std::future::Future>(
+        &'a mut self,
         first: bool,
-        answer_silence: bool,
-        idle: Option<Duration>,
-        spare: &mut Bufs,
-        mut stop: std::pin::Pin<&mut S>,
-    ) -> Result<bool, HeadError> {
-        let stream = &self.stream;
-        let now = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(stream.poll_read_ready(cx).is_ready())
-        })
-        .await;
-        if now {
-            return Ok(true);
-        }
-        crate::io::pool::give(&mut self.cbuf);
-        spare.release();
-        let ready = async {
-            tokio::select! {
-                biased;
-                r = self.dl.run(idle, std::future::poll_fn(|cx| stream.poll_read_ready(cx))) => Some(r),
-                _ = stop.as_mut(), if !first => None,
-            }
+        fs: &ProxySettings,
+        spare: &'a mut Bufs,
+        mut stop: std::pin::Pin<&'a mut S>,
+    ) -> impl std::future::Future<Output = Result<bool, HeadError>> + 'a {
+        use std::task::Poll;
+        let t = &fs.timeouts;
+        // Waiting for the first byte of a further request is the keep-alive timeout.
+        let idle = if first {
+            t.http_request.or(t.client)
+        } else {
+            t.http_keep_alive.or(t.http_request).or(t.client)
         };
-        match ready.await {
-            Some(Some(Ok(()))) => Ok(true),
-            // Timeout with nothing received: see `read_head`.
-            Some(None) if answer_silence => Err(HeadError::Status(408)),
-            _ => Ok(false),
-        }
+        let answer_silence = first && !fs.ignore_probes;
+        // Set on the first poll that finds nothing to read.
+        let mut due: Option<Option<tokio::time::Instant>> = None;
+        std::future::poll_fn(move |cx| {
+            if !self.cbuf.is_empty() || self.stream.poll_read_ready(cx).is_ready() {
+                return Poll::Ready(Ok(true));
+            }
+            let due = *due.get_or_insert_with(|| {
+                crate::io::pool::give(&mut self.cbuf);
+                spare.release();
+                idle.map(|d| tokio::time::Instant::now() + d)
+            });
+            if !first && stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(false));
+            }
+            match due {
+                Some(due) => self.dl.poll_due(cx, due).map(|()| {
+                    // Timeout with nothing received: see `read_head`.
+                    if answer_silence {
+                        Err(HeadError::Status(408))
+                    } else {
+                        Ok(false)
+                    }
+                }),
+                None => Poll::Pending,
+            }
+        })
     }
 
     /// Writes `data` and flushes it (a TLS stream may hold bytes until flushed).
