@@ -4,9 +4,11 @@
 # another, with the outage the client saw for each.
 #
 # usage: sudo scripts/demo-ha-cluster.sh [--fast] [--backends N] [--impl VRRP+PROXY] [--no-build]
+#        sudo scripts/demo-ha-cluster.sh --nodes N [--fast] [--no-build]   # active/active
 #        sudo scripts/demo-ha-cluster.sh down     # remove what a killed demo left behind
 #   --fast      VRRPv3 adverts every 0.05 s (default: VRRPv2, every second, as keepalived)
 #   --backends  number of backend servers, 1..9 (default 3)
+#   --nodes     N nodes (3..6) active/active instead of a pair: scripts/demo-active-active.sh
 #   --impl      vrrpd+lbproxy (default; `cargo build --release -p bins`), keepalived+haproxy
 #               (Debian's), or a mix such as vrrpd+haproxy. Both read the same files.
 #
@@ -34,26 +36,18 @@ FAST=0
 BACKENDS=3
 VIP=198.18.0.100
 
-die() { echo "demo: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/lab.sh
+. "$ROOT/scripts/lib/lab.sh"
 
-remove_leftovers() {
-    local ns p found=0
-    for ns in $(ip netns list | awk '{print $1}' | grep '^halbdemo-' || true); do
-        found=1
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-        echo "removed namespace $ns"
-    done
-    ((found)) || echo "no demo namespaces left (halbdemo-*)"
-}
-
+ARGS=("$@")
 while (($#)); do
     case $1 in
         --fast) FAST=1; shift ;;
         --backends) BACKENDS=$2; shift 2 ;;
         --impl) IMPL=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        down) [[ $(id -u) == 0 ]] || die "needs root"; remove_leftovers; exit 0 ;;
+        down) [[ $(id -u) == 0 ]] || die "needs root"; lab_remove_leftovers; exit 0 ;;
+        --nodes) exec "$ROOT/scripts/demo-active-active.sh" "${ARGS[@]}" ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) die "unknown argument $1 (try --help)" ;;
     esac
@@ -84,64 +78,16 @@ case $PROXY_IMPL in
     haproxy) command -v haproxy >/dev/null || die "haproxy not installed" ;;
 esac
 
-WORK=$(mktemp -d /tmp/demo-ha.XXXXXX)
-BASE=halbdemo-$$
-NAMESPACES=()
-PIDS=()
-gone() { ! kill -0 "$1" 2>/dev/null; }
-wait_for() { # SECONDS CMD...: poll every 50 ms
-    local n=$(($1 * 20)) i
-    shift
-    for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done
-    return 1
-}
-cleanup() {
-    local p ns
-    set +e
-    for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
-    for ns in "${NAMESPACES[@]}"; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    done
-    for p in "${PIDS[@]}"; do wait_for 2 gone "$p"; done
-    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$WORK"
-    echo "== cleaned up (namespaces $BASE-* removed)"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME NS CMD...: in namespace NS, its own process group, log in $WORK/NAME.log; the
-# pid is left in STARTED.
-start() {
-    local name=$1 ns=$2
-    shift 2
-    setsid ip netns exec "$ns" "$@" >"$WORK/$name.log" 2>&1 &
-    STARTED=$!
-    disown "$STARTED"
-    PIDS+=("$STARTED")
-}
-ns_of() { echo "$BASE-$1"; }
+lab_init
 
 echo "== lab: namespaces $BASE-*"
-BR=$(ns_of br)
-ip netns add "$BR"; NAMESPACES+=("$BR")
-ip -n "$BR" link add br0 type bridge mcast_snooping 0 stp_state 0
-ip -n "$BR" link set lo up
-ip -n "$BR" link set br0 up
+lab_bridge
 NODES=(lb1:198.18.0.1 lb2:198.18.0.2 client:198.18.0.50)
 for ((b = 1; b <= BACKENDS; b++)); do NODES+=("be$b:198.18.0.1$b"); done
 i=0
 for node in "${NODES[@]}"; do
     i=$((i + 1))
-    name=${node%%:*} addr=${node##*:} ns=$(ns_of "${node%%:*}")
-    ip netns add "$ns"; NAMESPACES+=("$ns")
-    ip -n "$ns" link add eth0 address "$(printf '02:00:c6:12:02:%02x' "$i")" type veth peer name "p$i" netns "$BR"
-    ip -n "$BR" link set "p$i" master br0
-    ip -n "$BR" link set "p$i" up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" addr add "$addr/24" dev eth0
-    echo "   $name $addr"
+    lab_host "${node%%:*}" "${node##*:}" "$i"
 done
 
 echo "== backends: tk-http on be1..be$BACKENDS:8080"
