@@ -4,8 +4,9 @@
 # and TCP mode, for responses (downloads) and uploads of 1 KiB, 64 KiB, 1 MiB and 100 MiB.
 # Loopback, one proxy thread pinned to CPU 1, nginx and the client (wrk) on CPU 0.
 #
-# Each row: wrk -t1 -c4 for DUR seconds; throughput (Gbit/s of body through the proxy), the
-# proxy's CPU (utime+stime from /proc) per GiB of body, and the proxy's peak RSS.
+# Each row: wrk -t1 -c4 for DUR seconds (4 x DUR for 100 MiB); throughput (Gbit/s of body
+# through the proxy: all bytes read for downloads, complete bodies for uploads), the proxy's
+# CPU (utime+stime from /proc) per GiB of body, and the proxy's peak RSS.
 # Downloads are static files nginx sends with sendfile; uploads are POSTs whose body nginx
 # reads and discards (`return 200`).
 #
@@ -127,15 +128,28 @@ row() { # label mode dir size
         upload_lua "$n"
         args=(-s "$WORK/up.lua" "http://127.0.0.1:$port/up")
     fi
+    # 100 MiB bodies run 4 times longer, so that many complete.
+    local dur=$DUR
+    [ "$n" -ge 104857600 ] && dur=$((DUR * 4))
     c0=$(awk '{print $14 + $15}' "/proc/$PROXY_PID/stat")
-    out=$(taskset -c 0 wrk -t1 -c4 -d"${DUR}s" --timeout 30s "${args[@]}" 2>&1)
+    out=$(taskset -c 0 wrk -t1 -c4 -d"${dur}s" --timeout 60s "${args[@]}" 2>&1)
     c1=$(awk '{print $14 + $15}' "/proc/$PROXY_PID/stat")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-    awk -v l="$label" -v m="$mode" -v d="$dir" -v s="$size" -v r="$reqs" -v n="$n" -v dur="$DUR" \
+    # Body bytes through the proxy: for downloads all that wrk read (responses still under
+    # way at the end count too), for uploads the complete requests' bodies.
+    local body
+    if [ "$dir" = down ]; then
+        body=$(awk '/requests in/ { v = $(NF - 1); u = v; sub(/[0-9.]+/, "", u); sub(/[A-Z]+$/, "", v);
+            m = (u == "KB") ? 2^10 : (u == "MB") ? 2^20 : (u == "GB") ? 2^30 : (u == "TB") ? 2^40 : 1;
+            printf "%.0f", v * m }' <<<"$out")
+    else
+        body=$((reqs * n))
+    fi
+    awk -v l="$label" -v m="$mode" -v d="$dir" -v s="$size" -v r="$reqs" -v b="$body" -v dur="$dur" \
         -v c=$((c1 - c0)) -v t="$TICKS" -v rss="$(awk '/VmHWM/ {print $2}' "/proc/$PROXY_PID/status")" \
         -v err="$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')" 'BEGIN {
-        gib = r * n / 2^30;
-        printf "%-16s %-4s %-4s %-5s %8d %9.2f %11s %9d %s\n", l, m, d, s, r, r * n * 8 / dur / 1e9,
+        gib = b / 2^30;
+        printf "%-16s %-4s %-4s %-5s %8d %9.2f %11s %9d %s\n", l, m, d, s, r, b * 8 / dur / 1e9,
             (gib > 0 ? sprintf("%.3f", c / t / gib) : "n/a"), rss, err }'
 }
 
