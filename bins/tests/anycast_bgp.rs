@@ -1,0 +1,439 @@
+//! `anycast_route` with FRR: three nodes announce one anycast /32 over eBGP to a router
+//! doing ECMP; each node's vrrpd installs the kernel route FRR redistributes while its
+//! lbproxy runs (`vrrp_track_process`) and no maintenance file says otherwise
+//! (`track_file`), and deletes it when one fails. Measured and bounded: how long after the
+//! proxy's death, the maintenance file or vrrpd's stop the router's route loses the node,
+//! and the client is served by the others only; with BFD (FRR's bfdd, 100 ms × 3), how long
+//! a node that stops answering (its packets dropped) takes to leave the route.
+
+mod common;
+mod frr;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::within;
+use frr::Frr;
+use testkit::{exec, exec_ok, spawn, Lab, ProcessGuard, Signal};
+
+const ANYCAST: Ipv4Addr = Ipv4Addr::new(198, 18, 200, 1);
+const PORT: u16 = 8080;
+const NODES: [&str; 3] = ["n1", "n2", "n3"];
+/// What the kernel route changes are bounded by: measured at ~0.15 s (vrrpd's route
+/// change, zebra, bgpd's UPDATE, the router's zebra), with room for a loaded CI machine.
+const WITHDRAW_BOUND: Duration = Duration::from_secs(2);
+/// BFD detects a silent peer in 3 × 100 ms; BGP's own hold time (3 s here) would take
+/// longer than this bound.
+const BFD_BOUND: Duration = Duration::from_millis(1500);
+
+/// One node: FRR, vrrpd with the anycast route, and the lbproxy it tracks.
+struct Node {
+    name: &'static str,
+    addr: Ipv4Addr,
+    proxy_cfg: PathBuf,
+    maint: PathBuf,
+    proxy: Option<ProcessGuard>,
+    vrrpd: common::Vrrpd,
+    frr: Frr,
+    _dir: tempfile::TempDir,
+}
+
+/// The whole setup; dropping it stops every process and removes the namespaces.
+struct Anycast {
+    nodes: Vec<Node>,
+    router: Frr,
+    lab: Lab,
+}
+
+fn router_conf(lab: &Lab) -> String {
+    let mut neighbors = String::new();
+    for n in NODES {
+        neighbors.push_str(&format!(
+            " neighbor {} peer-group nodes\n",
+            lab.node(n).ipv4()
+        ));
+    }
+    format!(
+        "hostname rt
+router bgp 65000
+ bgp router-id {id}
+ no bgp ebgp-requires-policy
+ neighbor nodes peer-group
+ neighbor nodes remote-as 65001
+ neighbor nodes timers 1 3
+ neighbor nodes timers connect 1
+ neighbor nodes advertisement-interval 0
+ neighbor nodes bfd profile fast
+{neighbors} address-family ipv4 unicast
+  maximum-paths 3
+ exit-address-family
+",
+        id = lab.node("rt").ipv4()
+    )
+}
+
+/// The node's FRR: the kernel routes in the anycast range redistributed to the router.
+fn node_conf(name: &str, addr: Ipv4Addr, router: Ipv4Addr) -> String {
+    format!(
+        "hostname {name}
+ip prefix-list anycast seq 5 permit 198.18.200.0/24 ge 32
+route-map anycast permit 10
+ match ip address prefix-list anycast
+router bgp 65001
+ bgp router-id {addr}
+ no bgp ebgp-requires-policy
+ neighbor {router} remote-as 65000
+ neighbor {router} timers 1 3
+ neighbor {router} timers connect 1
+ neighbor {router} advertisement-interval 0
+ neighbor {router} bfd profile fast
+ address-family ipv4 unicast
+  redistribute kernel route-map anycast
+ exit-address-family
+"
+    )
+}
+
+const BFDD_CONF: &str = "bfd
+ profile fast
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+";
+
+/// vrrpd's keepalived.conf: the anycast route tracks this node's lbproxy (by its command
+/// line: one pid namespace for all nodes) and a maintenance file.
+fn vrrpd_conf(proxy_cfg: &std::path::Path, maint: &std::path::Path) -> String {
+    format!(
+        "vrrp_track_process proxy {{
+    process \"{lbproxy}\" -f \"{cfg}\"
+    weight 0
+}}
+track_file maint {{
+    file {maint}
+    weight 0
+}}
+anycast_route web {{
+    prefix {ANYCAST}/32
+    interface lo
+    track_process {{
+        proxy
+    }}
+    track_file {{
+        maint
+    }}
+}}
+",
+        lbproxy = env!("CARGO_BIN_EXE_lbproxy"),
+        cfg = proxy_cfg.display(),
+        maint = maint.display(),
+    )
+}
+
+/// An lbproxy answering every request with the node's name.
+fn proxy_conf(name: &str) -> String {
+    format!(
+        "global
+    maxconn 500
+defaults
+    mode http
+    timeout client 5s
+frontend app
+    bind *:{PORT}
+    http-request return status 200 content-type text/plain string \"{name}\"
+"
+    )
+}
+
+fn start_proxy(ns: &str, cfg: &std::path::Path) -> ProcessGuard {
+    spawn(
+        ns,
+        [
+            env!("CARGO_BIN_EXE_lbproxy"),
+            "-f",
+            cfg.to_str().expect("utf-8 path"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("lbproxy in {ns}: {e}"))
+}
+
+impl Anycast {
+    fn start(test: &str) -> Option<Anycast> {
+        let lab = common::lab(test, "acb", &["rt", "n1", "n2", "n3", "cl"])?;
+        if !frr::require_frr(test) {
+            return None;
+        }
+        let rt = lab.node("rt");
+        // The router forwards, hashes flows on their ports over the next hops, and sends
+        // no redirect (client and nodes share its segment).
+        rt.exec_ok(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            .expect("sysctl");
+        rt.exec_ok(["sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1"])
+            .expect("sysctl");
+        for conf in ["all", "default", rt.ifname()] {
+            let key = format!("net.ipv4.conf.{conf}.send_redirects=0");
+            rt.exec_ok(["sysctl", "-qw", &key]).expect("sysctl");
+        }
+        let via = rt.ipv4().to_string();
+        let dst = format!("{ANYCAST}/32");
+        lab.node("cl")
+            .exec_ok(["ip", "route", "add", &dst, "via", &via])
+            .expect("client route");
+        let router = Frr::start(rt.ns(), &router_conf(&lab), BFDD_CONF).expect("router FRR");
+        let mut nodes = Vec::new();
+        for name in NODES {
+            let node = lab.node(name);
+            let dir = tempfile::Builder::new()
+                .prefix("anycast")
+                .tempdir()
+                .expect("dir");
+            let proxy_cfg = dir.path().join("haproxy.cfg");
+            std::fs::write(&proxy_cfg, proxy_conf(name)).expect("proxy config");
+            let maint = dir.path().join("maint");
+            std::fs::write(&maint, "0\n").expect("maint file");
+            let frr = Frr::start(
+                node.ns(),
+                &node_conf(name, node.ipv4(), rt.ipv4()),
+                BFDD_CONF,
+            )
+            .expect("node FRR");
+            let proxy = Some(start_proxy(node.ns(), &proxy_cfg));
+            // Process events come in the test's own namespace (the kernel sends them in the
+            // initial one only; /proc/1/ns/net may not open in a sandbox).
+            let netns = format!("/proc/{}/ns/net", std::process::id());
+            let conf = vrrpd_conf(&proxy_cfg, &maint);
+            let vrrpd =
+                common::Vrrpd::start_with(node.ns(), &conf, &["--proc-events-netns", &netns])
+                    .unwrap_or_else(|e| panic!("vrrpd on {name}: {e}"));
+            nodes.push(Node {
+                name,
+                addr: node.ipv4(),
+                proxy_cfg,
+                maint,
+                proxy,
+                vrrpd,
+                frr,
+                _dir: dir,
+            });
+        }
+        Some(Anycast { nodes, router, lab })
+    }
+
+    /// The router's next hops for the anycast /32 in its kernel (what it forwards by).
+    fn next_hops(&self) -> Vec<Ipv4Addr> {
+        let out = exec(
+            self.lab.node("rt").ns(),
+            ["ip", "route", "show", &ANYCAST.to_string()],
+        )
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+        let words: Vec<&str> = out.split_whitespace().collect();
+        let mut hops: Vec<Ipv4Addr> = words
+            .windows(2)
+            .filter(|w| w[0] == "via")
+            .filter_map(|w| w[1].parse().ok())
+            .collect();
+        hops.sort();
+        hops
+    }
+
+    fn all_hops(&self) -> Vec<Ipv4Addr> {
+        let mut all: Vec<Ipv4Addr> = self.nodes.iter().map(|n| n.addr).collect();
+        all.sort();
+        all
+    }
+
+    fn hops_without(&self, i: usize) -> Vec<Ipv4Addr> {
+        let gone = self.nodes[i].addr;
+        self.all_hops().into_iter().filter(|a| *a != gone).collect()
+    }
+
+    /// Waits at most `limit` for the router's next hops to be `hops`; how long it took.
+    fn await_hops(&self, hops: &[Ipv4Addr], limit: Duration) -> Option<Duration> {
+        within(limit, || self.next_hops() == hops)
+    }
+
+    /// `n` requests from the client, each on a new connection (a new source port): who
+    /// answered how often, and how many got no answer.
+    fn spread(&self, n: usize) -> (BTreeMap<String, usize>, usize) {
+        testkit::in_netns(self.lab.node("cl").ns(), || {
+            let mut answers = BTreeMap::new();
+            let mut failed = 0;
+            for _ in 0..n {
+                match ask() {
+                    Some(name) => *answers.entry(name).or_insert(0) += 1,
+                    None => failed += 1,
+                }
+            }
+            (answers, failed)
+        })
+        .expect("client namespace")
+    }
+
+    /// Waits at most `limit` until 30 requests in a row are all answered, none by node
+    /// `i`; how long it took.
+    fn await_served_without(&self, i: usize, limit: Duration) -> Option<Duration> {
+        let gone = self.nodes[i].name;
+        within(limit, || {
+            let (answers, failed) = self.spread(30);
+            failed == 0 && !answers.contains_key(gone)
+        })
+    }
+
+    fn logs(&self) -> String {
+        let mut out = format!("router FRR:\n{}\n", self.router.logs());
+        for n in &self.nodes {
+            out.push_str(&format!(
+                "--- {} vrrpd:\n{}\n--- {} FRR:\n{}\n",
+                n.name,
+                n.vrrpd.log(),
+                n.name,
+                n.frr.logs()
+            ));
+        }
+        out
+    }
+}
+
+/// One HTTP request to the anycast address: the body (the node's name), if answered.
+fn ask() -> Option<String> {
+    let addr = SocketAddr::from((ANYCAST, PORT));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: anycast\r\n\r\n")
+        .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.trim().to_string())
+}
+
+fn announced(node: &Node) -> bool {
+    node.vrrpd.status()["anycast_routes"][0]["announced"] == true
+}
+
+#[test]
+fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
+    let Some(mut a) = Anycast::start("anycast_bgp") else {
+        return;
+    };
+    let started = Instant::now();
+    let all = a.all_hops();
+    let up = a.await_hops(&all, Duration::from_secs(20));
+    assert!(
+        up.is_some(),
+        "the router never had the 3 next hops: {:?}\n{}\n{}",
+        a.next_hops(),
+        a.router.vtysh("show bgp summary"),
+        a.logs()
+    );
+    eprintln!(
+        "3 ECMP next hops after {:?} (BGP sessions up)",
+        started.elapsed()
+    );
+    let metric = exec_ok(
+        a.nodes[0].frr.ns.as_str(),
+        ["ip", "route", "show", "proto", "210"],
+    )
+    .expect("ip route");
+    assert!(
+        metric.contains("metric 155"),
+        "priority 100, metric 155: {metric}"
+    );
+
+    // Many source ports: the router's L4 hash spreads them over the three nodes.
+    let (answers, failed) = a.spread(90);
+    eprintln!("90 requests: {answers:?}, {failed} unanswered");
+    assert_eq!(failed, 0);
+    assert_eq!(answers.len(), 3, "every node answers some: {answers:?}");
+    assert!(answers.values().all(|n| *n >= 10), "{answers:?}");
+
+    // n2's proxy dies: its vrrpd hears it from the kernel and deletes the route.
+    let killed = Instant::now();
+    a.nodes[1]
+        .proxy
+        .as_mut()
+        .expect("proxy")
+        .signal(Signal::SIGKILL)
+        .expect("kill");
+    let without_n2 = a.hops_without(1);
+    let withdrawn = a.await_hops(&without_n2, WITHDRAW_BOUND);
+    let served = a.await_served_without(1, WITHDRAW_BOUND);
+    eprintln!(
+        "proxy killed: next hop gone from the router after {withdrawn:?}, client served by \
+         the two others only after {:?}",
+        served.map(|_| killed.elapsed())
+    );
+    assert!(
+        withdrawn.is_some(),
+        "n2 still a next hop: {:?}\n{}",
+        a.next_hops(),
+        a.logs()
+    );
+    assert!(served.is_some(), "client not served by n1 and n3 alone");
+    assert!(!announced(&a.nodes[1]), "n2's status says withdrawn");
+
+    // The proxy back: the route comes back.
+    let restarted = Instant::now();
+    let (ns, cfg) = (a.nodes[1].frr.ns.clone(), a.nodes[1].proxy_cfg.clone());
+    a.nodes[1].proxy = Some(start_proxy(&ns, &cfg));
+    let back = a.await_hops(&all, WITHDRAW_BOUND);
+    eprintln!("proxy restarted: next hop back after {back:?}");
+    assert!(back.is_some(), "n2 not back: {:?}", a.next_hops());
+    assert!(restarted.elapsed() < WITHDRAW_BOUND * 2);
+
+    // Maintenance: n3's file says 1, the route goes; 0, it comes back.
+    std::fs::write(&a.nodes[2].maint, "1\n").expect("maint");
+    let drained = a.await_hops(&a.hops_without(2), WITHDRAW_BOUND);
+    eprintln!("maintenance file: next hop gone after {drained:?}");
+    assert!(
+        drained.is_some(),
+        "n3 still a next hop in maintenance: {:?}",
+        a.next_hops()
+    );
+    assert!(a.await_served_without(2, WITHDRAW_BOUND).is_some());
+    std::fs::write(&a.nodes[2].maint, "0\n").expect("maint");
+    let undrained = a.await_hops(&all, WITHDRAW_BOUND);
+    eprintln!("maintenance over: next hop back after {undrained:?}");
+    assert!(undrained.is_some(), "n3 not back: {:?}", a.next_hops());
+
+    // A node that stops answering (every packet in and out dropped, links up, its daemons
+    // alive): BFD takes it out, before BGP's 3 s hold time would.
+    let n1 = a.lab.node("n1");
+    let rules = "table inet acbdrop { chain in { type filter hook input priority -300; policy drop; }; chain out { type filter hook output priority -300; policy drop; }; }";
+    n1.exec_ok(["nft", rules]).expect("nft drop");
+    let silent = a.await_hops(&a.hops_without(0), BFD_BOUND);
+    eprintln!("n1 silent: next hop gone (BFD) after {silent:?}");
+    assert!(silent.is_some(), "n1 still a next hop: {:?}", a.next_hops());
+    n1.exec_ok(["nft", "delete", "table", "inet", "acbdrop"])
+        .expect("nft delete");
+    let rejoined = a.await_hops(&all, Duration::from_secs(10));
+    eprintln!("n1 answering again: next hop back after {rejoined:?}");
+    assert!(rejoined.is_some(), "n1 not back: {:?}", a.next_hops());
+
+    // vrrpd stops (SIGTERM): it withdraws the route, then stops delivering the address.
+    let n3 = &mut a.nodes[2];
+    n3.vrrpd.proc.signal(Signal::SIGTERM).expect("SIGTERM");
+    let stopped = a.await_hops(&a.hops_without(2), WITHDRAW_BOUND);
+    eprintln!("vrrpd stopped: next hop gone after {stopped:?}");
+    assert!(stopped.is_some(), "n3 still a next hop after vrrpd stopped");
+    let n3 = &mut a.nodes[2];
+    assert!(n3
+        .vrrpd
+        .proc
+        .wait_timeout(Duration::from_secs(5))
+        .expect("wait")
+        .is_some());
+    let left = exec_ok(
+        n3.frr.ns.as_str(),
+        ["ip", "route", "show", "table", "all", "proto", "210"],
+    )
+    .expect("ip route");
+    assert!(left.trim().is_empty(), "vrrpd left routes behind: {left}");
+    eprintln!("total {:?}", started.elapsed());
+}
