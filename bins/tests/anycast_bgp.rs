@@ -106,7 +106,7 @@ const BFDD_CONF: &str = "bfd
 
 /// vrrpd's keepalived.conf: the anycast route tracks this node's lbproxy (by its command
 /// line: one pid namespace for all nodes) and a maintenance file.
-fn vrrpd_conf(proxy_cfg: &std::path::Path, maint: &std::path::Path) -> String {
+fn vrrpd_conf(proxy_cfg: &std::path::Path, maint: &std::path::Path, priority: u8) -> String {
     format!(
         "vrrp_track_process proxy {{
     process \"{lbproxy}\" -f \"{cfg}\"
@@ -119,6 +119,7 @@ track_file maint {{
 anycast_route web {{
     prefix {ANYCAST}/32
     interface lo
+    priority {priority}
     track_process {{
         proxy
     }}
@@ -204,7 +205,7 @@ impl Anycast {
             // Process events come in the test's own namespace (the kernel sends them in the
             // initial one only; /proc/1/ns/net may not open in a sandbox).
             let netns = format!("/proc/{}/ns/net", std::process::id());
-            let conf = vrrpd_conf(&proxy_cfg, &maint);
+            let conf = vrrpd_conf(&proxy_cfg, &maint, 100);
             let vrrpd =
                 common::Vrrpd::start_with(node.ns(), &conf, &["--proc-events-netns", &netns])
                     .unwrap_or_else(|e| panic!("vrrpd on {name}: {e}"));
@@ -317,14 +318,20 @@ fn announced(node: &Node) -> bool {
     node.vrrpd.status()["anycast_routes"][0]["announced"] == true
 }
 
-#[test]
-fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
-    let Some(mut a) = Anycast::start("anycast_bgp") else {
-        return;
-    };
+/// The route of `node` in its own kernel (protocol 210: vrrpd's).
+fn node_routes(node: &Node) -> String {
+    exec_ok(
+        node.frr.ns.as_str(),
+        ["ip", "route", "show", "table", "all", "proto", "210"],
+    )
+    .expect("ip route")
+}
+
+/// BGP up, three next hops at the router, and flows from many source ports spread over
+/// the three nodes by the router's L4 hash.
+fn three_next_hops_share_the_flows(a: &Anycast) {
     let started = Instant::now();
-    let all = a.all_hops();
-    let up = a.await_hops(&all, Duration::from_secs(20));
+    let up = a.await_hops(&a.all_hops(), Duration::from_secs(20));
     assert!(
         up.is_some(),
         "the router never had the 3 next hops: {:?}\n{}\n{}",
@@ -336,33 +343,29 @@ fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
         "3 ECMP next hops after {:?} (BGP sessions up)",
         started.elapsed()
     );
-    let metric = exec_ok(
-        a.nodes[0].frr.ns.as_str(),
-        ["ip", "route", "show", "proto", "210"],
-    )
-    .expect("ip route");
+    let routes = node_routes(&a.nodes[0]);
     assert!(
-        metric.contains("metric 155"),
-        "priority 100, metric 155: {metric}"
+        routes.contains("metric 155"),
+        "priority 100, metric 155: {routes}"
     );
-
-    // Many source ports: the router's L4 hash spreads them over the three nodes.
+    assert!(
+        routes.contains("local 198.18.200.1"),
+        "delivered locally: {routes}"
+    );
     let (answers, failed) = a.spread(90);
     eprintln!("90 requests: {answers:?}, {failed} unanswered");
     assert_eq!(failed, 0);
     assert_eq!(answers.len(), 3, "every node answers some: {answers:?}");
     assert!(answers.values().all(|n| *n >= 10), "{answers:?}");
+}
 
-    // n2's proxy dies: its vrrpd hears it from the kernel and deletes the route.
+/// n2's proxy dies: its vrrpd hears it from the kernel and deletes the route; the client
+/// is served by n1 and n3 only. The proxy back, the route is back.
+fn a_dead_proxy_withdraws_its_node(a: &mut Anycast) {
     let killed = Instant::now();
-    a.nodes[1]
-        .proxy
-        .as_mut()
-        .expect("proxy")
-        .signal(Signal::SIGKILL)
-        .expect("kill");
-    let without_n2 = a.hops_without(1);
-    let withdrawn = a.await_hops(&without_n2, WITHDRAW_BOUND);
+    let proxy = a.nodes[1].proxy.as_mut().expect("proxy");
+    proxy.signal(Signal::SIGKILL).expect("kill");
+    let withdrawn = a.await_hops(&a.hops_without(1), WITHDRAW_BOUND);
     let served = a.await_served_without(1, WITHDRAW_BOUND);
     eprintln!(
         "proxy killed: next hop gone from the router after {withdrawn:?}, client served by \
@@ -377,17 +380,20 @@ fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
     );
     assert!(served.is_some(), "client not served by n1 and n3 alone");
     assert!(!announced(&a.nodes[1]), "n2's status says withdrawn");
+    assert!(
+        !node_routes(&a.nodes[1]).contains("metric"),
+        "no route left to announce"
+    );
 
-    // The proxy back: the route comes back.
-    let restarted = Instant::now();
     let (ns, cfg) = (a.nodes[1].frr.ns.clone(), a.nodes[1].proxy_cfg.clone());
     a.nodes[1].proxy = Some(start_proxy(&ns, &cfg));
-    let back = a.await_hops(&all, WITHDRAW_BOUND);
+    let back = a.await_hops(&a.all_hops(), WITHDRAW_BOUND);
     eprintln!("proxy restarted: next hop back after {back:?}");
     assert!(back.is_some(), "n2 not back: {:?}", a.next_hops());
-    assert!(restarted.elapsed() < WITHDRAW_BOUND * 2);
+}
 
-    // Maintenance: n3's file says 1, the route goes; 0, it comes back.
+/// Maintenance: n3's file says 1, the route goes; 0, it comes back.
+fn a_maintenance_file_drains_its_node(a: &Anycast) {
     std::fs::write(&a.nodes[2].maint, "1\n").expect("maint");
     let drained = a.await_hops(&a.hops_without(2), WITHDRAW_BOUND);
     eprintln!("maintenance file: next hop gone after {drained:?}");
@@ -398,42 +404,101 @@ fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
     );
     assert!(a.await_served_without(2, WITHDRAW_BOUND).is_some());
     std::fs::write(&a.nodes[2].maint, "0\n").expect("maint");
-    let undrained = a.await_hops(&all, WITHDRAW_BOUND);
+    let undrained = a.await_hops(&a.all_hops(), WITHDRAW_BOUND);
     eprintln!("maintenance over: next hop back after {undrained:?}");
     assert!(undrained.is_some(), "n3 not back: {:?}", a.next_hops());
+}
 
-    // A node that stops answering (every packet in and out dropped, links up, its daemons
-    // alive): BFD takes it out, before BGP's 3 s hold time would.
+/// A lower priority, by a reload: the route stays (no withdrawal), its metric and so its
+/// MED grow, and the router, choosing the lowest MED among routes from one AS, leaves n1
+/// out; the priority back, n1 is back.
+fn a_lower_priority_is_a_higher_med(a: &mut Anycast) {
+    let withdrawals =
+        |a: &Anycast| a.nodes[0].vrrpd.status()["anycast_routes"][0]["withdrawals"].clone();
+    let before = withdrawals(a);
+    let n1 = &a.nodes[0];
+    let (demoted, restored) = (
+        vrrpd_conf(&n1.proxy_cfg, &n1.maint, 90),
+        vrrpd_conf(&n1.proxy_cfg, &n1.maint, 100),
+    );
+    a.nodes[0].vrrpd.reload(&demoted);
+    let lower = a.await_hops(&a.hops_without(0), WITHDRAW_BOUND);
+    eprintln!("priority 90 on n1 (MED 165 against 155): next hop gone after {lower:?}");
+    assert!(
+        lower.is_some(),
+        "n1 still a next hop at priority 90: {:?}",
+        a.next_hops()
+    );
+    let routes = node_routes(&a.nodes[0]);
+    assert!(
+        routes.contains("metric 165"),
+        "priority 90, metric 165: {routes}"
+    );
+    assert!(
+        !routes.contains("metric 155"),
+        "the old metric's route went: {routes}"
+    );
+    assert_eq!(withdrawals(a), before, "a new priority is no withdrawal");
+    a.nodes[0].vrrpd.reload(&restored);
+    let back = a.await_hops(&a.all_hops(), WITHDRAW_BOUND);
+    assert!(
+        back.is_some(),
+        "n1 not back at priority 100: {:?}",
+        a.next_hops()
+    );
+}
+
+/// A node that stops answering (every packet in and out dropped, links up, its daemons
+/// alive): BFD takes it out, before BGP's 3 s hold time would.
+fn bfd_takes_a_silent_node_out(a: &Anycast) {
     let n1 = a.lab.node("n1");
-    let rules = "table inet acbdrop { chain in { type filter hook input priority -300; policy drop; }; chain out { type filter hook output priority -300; policy drop; }; }";
+    let rules = "table inet acbdrop { \
+        chain in { type filter hook input priority -300; policy drop; }; \
+        chain out { type filter hook output priority -300; policy drop; }; }";
     n1.exec_ok(["nft", rules]).expect("nft drop");
     let silent = a.await_hops(&a.hops_without(0), BFD_BOUND);
     eprintln!("n1 silent: next hop gone (BFD) after {silent:?}");
     assert!(silent.is_some(), "n1 still a next hop: {:?}", a.next_hops());
     n1.exec_ok(["nft", "delete", "table", "inet", "acbdrop"])
         .expect("nft delete");
-    let rejoined = a.await_hops(&all, Duration::from_secs(10));
+    let rejoined = a.await_hops(&a.all_hops(), Duration::from_secs(10));
     eprintln!("n1 answering again: next hop back after {rejoined:?}");
     assert!(rejoined.is_some(), "n1 not back: {:?}", a.next_hops());
+}
 
-    // vrrpd stops (SIGTERM): it withdraws the route, then stops delivering the address.
-    let n3 = &mut a.nodes[2];
-    n3.vrrpd.proc.signal(Signal::SIGTERM).expect("SIGTERM");
+/// vrrpd stops (SIGTERM): it withdraws the route, then stops delivering the address and
+/// leaves no route of its own.
+fn a_stopping_vrrpd_withdraws_and_cleans_up(a: &mut Anycast) {
+    a.nodes[2]
+        .vrrpd
+        .proc
+        .signal(Signal::SIGTERM)
+        .expect("SIGTERM");
     let stopped = a.await_hops(&a.hops_without(2), WITHDRAW_BOUND);
     eprintln!("vrrpd stopped: next hop gone after {stopped:?}");
     assert!(stopped.is_some(), "n3 still a next hop after vrrpd stopped");
     let n3 = &mut a.nodes[2];
-    assert!(n3
+    let exited = n3
         .vrrpd
         .proc
         .wait_timeout(Duration::from_secs(5))
-        .expect("wait")
-        .is_some());
-    let left = exec_ok(
-        n3.frr.ns.as_str(),
-        ["ip", "route", "show", "table", "all", "proto", "210"],
-    )
-    .expect("ip route");
+        .expect("wait");
+    assert!(exited.is_some(), "vrrpd still running");
+    let left = node_routes(n3);
     assert!(left.trim().is_empty(), "vrrpd left routes behind: {left}");
+}
+
+#[test]
+fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
+    let Some(mut a) = Anycast::start("anycast_bgp") else {
+        return;
+    };
+    let started = Instant::now();
+    three_next_hops_share_the_flows(&a);
+    a_dead_proxy_withdraws_its_node(&mut a);
+    a_maintenance_file_drains_its_node(&a);
+    a_lower_priority_is_a_higher_med(&mut a);
+    bfd_takes_a_silent_node_out(&a);
+    a_stopping_vrrpd_withdraws_and_cleans_up(&mut a);
     eprintln!("total {:?}", started.elapsed());
 }
