@@ -365,12 +365,25 @@ fn a_dead_proxy_withdraws_its_node(a: &mut Anycast) {
     let killed = Instant::now();
     let proxy = a.nodes[1].proxy.as_mut().expect("proxy");
     proxy.signal(Signal::SIGKILL).expect("kill");
-    let withdrawn = a.await_hops(&a.hops_without(1), WITHDRAW_BOUND);
-    let served = a.await_served_without(1, WITHDRAW_BOUND);
+    // vrrpd's share first (its kernel route gone), then FRR's and the router's.
+    let local = within(WITHDRAW_BOUND, || {
+        !node_routes(&a.nodes[1]).contains("metric")
+    })
+    .map(|_| killed.elapsed());
+    let withdrawn = a
+        .await_hops(&a.hops_without(1), WITHDRAW_BOUND)
+        .map(|_| killed.elapsed());
+    let served = a
+        .await_served_without(1, WITHDRAW_BOUND)
+        .map(|_| killed.elapsed());
     eprintln!(
-        "proxy killed: next hop gone from the router after {withdrawn:?}, client served by \
-         the two others only after {:?}",
-        served.map(|_| killed.elapsed())
+        "proxy killed: n2's kernel route gone after {local:?}, its next hop gone from the \
+         router after {withdrawn:?}, client served by the two others only after {served:?}"
+    );
+    assert!(
+        local.is_some(),
+        "n2's vrrpd kept its route\n{}",
+        a.nodes[1].vrrpd.log()
     );
     assert!(
         withdrawn.is_some(),
@@ -380,10 +393,6 @@ fn a_dead_proxy_withdraws_its_node(a: &mut Anycast) {
     );
     assert!(served.is_some(), "client not served by n1 and n3 alone");
     assert!(!announced(&a.nodes[1]), "n2's status says withdrawn");
-    assert!(
-        !node_routes(&a.nodes[1]).contains("metric"),
-        "no route left to announce"
-    );
 
     let (ns, cfg) = (a.nodes[1].frr.ns.clone(), a.nodes[1].proxy_cfg.clone());
     a.nodes[1].proxy = Some(start_proxy(&ns, &cfg));
