@@ -457,6 +457,30 @@ fn a_lower_priority_is_a_higher_med(a: &mut Anycast) {
     );
 }
 
+/// A reload without the block: the route is withdrawn and the prefix no longer delivered;
+/// with it again, both are back.
+fn a_reload_that_drops_the_block_withdraws(a: &mut Anycast) {
+    let n2 = &a.nodes[1];
+    let with = vrrpd_conf(&n2.proxy_cfg, &n2.maint, 100);
+    let without = with[..with.find("anycast_route").expect("the block")].to_string();
+    a.nodes[1].vrrpd.reload(&without);
+    let gone = a.await_hops(&a.hops_without(1), WITHDRAW_BOUND);
+    eprintln!("reload without the block: next hop gone after {gone:?}");
+    assert!(gone.is_some(), "n2 still a next hop: {:?}", a.next_hops());
+    let cleaned = within(WITHDRAW_BOUND, || {
+        node_routes(&a.nodes[1]).trim().is_empty()
+    });
+    assert!(cleaned.is_some(), "left: {}", node_routes(&a.nodes[1]));
+    a.nodes[1].vrrpd.reload(&with);
+    let back = a.await_hops(&a.all_hops(), WITHDRAW_BOUND);
+    assert!(
+        back.is_some(),
+        "n2 not back after the reload: {:?}",
+        a.next_hops()
+    );
+    assert!(node_routes(&a.nodes[1]).contains("local 198.18.200.1"));
+}
+
 /// A node that stops answering (every packet in and out dropped, links up, its daemons
 /// alive): BFD takes it out, before BGP's 3 s hold time would.
 fn bfd_takes_a_silent_node_out(a: &Anycast) {
@@ -507,6 +531,7 @@ fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
     a_dead_proxy_withdraws_its_node(&mut a);
     a_maintenance_file_drains_its_node(&a);
     a_lower_priority_is_a_higher_med(&mut a);
+    a_reload_that_drops_the_block_withdraws(&mut a);
     bfd_takes_a_silent_node_out(&a);
     a_stopping_vrrpd_withdraws_and_cleans_up(&mut a);
     eprintln!("total {:?}", started.elapsed());
