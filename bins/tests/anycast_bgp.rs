@@ -536,3 +536,72 @@ fn three_nodes_announce_one_anycast_address_while_their_proxies_run() {
     a_stopping_vrrpd_withdraws_and_cleans_up(&mut a);
     eprintln!("total {:?}", started.elapsed());
 }
+
+/// An `anycast_route` on an interface that goes: down, the kernel drops its routes and
+/// vrrpd counts the route withdrawn; up again, and deleted then recreated (a new index),
+/// vrrpd delivers and installs it again. No FRR needed: the kernel routes are the contract.
+#[test]
+fn an_interface_that_goes_and_comes_back_takes_the_route_with_it() {
+    let test = "anycast_interface";
+    let Some(lab) = common::lab(test, "aci", &["n"]) else {
+        return;
+    };
+    let ns = lab.node("n").ns().to_string();
+    let veth = || {
+        exec_ok(
+            &ns,
+            [
+                "ip", "link", "add", "acx0", "type", "veth", "peer", "name", "acx1",
+            ],
+        )
+        .expect("veth");
+        for dev in ["acx0", "acx1"] {
+            exec_ok(&ns, ["ip", "link", "set", dev, "up"]).expect("up");
+        }
+    };
+    veth();
+    let conf = "anycast_route side {\n    prefix 198.18.201.0/24\n    interface acx0\n}\n";
+    let vrrpd = common::Vrrpd::on(&lab, "n", conf);
+    let routes = || {
+        exec_ok(&ns, ["ip", "route", "show", "table", "all", "proto", "210"]).unwrap_or_default()
+    };
+    let installed = || {
+        let r = routes();
+        r.contains("198.18.201.0/24 dev acx0") && r.contains("local 198.18.201.0/24 dev acx0")
+    };
+    let status = |v: &common::Vrrpd| v.status()["anycast_routes"][0]["announced"] == true;
+    let limit = Duration::from_secs(3);
+    assert!(
+        within(limit, installed).is_some(),
+        "not installed: {}\n{}",
+        routes(),
+        vrrpd.log()
+    );
+
+    exec_ok(&ns, ["ip", "link", "set", "acx0", "down"]).expect("down");
+    assert!(
+        within(limit, || !status(&vrrpd)).is_some(),
+        "still announced while down"
+    );
+    exec_ok(&ns, ["ip", "link", "set", "acx0", "up"]).expect("up");
+    assert!(
+        within(limit, || installed() && status(&vrrpd)).is_some(),
+        "not back after up: {}",
+        routes()
+    );
+
+    exec_ok(&ns, ["ip", "link", "del", "acx0"]).expect("del");
+    assert!(
+        within(limit, || !status(&vrrpd)).is_some(),
+        "still announced without its interface"
+    );
+    veth();
+    let back = within(limit, || installed() && status(&vrrpd));
+    assert!(
+        back.is_some(),
+        "not back on the new interface: {}\n{}",
+        routes(),
+        vrrpd.log()
+    );
+    assert_eq!(vrrpd.status()["anycast_routes"][0]["withdrawals"], 2);
+}

@@ -19,7 +19,7 @@ use crate::route::{AnycastPrefix, RouteManager};
 use super::plan::{track_lists, TrackLists, TrackReading, TrackSource};
 use super::status::AnycastRouteStatus;
 use super::tracking::TrackStates;
-use super::{Daemon, DriverError};
+use super::{link_running, Daemon, DriverError};
 
 /// How long a stopping daemon keeps delivering its withdrawn prefixes locally: time for
 /// the withdrawal to reach the router (about 150 ms measured through FRR, see
@@ -36,6 +36,8 @@ pub(super) struct RunningRoute {
     health: AnycastHealth,
     /// The metric of the route in the kernel, if one is there.
     installed: Option<u32>,
+    /// Whether the interface was there and running at the last look.
+    usable: bool,
     withdrawals: u64,
     /// The last error installing or deleting, logged once.
     last_error: Option<String>,
@@ -55,9 +57,14 @@ impl RunningRoute {
             route: a.name.clone(),
             what,
         };
+        // A missing interface is waited for, as an instance's is (see `follow_interface`).
         let ifindex = match index_of(&a.interface) {
             Ok(Some(index)) => index,
-            Ok(None) => return Err(fail(format!("interface {} does not exist", a.interface))),
+            Ok(None) => {
+                warn!(anycast_route = %a.name, interface = %a.interface,
+                      "interface does not exist; the route waits for it");
+                0
+            }
             Err(e) => return Err(fail(e.to_string())),
         };
         let (sources, tracks) = route_tracks(a, all).map_err(fail)?;
@@ -72,6 +79,7 @@ impl RunningRoute {
             sources,
             tracks,
             installed: None,
+            usable: ifindex != 0 && link_running(&a.interface),
             withdrawals: 0,
             last_error: None,
         })
@@ -81,7 +89,43 @@ impl RunningRoute {
     fn runs(&self, a: &AnycastRoute, all: &Config) -> bool {
         self.config.same_settings(a)
             && route_tracks(a, all).is_ok_and(|(s, t)| s == self.sources && t == self.tracks)
-            && index_of(&a.interface).ok().flatten() == Some(self.prefix.ifindex)
+            && index_of(&a.interface).ok().flatten().unwrap_or(0) == self.prefix.ifindex
+    }
+
+    /// Follows the route's interface. Deleted or down, the kernel drops its routes
+    /// (IPv4 flushes the routes of a device that goes down, without telling anyone), so
+    /// the route counts as withdrawn until it is back; back (or replaced: a new index),
+    /// the prefix is delivered again and the route installed anew. Returns whether the
+    /// interface is usable.
+    async fn follow_interface(&mut self, routes: &RouteManager) -> bool {
+        let index = index_of(&self.config.interface).ok().flatten();
+        let usable = index.is_some() && link_running(&self.config.interface);
+        if !usable {
+            if self.usable {
+                warn!(anycast_route = %self.config.name, interface = %self.config.interface,
+                      "interface gone or down: route withdrawn until it is back");
+                if let Some(metric) = self.installed.take() {
+                    // Already gone with a deleted device; a device down but present may
+                    // keep it (carrier loss): it must not be announced.
+                    let _ = routes.withdraw(&self.prefix, Some(metric)).await;
+                    self.withdrawals += 1;
+                }
+            }
+            self.usable = false;
+            return false;
+        }
+        let index = index.unwrap_or_default();
+        if !self.usable || index != self.prefix.ifindex {
+            info!(anycast_route = %self.config.name, interface = %self.config.interface,
+                  ifindex = index, "interface usable: prefix delivered on it");
+            self.prefix.ifindex = index;
+            self.installed = None;
+            if let Err(e) = routes.add_local(&self.prefix).await {
+                warn!(anycast_route = %self.config.name, "{e}");
+            }
+        }
+        self.usable = true;
+        true
     }
 
     /// Tells the health every check's state as known now.
@@ -199,7 +243,7 @@ fn route_tracks(
 
 impl Daemon {
     /// What `config` does with each of its `anycast_route`s; fails, changing nothing, when
-    /// one cannot run (its interface is missing).
+    /// one cannot run (its interface cannot be looked up).
     pub(super) fn plan_anycast(&self, config: &Config) -> Result<Vec<Planned>, DriverError> {
         config
             .anycast_routes
@@ -230,7 +274,7 @@ impl Daemon {
                     if let Some(prev) = same_prefix.map(|i| old.swap_remove(i)) {
                         new.installed = prev.installed;
                         new.withdrawals = prev.withdrawals;
-                    } else {
+                    } else if new.prefix.ifindex != 0 {
                         // Leftovers of a crashed run go; the prefix is delivered from now.
                         if let Err(e) = self.routes.withdraw(&new.prefix, None).await {
                             warn!(anycast_route = %new.config.name, "{e}");
@@ -254,10 +298,14 @@ impl Daemon {
         self.sync_anycast().await;
     }
 
-    /// Every route told its checks' states and the kernel made to follow: after each report
-    /// of a check and at each link poll (which also retries a failed install).
+    /// Every route on its interface, told its checks' states, and the kernel made to
+    /// follow: after each report of a check and at each link poll (which also retries a
+    /// failed install and notices a deleted or recreated interface).
     pub(super) async fn sync_anycast(&mut self) {
         for r in &mut self.anycast {
+            if !r.follow_interface(&self.routes).await {
+                continue;
+            }
             r.read_tracks(&self.tracked);
             r.converge(&self.routes).await;
         }
