@@ -5,6 +5,9 @@
 //! proxy's death, the maintenance file or vrrpd's stop the router's route loses the node,
 //! and the client is served by the others only; with BFD (FRR's bfdd, 100 ms × 3), how long
 //! a node that stops answering (its packets dropped) takes to leave the route.
+//!
+//! About 600 lines: the setup (`Anycast`), one function per step of the one long test
+//! (FRR takes seconds to come up, so the steps share it), and the interface test.
 
 mod common;
 mod frr;
