@@ -57,6 +57,9 @@ fn keepalived_part(out: &mut String) {
                 "Address modifiers of `virtual_ipaddress` and `virtual_ipaddress_excluded`"
             }
             "unicast_peer" => "Address modifiers of `unicast_peer`",
+            "anycast_route" => {
+                "`anycast_route` (a halb extension, not keepalived's: see docs/anycast.md)"
+            }
             other => other,
         };
         let rows: Vec<Row> = block

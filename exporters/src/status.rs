@@ -102,6 +102,29 @@ pub struct InstanceStatus {
     pub counters: Counters,
 }
 
+/// One `anycast_route`'s status (a halb extension: docs/anycast.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnycastRouteStatus {
+    /// `anycast_route` name.
+    pub name: String,
+    /// The prefix with its length.
+    pub prefix: String,
+    /// The route's interface.
+    pub interface: String,
+    /// Whether the kernel route is installed (so FRR announces it).
+    pub announced: bool,
+    /// Whether the tracked checks want it announced (differs from `announced` while the
+    /// kernel refuses the route, e.g. its interface is down).
+    pub wanted: bool,
+    /// Priority after tracked checks, while wanted.
+    pub effective_priority: Option<u8>,
+    /// The installed route's metric (the MED FRR announces).
+    pub metric: Option<u32>,
+    /// Times the route was withdrawn.
+    pub withdrawals: u64,
+}
+
 /// The whole daemon's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -117,6 +140,8 @@ pub struct DaemonStatus {
     pub reload_failures: u64,
     /// Instances, in configuration order.
     pub instances: Vec<InstanceStatus>,
+    /// `anycast_route`s, in configuration order.
+    pub anycast_routes: Vec<AnycastRouteStatus>,
 }
 
 #[cfg(test)]
@@ -144,6 +169,16 @@ mod tests {
                 vips: vec!["198.18.0.100/24".into()],
                 vips_installed: true,
                 counters,
+            }],
+            anycast_routes: vec![AnycastRouteStatus {
+                name: "web".into(),
+                prefix: "198.18.200.1/32".into(),
+                interface: "lo".into(),
+                announced: true,
+                wanted: true,
+                effective_priority: Some(100),
+                metric: Some(155),
+                withdrawals: 2,
             }],
         };
         let json = serde_json::to_string(&status).expect("serializes");

@@ -13,6 +13,7 @@ pub mod config;
 pub mod driver;
 pub mod fsm;
 pub mod net;
+pub mod route;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod track;

@@ -94,6 +94,15 @@ fn config_with(block: &str, kw: &Keyword, text: &str) -> String {
             },
             instance("")
         ),
+        "anycast_route" => format!(
+            "{SCRIPT}{TRACKS}{}anycast_route web {{\n{}\n{text}\n}}\n",
+            instance(""),
+            if kw.name == "prefix" {
+                ""
+            } else {
+                "prefix 198.18.200.1/32"
+            },
+        ),
         other => panic!("a block with no minimal configuration in this test: {other}"),
     }
 }

@@ -105,8 +105,13 @@ fn main() -> ExitCode {
             Some(id) => format!(" for config-id {id}"),
             None => String::new(),
         };
+        // Named only when there are some: the line stays keepalived-like otherwise.
+        let anycast = match loaded.config.anycast_routes.len() {
+            0 => String::new(),
+            n => format!(", {n} anycast routes"),
+        };
         eprintln!(
-            "{}: configuration OK{as_node} ({} instances, {} scripts, {} warnings)",
+            "{}: configuration OK{as_node} ({} instances{anycast}, {} scripts, {} warnings)",
             args.config.display(),
             loaded.config.instances.len(),
             loaded.config.scripts.len(),

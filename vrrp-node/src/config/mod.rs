@@ -1,7 +1,8 @@
 //! keepalived.conf, VRRP part, into typed configuration.
 //!
 //! An operator's existing keepalived.conf loads as it is: `global_defs`, `vrrp_script`,
-//! `vrrp_track_process`, `track_file`, `vrrp_instance` and `vrrp_sync_group` become
+//! `vrrp_track_process`, `track_file`, `vrrp_instance`, `vrrp_sync_group` and our own
+//! `anycast_route` (see [`AnycastRoute`]) become
 //! [`Config`]; keepalived keywords we do not implement (mail alerts, SNMP, LVS
 //! `virtual_server` blocks, ...) become [`Warning`]s naming keyword and place; anything
 //! keepalived would not know either is an error. Every error and warning carries
@@ -38,6 +39,7 @@
 //! );
 //! ```
 
+mod anycast;
 mod build;
 mod error;
 mod lexer;
@@ -48,6 +50,7 @@ mod tree;
 
 use std::path::Path;
 
+pub use anycast::{AnycastRoute, DEFAULT_ANYCAST_PRIORITY};
 pub use build::reference::{keyword_reference, Keyword, KeywordBlock, KeywordStatus};
 pub use error::{ConfigError, ConfigErrors, ParamProblem, Span, Warning, WarningKind};
 pub use model::{

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use super::anycast::AnycastRoute;
 use super::error::Span;
 use super::tracked::{TrackRef, VrrpTrackFile, VrrpTrackProcess};
 
@@ -22,6 +23,8 @@ pub struct Config {
     pub track_processes: Vec<VrrpTrackProcess>,
     /// `track_file` (`vrrp_track_file`) blocks, in file order.
     pub track_files: Vec<VrrpTrackFile>,
+    /// `anycast_route` blocks (a halb extension), in file order.
+    pub anycast_routes: Vec<AnycastRoute>,
 }
 
 impl Config {

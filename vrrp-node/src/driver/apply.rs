@@ -39,6 +39,7 @@ impl Daemon {
         // failure leaves the running set untouched.
         let policy = ScriptPolicy::from_config(&config)?;
         let changes = self.plan_changes(&config)?;
+        let anycast = self.plan_anycast(&config)?;
         // The tracked processes and files counted and read before any instance uses them.
         self.sync_tracking(&config).await?;
         // Scripts run under the new policy from now on; running track scripts restart.
@@ -74,6 +75,7 @@ impl Daemon {
         self.refresh_tracks();
         self.sync_firewall().await;
         self.run_all_actions().await;
+        self.apply_anycast(anycast).await;
         Ok(())
     }
 
@@ -254,7 +256,7 @@ impl Daemon {
         self.firewall.sync(blocked).await;
     }
 
-    /// Runs the `vrrp_script`s some instance tracks, restarting those whose settings changed.
+    /// Runs the `vrrp_script`s some instance or `anycast_route` tracks, restarting those whose settings changed.
     fn sync_scripts(&mut self, config: &Config) {
         let wanted: BTreeMap<&str, &VrrpScript> = config
             .scripts
@@ -263,7 +265,9 @@ impl Daemon {
                 config
                     .instances
                     .iter()
-                    .any(|i| i.track_scripts.iter().any(|t| t.name == s.name))
+                    .flat_map(|i| &i.track_scripts)
+                    .chain(config.anycast_routes.iter().flat_map(|a| &a.track_scripts))
+                    .any(|t| t.name == s.name)
             })
             .map(|s| (s.name.as_str(), s))
             .collect();

@@ -39,6 +39,7 @@ impl Daemon {
             });
         }
         self.run_all_actions().await;
+        self.sync_anycast().await;
     }
 
     /// Reads the link state of every interface an instance runs on or tracks; a change

@@ -11,8 +11,16 @@ use tracing::warn;
 /// Process events connector messages dropped as malformed (see `procmon`).
 pub const PROC_EVENTS_MALFORMED: &str = "vrrpd_process_events_malformed_total";
 
+/// Whether an `anycast_route`'s kernel route is installed (1) or not (0), by route and
+/// prefix.
+pub const ANYCAST_ANNOUNCED: &str = "vrrpd_anycast_route_announced";
+
 /// Gives each family its help text (once, at start).
 pub fn describe() {
+    metrics::describe_gauge!(
+        ANYCAST_ANNOUNCED,
+        "Whether the anycast_route's kernel route is installed for FRR to announce (1) or not (0)"
+    );
     metrics::describe_counter!(
         PROC_EVENTS_MALFORMED,
         "Process events connector messages dropped as malformed"
@@ -28,6 +36,10 @@ pub fn describe() {
 /// Sets every counter and state gauge to what `status` says. Counters are set, not added
 /// to: the status already holds totals, kept across instance restarts.
 pub fn record(status: &DaemonStatus) {
+    for a in &status.anycast_routes {
+        metrics::gauge!(ANYCAST_ANNOUNCED, "route" => a.name.clone(), "prefix" => a.prefix.clone())
+            .set(if a.announced { 1.0 } else { 0.0 });
+    }
     let report = match exporters::vrrpd::report(status) {
         Ok(r) => r,
         Err(e) => {

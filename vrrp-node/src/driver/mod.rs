@@ -9,8 +9,9 @@
 //! configuration (`apply`); datagrams, script results and link state (`inputs`); tracked
 //! processes ([`procmon`], reading `/proc` in `procfs`) and files ([`filemon`]) and what the
 //! daemon knows of every tracked check (`tracking`); sync groups (`groups`); notify scripts
-//! (`notify`); metrics (`metrics`).
+//! (`notify`); metrics (`metrics`); `anycast_route`s, halb's extension (`anycast`).
 
+mod anycast;
 mod apply;
 pub mod filemon;
 pub mod firewall;
@@ -67,6 +68,17 @@ pub enum DriverError {
     /// Netlink could not be opened.
     #[error(transparent)]
     Vip(#[from] crate::vip::VipError),
+    /// Netlink could not be opened for routes.
+    #[error(transparent)]
+    Route(#[from] crate::route::RouteError),
+    /// An `anycast_route` could not be set up.
+    #[error("anycast_route {route}: {what}")]
+    Anycast {
+        /// The block's name.
+        route: String,
+        /// What went wrong.
+        what: String,
+    },
     /// Script settings are unusable.
     #[error("scripts: {0}")]
     Scripts(String),
@@ -137,6 +149,10 @@ struct Daemon {
     config: Config,
     start: std::time::Instant,
     vips: VipManager,
+    /// The kernel routes of the `anycast_route`s.
+    routes: crate::route::RouteManager,
+    /// The `anycast_route`s running, in configuration order.
+    anycast: Vec<anycast::RunningRoute>,
     firewall: Firewall,
     policy: ScriptPolicy,
     instances: Vec<Running>,
@@ -176,6 +192,7 @@ pub async fn run(
     let (process_tx, mut process_rx) = mpsc::channel::<QuorumState>(256);
     let (file_tx, mut file_rx) = mpsc::channel::<FileValue>(256);
     let vips = VipManager::connect()?;
+    let routes = crate::route::RouteManager::connect()?;
     metrics::describe();
     if let Some(addr) = options.status_addr {
         let listener = status::bind(addr)
@@ -189,6 +206,8 @@ pub async fn run(
         config: loaded.config.clone(),
         start: std::time::Instant::now(),
         vips,
+        routes,
+        anycast: Vec::new(),
         firewall: Firewall::default(),
         // Resolved by the first apply.
         policy: ScriptPolicy {
@@ -228,6 +247,7 @@ pub async fn run(
             _ = link_poll.tick() => {
                 d.poll_links().await;
                 d.renew_vips().await;
+                d.sync_anycast().await;
             }
             _ = timer.sleep_until(deadline) => d.on_timers().await,
             cmd = control.recv() => match cmd {
@@ -317,6 +337,9 @@ impl Daemon {
 
     async fn shutdown(&mut self) {
         info!("shutting down");
+        // Routes first: the router moves the traffic away while the prefixes are still
+        // delivered here (see `anycast::STOP_DRAIN`).
+        let announced = self.withdraw_anycast().await;
         self.process_monitor = None;
         self.file_monitor = None;
         for (_, (_, task)) in self.scripts.drain() {
@@ -332,6 +355,7 @@ impl Daemon {
             .iter()
             .filter(|r| r.inst.vips_installed)
             .map(|r| handover_time(r.inst.plan.router.advert_interval_cs))
+            .chain(announced.then_some(anycast::STOP_DRAIN))
             .max();
         let mut stopping = Vec::with_capacity(running.len());
         for mut r in running.drain(..) {
@@ -349,6 +373,7 @@ impl Daemon {
         for (r, actions) in stopping {
             self.end_stop(r, actions).await;
         }
+        self.stop_anycast().await;
         self.firewall.remove().await;
         // Let the STOP notify scripts (and any still running) finish, within a bound.
         let pending = std::mem::take(&mut self.notifies);
@@ -383,6 +408,7 @@ impl Daemon {
             reloads: self.reloads,
             reload_failures: self.reload_failures,
             instances: self.instances.iter().map(|r| r.inst.status()).collect(),
+            anycast_routes: self.anycast.iter().map(|r| r.status()).collect(),
         };
         let changed = self.status.send_if_modified(|s| {
             if *s == snapshot {

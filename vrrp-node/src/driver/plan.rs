@@ -7,7 +7,9 @@ use std::time::Duration as StdDuration;
 
 use vrrp_proto::{Auth, Family, ReceiveCheck, Version};
 
-use crate::config::{self, Authentication, TrackRef, VrrpInstance};
+use crate::config::{
+    self, Authentication, SyncGroup, TrackInterface, TrackRef, TrackScript, VrrpInstance,
+};
 use crate::fsm::{self, RouterConfig, TrackConfig};
 use crate::net::iface::{index_of, InterfaceError, InterfaceInfo};
 use crate::net::SocketConfig;
@@ -295,9 +297,34 @@ fn tracks(
     inst: &VrrpInstance,
     all: &config::Config,
 ) -> Result<(Vec<TrackSource>, Vec<TrackConfig>), String> {
+    let lists = TrackLists {
+        scripts: &inst.track_scripts,
+        interfaces: &inst.track_interfaces,
+        processes: &inst.track_processes,
+        files: &inst.track_files,
+        group: all.sync_group_of(&inst.name),
+    };
+    track_lists(&lists, all)
+}
+
+/// The `track_*` lists of a block (an instance, an `anycast_route`), and the sync group
+/// whose tracks it shares.
+pub(super) struct TrackLists<'a> {
+    pub(super) scripts: &'a [TrackScript],
+    pub(super) interfaces: &'a [TrackInterface],
+    pub(super) processes: &'a [TrackRef],
+    pub(super) files: &'a [TrackRef],
+    pub(super) group: Option<&'a SyncGroup>,
+}
+
+/// The tracks of `lists` (see [`tracks`]).
+pub(super) fn track_lists(
+    lists: &TrackLists<'_>,
+    all: &config::Config,
+) -> Result<(Vec<TrackSource>, Vec<TrackConfig>), String> {
     let mut sources = Vec::new();
     let mut cfgs = Vec::new();
-    for ts in &inst.track_scripts {
+    for ts in lists.scripts {
         let script = all
             .script(&ts.name)
             .ok_or_else(|| format!("track_script {} names no vrrp_script", ts.name))?;
@@ -314,30 +341,30 @@ fn tracks(
             reverse,
         });
     }
-    for ti in &inst.track_interfaces {
+    for ti in lists.interfaces {
         cfgs.push(TrackConfig::new(clamp_weight(ti.weight.unwrap_or(0))));
         sources.push(TrackSource::Interface {
             name: ti.name.clone(),
         });
     }
     const NONE: &[TrackRef] = &[];
-    let group = all.sync_group_of(&inst.name);
-    let lists = [
-        (inst.track_processes.as_slice(), false),
+    let group = lists.group;
+    let processes = [
+        (lists.processes, false),
         (group.map_or(NONE, |g| g.track_processes.as_slice()), true),
     ];
-    for (refs, in_group) in lists {
+    for (refs, in_group) in processes {
         for t in refs {
             let (source, cfg) = process_track(t, all, in_group)?;
             sources.push(source);
             cfgs.push(cfg);
         }
     }
-    let lists = [
-        (inst.track_files.as_slice(), false),
+    let files = [
+        (lists.files, false),
         (group.map_or(NONE, |g| g.track_files.as_slice()), true),
     ];
-    for (refs, in_group) in lists {
+    for (refs, in_group) in files {
         for t in refs {
             let block = all
                 .track_file(&t.name)

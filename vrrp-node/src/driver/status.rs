@@ -13,7 +13,7 @@ use vrrp_proto::DropCounter;
 
 use crate::fsm::{DropReason, Stats};
 
-pub use exporters::status::{Counters, DaemonStatus, InstanceStatus};
+pub use exporters::status::{AnycastRouteStatus, Counters, DaemonStatus, InstanceStatus};
 
 /// Counters at zero with every drop reason present (see [`drop_names`]): what an instance
 /// starts with.

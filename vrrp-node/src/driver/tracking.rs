@@ -43,24 +43,31 @@ impl TrackStates {
     }
 }
 
-/// The `vrrp_track_process` blocks some instance or sync group tracks (keepalived forgets
-/// the others).
+/// The `vrrp_track_process` blocks some instance, sync group or `anycast_route` tracks
+/// (keepalived forgets the others).
 fn used_processes(config: &Config) -> Vec<VrrpTrackProcess> {
     let refs = config
         .instances
         .iter()
         .flat_map(|i| &i.track_processes)
-        .chain(config.sync_groups.iter().flat_map(|g| &g.track_processes));
+        .chain(config.sync_groups.iter().flat_map(|g| &g.track_processes))
+        .chain(
+            config
+                .anycast_routes
+                .iter()
+                .flat_map(|a| &a.track_processes),
+        );
     used(&config.track_processes, |p| &p.name, refs)
 }
 
-/// The `track_file` blocks some instance or sync group tracks.
+/// The `track_file` blocks some instance, sync group or `anycast_route` tracks.
 fn used_files(config: &Config) -> Vec<VrrpTrackFile> {
     let refs = config
         .instances
         .iter()
         .flat_map(|i| &i.track_files)
-        .chain(config.sync_groups.iter().flat_map(|g| &g.track_files));
+        .chain(config.sync_groups.iter().flat_map(|g| &g.track_files))
+        .chain(config.anycast_routes.iter().flat_map(|a| &a.track_files));
     used(&config.track_files, |f| &f.name, refs)
 }
 
@@ -151,6 +158,7 @@ impl Daemon {
             });
         }
         self.run_all_actions().await;
+        self.sync_anycast().await;
     }
 
     /// A tracked file has a new value: every instance tracking it hears of it.
@@ -175,6 +183,7 @@ impl Daemon {
             });
         }
         self.run_all_actions().await;
+        self.sync_anycast().await;
     }
 
     /// Every running instance told what is known of its tracks now (after a reload counted

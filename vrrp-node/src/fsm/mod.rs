@@ -43,6 +43,7 @@
 //! Instances of a keepalived sync group are coordinated by a [`SyncGroup`]: show it every
 //! action of each member and feed its commands back as [`Event::Sync`].
 
+pub mod anycast;
 mod config;
 mod router;
 mod rules;

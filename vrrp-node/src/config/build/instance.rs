@@ -344,7 +344,7 @@ fn missing_value(key: &Word) -> ConfigError {
 }
 
 /// `ADDR[/PREFIX]`: the address and its prefix length (the whole address without one).
-fn vip_address(w: &Word, keyword: &str) -> R<VirtualIp> {
+pub(super) fn vip_address(w: &Word, keyword: &str) -> R<VirtualIp> {
     let (addr_text, prefix_text) = match w.text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (w.text.as_str(), None),

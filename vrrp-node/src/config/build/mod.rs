@@ -3,6 +3,7 @@
 //! and files (`tracked`), an instance as read (`instance`) and finished with its defaults
 //! (`finish`), and the checks across blocks (`checks`).
 
+mod anycast;
 mod checks;
 mod finish;
 mod instance;
@@ -15,6 +16,7 @@ mod values;
 
 use std::collections::{HashMap, HashSet};
 
+use super::anycast::AnycastRoute;
 use super::error::{ConfigError, Span, Warning, WarningKind};
 use super::model::{Config, GlobalDefs, SyncGroup, VrrpScript};
 use super::tracked::{VrrpTrackFile, VrrpTrackProcess};
@@ -196,6 +198,10 @@ impl Builder {
                 self.required(&raw);
             }
         }
+        let anycast_routes: Vec<AnycastRoute> =
+            blocks.anycast.items.into_iter().flatten().collect();
+        self.errors
+            .extend(anycast::check_anycast_routes(&anycast_routes, &known));
         self.errors.extend(checks::unique_vrids(&instances));
         self.errors
             .extend(checks::group_tracks(&blocks.groups.items, &known));
@@ -211,6 +217,7 @@ impl Builder {
             sync_groups,
             track_processes: processes,
             track_files: files,
+            anycast_routes,
         }
     }
 
@@ -253,6 +260,13 @@ impl Builder {
                     None => Ok(()),
                 }
             }
+            // Ours, not keepalived's: see docs/anycast.md.
+            "anycast_route" => match self.anycast_route(node) {
+                Some(a) => blocks
+                    .anycast
+                    .add(&a.name.clone(), &a.span.clone(), Some(a)),
+                None => known_by_name(node, &mut blocks.anycast),
+            },
             "vrrp_sync_group" => match self.sync_group(node) {
                 Some(g) => blocks.groups.add(&g.0.name.clone(), &g.0.span.clone(), g),
                 None => Ok(()),
@@ -270,6 +284,7 @@ struct Blocks {
     /// (the instance, whether it was read without error)
     instances: Defined<(instance::RawInstance, bool)>,
     groups: Defined<(SyncGroup, Vec<Word>)>,
+    anycast: Defined<Option<AnycastRoute>>,
 }
 
 impl Default for Blocks {
@@ -280,6 +295,7 @@ impl Default for Blocks {
             files: Defined::new("track_file"),
             instances: Defined::new("vrrp_instance"),
             groups: Defined::new("vrrp_sync_group"),
+            anycast: Defined::new("anycast_route"),
         }
     }
 }

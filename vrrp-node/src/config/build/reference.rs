@@ -66,6 +66,7 @@ pub fn keyword_reference() -> Vec<KeywordBlock> {
         ),
         block("vrrp_track_process", supported::TRACK_PROCESS, plain(none)),
         block("track_file", supported::TRACK_FILE, plain(none)),
+        block("anycast_route", supported::ANYCAST, plain(none)),
     ]
 }
 

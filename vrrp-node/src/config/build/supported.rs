@@ -39,6 +39,10 @@ pub(super) const TOP: Table = &[
         "vrrp_track_file",
         "vrrp_track_file maint {\n    file /tmp/halb-maint\n}",
     ),
+    (
+        "anycast_route",
+        "anycast_route web {\n    prefix 198.18.200.1/32\n}",
+    ),
 ];
 
 /// In `global_defs`.
@@ -174,6 +178,20 @@ pub(super) const TRACK_FILE: Table = &[
     ("file", "file /tmp/halb-maint"),
     ("weight", "weight -10 reverse"),
     ("init_file", "init_file 0 overwrite"),
+];
+
+/// In an `anycast_route` (a halb extension, not keepalived's: docs/anycast.md).
+pub(super) const ANYCAST: Table = &[
+    ("prefix", "prefix 198.18.200.1/32"),
+    ("interface", "interface lo"),
+    ("priority", "priority 100"),
+    (
+        "track_script",
+        "track_script {\n    chk_proxy weight -30\n}",
+    ),
+    ("track_interface", "track_interface {\n    eth1\n}"),
+    ("track_process", "track_process {\n    chk_lbproxy\n}"),
+    ("track_file", "track_file {\n    maint\n}"),
 ];
 
 /// In an instance's `authentication` block.
