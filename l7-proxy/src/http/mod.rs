@@ -56,7 +56,8 @@ fn started(ctx: &ConnCtx, first_byte: Instant) -> Started {
 /// once rather than kept both as arguments and as locals.
 pub fn serve_h1(ctx: ConnCtx, stream: Stream) -> impl std::future::Future<Output = ()> {
     let mut conn = h1::H1Conn::new(stream);
-    let mut bufs = Bufs::default();
+    // The exchange's buffers, kept from request to request and dropped while idle.
+    let mut bufs: Option<Box<Bufs>> = None;
     let mut first = true;
     // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
     // carries `connection: close` instead), so no client races a close on reload.
@@ -72,8 +73,8 @@ pub fn serve_h1(ctx: ConnCtx, stream: Stream) -> impl std::future::Future<Output
             let fs = &ctx.fe.cfg.settings;
             let keep = match conn.wait_request(first, fs, &mut bufs, stop.as_mut()).await {
                 Ok(true) => {
-                    let one =
-                        one_request(&ctx, &mut conn, &mut bufs, first, waiting, stop.as_mut());
+                    let bufs = bufs.get_or_insert_with(Box::default);
+                    let one = one_request(&ctx, &mut conn, bufs, first, waiting, stop.as_mut());
                     Box::pin(one).await
                 }
                 Ok(false) | Err(HeadError::Closed) => false,

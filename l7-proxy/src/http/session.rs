@@ -20,7 +20,7 @@ pub enum Session<'a> {
 }
 
 /// The buffers of the server side of an exchange, reused across the requests of an
-/// HTTP/1.1 connection.
+/// HTTP/1.1 connection (and dropped while it is idle).
 #[derive(Debug, Default)]
 pub struct Bufs {
     /// The server side's reusable deadline.
@@ -35,16 +35,6 @@ pub struct Bufs {
 
 impl Drop for Bufs {
     fn drop(&mut self) {
-        crate::io::pool::give(&mut self.ubuf);
-    }
-}
-
-impl Bufs {
-    /// Gives the buffers' memory back (an idle connection holds none).
-    pub fn release(&mut self) {
-        self.dl.release();
-        self.qbuf = Vec::new();
-        self.rbuf = Vec::new();
         crate::io::pool::give(&mut self.ubuf);
     }
 }

@@ -14,19 +14,14 @@ use super::{CopyError, BUF};
 /// in the timer wheel only when it fires before the current operation's deadline (at most
 /// once per timeout period) or when it is armed later than needed; a fresh timer per read
 /// and write would cost a wheel insertion and removal every time. The timer is allocated
-/// by the first operation that has to wait, and [`Deadline::release`] frees it, so an idle
-/// connection holds no timer it does not use.
+/// by the first operation that has to wait, so a connection holds no timer it does not
+/// use.
 #[derive(Debug, Default)]
 pub struct Deadline {
     sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Deadline {
-    /// Frees the timer (the next operation that waits allocates one again).
-    pub fn release(&mut self) {
-        self.sleep = None;
-    }
-
     /// Runs `fut` with an optional time limit (`None` = no limit), like [`within`].
     pub async fn run<F: Future>(&mut self, limit: Option<Duration>, fut: F) -> Option<F::Output> {
         let Some(d) = limit else {

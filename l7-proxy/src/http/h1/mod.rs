@@ -122,8 +122,8 @@ impl H1Conn {
 
     /// Waits until a request may begin: bytes (or a FIN) on the connection, or bytes
     /// already buffered. A read that would wait means the connection is idle: its buffers
-    /// (and the exchange's, `spare`) are given back first, so a waiting connection costs
-    /// its socket, its TLS state and its task, not 16 KiB of buffers.
+    /// (and the exchange's, `spare`, dropped) are given back first, so a waiting connection
+    /// costs its socket, its TLS state and its task, not 16 KiB of buffers.
     ///
     /// False when the wait ended without a byte (the keep-alive timeout, or `stop`, soft
     /// stop, while waiting for a further request: it is never polled on a connection's
@@ -138,7 +138,7 @@ impl H1Conn {
         &'a mut self,
         first: bool,
         fs: &ProxySettings,
-        spare: &'a mut Bufs,
+        spare: &'a mut Option<Box<Bufs>>,
         mut stop: std::pin::Pin<&'a mut S>,
     ) -> impl std::future::Future<Output = Result<bool, HeadError>> + 'a {
         use std::task::Poll;
@@ -158,7 +158,7 @@ impl H1Conn {
             }
             let due = *due.get_or_insert_with(|| {
                 crate::io::pool::give(&mut self.cbuf);
-                spare.release();
+                *spare = None;
                 idle.map(|d| tokio::time::Instant::now() + d)
             });
             if !first && stop.as_mut().poll(cx).is_ready() {
