@@ -40,14 +40,7 @@ done
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 for t in ip python3; do command -v "$t" >/dev/null || die "$t not installed"; done
 if ((FAST)); then VERSION=3 ADVERT=0.05; else VERSION=2 ADVERT=1; fi
-BINS=$ROOT/target/release
-KIT=${CARGO_TARGET_DIR:-$ROOT/target}/release
-if ((BUILD)); then
-    echo "== building (cargo build --release)"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q -p bins) ||
-        die "cargo build --release -p bins failed"
-    (cd "$ROOT" && cargo build --release -q -p testkit --bins) || die "building tk-http failed"
-fi
+lab_build "$BUILD"
 for b in "$BINS/vrrpd" "$BINS/lbproxy" "$KIT/tk-http"; do [[ -x $b ]] || die "$b missing"; done
 vip() { echo "198.18.0.10$1"; }
 

@@ -60,14 +60,7 @@ VRRP_IMPL=${IMPL%%+*} PROXY_IMPL=${IMPL##*+}
 for t in curl openssl ip; do command -v "$t" >/dev/null || die "$t not installed"; done
 if ((FAST)); then VERSION=3 ADVERT=0.05; else VERSION=2 ADVERT=1; fi
 
-BINS=$ROOT/target/release
-KIT=${CARGO_TARGET_DIR:-$ROOT/target}/release
-if ((BUILD)); then
-    echo "== building (cargo build --release)"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q -p bins) ||
-        die "cargo build --release -p bins failed"
-    (cd "$ROOT" && cargo build --release -q -p testkit --bins) || die "building tk-http failed"
-fi
+lab_build "$BUILD"
 for b in "$KIT/tk-http" "$KIT/vip-poller" "$BINS/lb-exporter"; do [[ -x $b ]] || die "$b missing"; done
 case $VRRP_IMPL in
     vrrpd) [[ -x $BINS/vrrpd ]] || die "$BINS/vrrpd missing" ;;

@@ -7,6 +7,19 @@ BASE=halbdemo-$$
 NAMESPACES=()
 PIDS=()
 
+# lab_build 1|0: builds the release binaries (or not), and sets BINS (vrrpd, lbproxy,
+# lb-exporter) and KIT (tk-http, vip-poller: testkit's, in CARGO_TARGET_DIR if set).
+lab_build() {
+    BINS=$ROOT/target/release
+    KIT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+    if (($1)); then
+        echo "== building (cargo build --release)"
+        (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q -p bins) ||
+            die "cargo build --release -p bins failed"
+        (cd "$ROOT" && cargo build --release -q -p testkit --bins) || die "building tk-http failed"
+    fi
+}
+
 # A work directory, and the lab removed however the demo ends.
 lab_init() {
     WORK=$(mktemp -d /tmp/demo-ha.XXXXXX)
