@@ -12,15 +12,6 @@ use bytes::{Bytes, BytesMut};
 use crate::http::h1::headers::fields;
 use crate::http::h1::request::{parse_request, RequestHead};
 
-/// Fields that RFC 9113 §8.2.2 forbids in HTTP/2.
-const CONNECTION_SPECIFIC: [&str; 5] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// The HTTP/1.1 head of an HTTP/2 request; an error is the status to answer.
 /// `end_stream`: the HEADERS frame ended the stream (no body).
 pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<RequestHead, u16> {
@@ -43,14 +34,17 @@ pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<Reques
     let mut host_seen = false;
     let mut cookies: Vec<&[u8]> = Vec::new();
     for (name, value) in &p.headers {
-        let n = name.as_str();
-        if CONNECTION_SPECIFIC.contains(&n) || (n == "te" && value != "trailers") {
-            return Err(400);
-        }
-        if n == "te" {
+        if *name == http::header::TE {
+            if value != "trailers" {
+                return Err(400);
+            }
             continue;
         }
-        if n == "host" {
+        if connection_specific(name) {
+            return Err(400);
+        }
+        let n = name.as_str();
+        if *name == http::header::HOST {
             if host_seen
                 || authority.is_some_and(|a| !a.eq_ignore_ascii_case(value.to_str().unwrap_or("")))
             {
@@ -58,7 +52,7 @@ pub fn request_head(p: &http::request::Parts, end_stream: bool) -> Result<Reques
             }
             host_seen = true;
         }
-        if n == "cookie" {
+        if *name == http::header::COOKIE {
             cookies.push(value.as_bytes());
             continue;
         }
@@ -101,19 +95,16 @@ fn push(out: &mut BytesMut, name: &[u8], value: &[u8]) {
 pub fn response(head: Bytes) -> http::Response<()> {
     let status = head
         .get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse::<u16>().ok())
-        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .and_then(|s| http::StatusCode::from_bytes(s).ok())
         .unwrap_or(http::StatusCode::BAD_GATEWAY);
     let mut r = http::Response::new(());
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.reserve(head.iter().filter(|&&b| b == b'\n').count());
     for (n, v) in fields(&head) {
         let Ok(name) = http::HeaderName::from_bytes(n) else {
             continue;
         };
-        if CONNECTION_SPECIFIC.contains(&name.as_str()) || name == "te" {
+        if connection_specific(&name) {
             continue;
         }
         if let Ok(value) = http::HeaderValue::from_maybe_shared(head.slice_ref(v)) {
@@ -121,6 +112,18 @@ pub fn response(head: Bytes) -> http::Response<()> {
         }
     }
     r
+}
+
+/// RFC 9113 §8.2.2's fields (and `te`, which a response never carries): compared as
+/// `HeaderName`s, a tag comparison for the standard ones, rather than as strings.
+fn connection_specific(name: &http::HeaderName) -> bool {
+    use http::header::{CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
+    *name == CONNECTION
+        || *name == TRANSFER_ENCODING
+        || *name == UPGRADE
+        || *name == TE
+        || *name == "keep-alive"
+        || *name == "proxy-connection"
 }
 
 #[cfg(test)]
