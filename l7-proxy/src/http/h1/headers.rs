@@ -136,9 +136,9 @@ pub fn upstream_head_into(
 ) {
     out.clear();
     out.reserve(h.raw_len() + 64);
-    out.extend_from_slice(h.method().as_bytes());
+    out.extend_from_slice(h.method_bytes());
     out.push(b' ');
-    out.extend_from_slice(h.uri().as_bytes());
+    out.extend_from_slice(h.uri_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (n, v) in h.headers() {
         if is_hop(n, &info.conn_tokens) || n.eq_ignore_ascii_case(b"expect") || edits.removes(n) {
