@@ -30,8 +30,9 @@ OUT=${OUT:-$PWD/callgrind-h2.out}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LBPROXY=${LBPROXY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/lbproxy}
 NGINX=${NGINX:-/usr/sbin/nginx}
-# Ports from the pid, so two runs on one machine (or a bench-proxy.sh run) do not collide.
-BASE=$((30000 + ($$ % 8000) * 4))
+# Ports from the pid, so two runs on one machine (or a bench-proxy.sh run) do not collide;
+# below the kernel's ephemeral range (32768 and up), where a client socket may hold one.
+BASE=$((20000 + ($$ % 3000) * 4))
 FE=$BASE BE1=$((BASE + 1)) BE2=$((BASE + 2))
 
 for t in "$LBPROXY" "$NGINX" valgrind callgrind_control callgrind_annotate h2load openssl; do
@@ -72,7 +73,7 @@ http {
     }
 }
 NGX
-"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" 2>"$WORK/nginx.out" || { cat "$WORK/nginx.out" >&2; exit 1; }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
     -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" 2>/dev/null

@@ -48,6 +48,11 @@ impl RequestHead {
             .iter()
             .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
     }
+    /// The head's bytes.
+    #[cfg(test)]
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
     /// Size of the head as received.
     pub fn raw_len(&self) -> usize {
         self.raw.len()
@@ -101,6 +106,28 @@ pub enum HeadError {
     Closed,
     /// Reply with this status and close.
     Status(u16),
+}
+
+impl RequestHead {
+    /// A head already checked field by field (an HTTP/2 request's, see
+    /// [`crate::http::h2::convert`]): `raw` is its HTTP/1.1 serialization, the ranges
+    /// index into it.
+    pub(crate) fn from_checked(
+        raw: Bytes,
+        method: Range<usize>,
+        uri: Range<usize>,
+        headers: Vec<(Range<usize>, Range<usize>)>,
+        http2: bool,
+    ) -> RequestHead {
+        RequestHead {
+            raw,
+            method,
+            uri,
+            minor: 1,
+            http2,
+            headers,
+        }
+    }
 }
 
 fn offset(base: &[u8], part: &[u8]) -> Range<usize> {
