@@ -58,8 +58,8 @@ impl ConnectError {
 /// `sni ssl_fc_sni`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SniSource<'a> {
-    /// The request's Host.
-    pub host: Option<&'a str>,
+    /// The request's Host (read as text only for a server with `ssl`).
+    pub host: Option<&'a [u8]>,
     /// The SNI the client sent.
     pub client_sni: Option<&'a str>,
 }
@@ -139,10 +139,10 @@ impl<'a> Attempt<'a> {
                     })?;
             self.t_queue = Some(waited);
             self.last_server = Some(slot.server.clone());
-            let sni =
-                slot.server.tls.as_ref().map(|tls| {
-                    tls.server_name(slot.server.addr.ip(), names.host, names.client_sni)
-                });
+            let sni = slot.server.tls.as_ref().map(|tls| {
+                let host = names.host.and_then(|h| std::str::from_utf8(h).ok());
+                tls.server_name(slot.server.addr.ip(), host, names.client_sni)
+            });
             let sni_text = match &sni {
                 Some(rustls::pki_types::ServerName::DnsName(d)) => Some(d.as_ref().to_string()),
                 _ => None,
@@ -163,7 +163,10 @@ impl<'a> Attempt<'a> {
             let tc = Instant::now();
             self.backend.counters.connects.fetch_add(1, Relaxed);
             slot.server.counters.connects.fetch_add(1, Relaxed);
-            match within(t.connect, open(&slot.server, sni)).await {
+            // Boxed: the TLS connect's state (a whole rustls client) would otherwise be
+            // part of every request's future, copied into place at each stream's start,
+            // while most requests take an idle connection.
+            match within(t.connect, Box::pin(open(&slot.server, sni))).await {
                 Some(Ok(stream)) => {
                     self.t_connect = Some(tc.elapsed());
                     return Ok(Upstream {

@@ -179,6 +179,8 @@ pub async fn serve_h2(ctx: ConnCtx, stream: Stream, limits: crate::config::H2Lim
             biased;
             Some(()) = streams.next(), if !streams.is_empty() => {}
             next = conn.accept() => match next {
+                // Boxed before the push: unboxed, FuturesUnordered moves the future twice on
+                // the way into its task (measured: 668 against 340 instructions of memcpy).
                 Some(Ok((req, respond))) => streams.push(Box::pin(h2_stream(&ctx, &spare, req, respond))),
                 // Protocol errors: the h2 crate has sent GOAWAY with the right code.
                 Some(Err(e)) => {

@@ -110,7 +110,7 @@ impl Request<'_> {
         }
     }
     fn head_request(&self) -> bool {
-        self.head.method() == "HEAD"
+        self.head.method_bytes() == b"HEAD"
     }
 }
 
@@ -169,7 +169,8 @@ pub async fn forward(
         Err((code, term)) => return Outcome::Error { code, term, server },
     };
     if resp.status == 101 {
-        return super::upgrade::upgrade(r, sess, bufs, up, resp).await;
+        // Boxed: rare, and its state would otherwise be part of every request's future.
+        return Box::pin(super::upgrade::upgrade(r, sess, bufs, up, resp)).await;
     }
     respond(r, sess, bufs, up, resp, reuse, progress.body_cut).await
 }
@@ -197,10 +198,7 @@ async fn send_request(
     trace: &mut Trace,
 ) -> Result<(Upstream, ResponseHead), Outcome> {
     let names = SniSource {
-        host: r
-            .head
-            .header("host")
-            .and_then(|h| std::str::from_utf8(h).ok()),
+        host: r.head.header("host"),
         client_sni: r.ctx.conn.tls.as_ref().and_then(|t| t.sni.as_deref()),
     };
     loop {
@@ -253,7 +251,8 @@ async fn try_once(
         .await;
     let send_failed = !matches!(sent, Some(Ok(())));
     if !send_failed && r.info.framing != Framing::None {
-        if let Some(t) = send_body(r, sess, bufs, up, progress).await {
+        // Boxed, so the body copy's state is no part of the bodiless requests' futures.
+        if let Some(t) = Box::pin(send_body(r, sess, bufs, up, progress)).await {
             if let Try::Answered(_) = t {
                 trace.t_resp = Some(tr.elapsed());
             }

@@ -136,9 +136,9 @@ pub fn upstream_head_into(
 ) {
     out.clear();
     out.reserve(h.raw_len() + 64);
-    out.extend_from_slice(h.method().as_bytes());
+    out.extend_from_slice(h.method_bytes());
     out.push(b' ');
-    out.extend_from_slice(h.uri().as_bytes());
+    out.extend_from_slice(h.uri_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (n, v) in h.headers() {
         if is_hop(n, &info.conn_tokens) || n.eq_ignore_ascii_case(b"expect") || edits.removes(n) {
@@ -190,12 +190,27 @@ pub fn edit_head(head: &mut Vec<u8>, edits: &HeaderEdits) {
     }
 }
 
-/// Each field of a serialized head (status or request line skipped).
+/// Each field of a serialized head (status or request line skipped). Lines and colons are
+/// found with `memchr` (a word at a time) rather than byte by byte: the HTTP/2 response of
+/// every request is built from this walk.
 pub fn fields(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    head.split(|&b| b == b'\n').skip(1).filter_map(|line| {
+    let mut rest = match memchr::memchr(b'\n', head) {
+        Some(i) => &head[i + 1..],
+        None => &[][..],
+    };
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &[][..]),
+        };
+        rest = next;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        Some((&line[..colon], line[colon + 1..].trim_ascii()))
+        if let Some(colon) = memchr::memchr(b':', line) {
+            return Some((&line[..colon], line[colon + 1..].trim_ascii()));
+        }
     })
 }
 
