@@ -318,3 +318,59 @@ fn keepalived_dump_signals_leave_the_master_running() {
     assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"));
     assert!(a.log().contains("SIGUSR1"), "logged\n{}", a.log());
 }
+
+#[test]
+fn every_one_of_many_masters_keeps_its_vip_past_the_vip_lifetime() {
+    // The Masters renew their VIPs a slice of the instances per link poll, every instance
+    // once a second: none may be left out, or its VIP goes when its lifetime ends (2 s).
+    let Some(lab) = common::lab("vip_renewal_many", "vlfm", &["a"]) else {
+        return;
+    };
+    let vips: Vec<IpAddr> = (101..=125)
+        .map(|i| format!("198.18.0.{i}").parse().expect("literal address"))
+        .collect();
+    let conf: String = vips
+        .iter()
+        .enumerate()
+        .map(|(i, vip)| {
+            format!(
+                "vrrp_instance VI_{n} {{
+    state MASTER
+    interface eth0
+    virtual_router_id {n}
+    priority 150
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+}}
+",
+                n = i + 1
+            )
+        })
+        .collect();
+    let ns = lab.node("a").ns();
+    let a = Vrrpd::start_with(ns, &conf, &["--vip-lifetime", "1"]).expect("vrrpd on a");
+    let missing = || {
+        let have = testkit::addresses(ns, "eth0").unwrap_or_default();
+        vips.iter()
+            .filter(|v| !have.contains(v))
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    within(Duration::from_secs(3), || missing().is_empty())
+        .unwrap_or_else(|| panic!("a master of all 25\n{}", a.log()));
+    // Twice the lifetime: each VIP must have been renewed at least once.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        let gone = missing();
+        assert!(
+            gone.is_empty(),
+            "{gone:?} expired after {:?}\n{}",
+            start.elapsed(),
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -3,8 +3,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures_util::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope, CacheInfo};
+use futures_util::{StreamExt, TryStreamExt};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
+};
 use rtnetlink::Handle;
 
 /// One virtual address, resolved to an interface index.
@@ -107,31 +113,50 @@ impl VipManager {
         if vip.lifetime.is_some() {
             req = req.replace();
         }
-        let msg = req.message_mut();
-        if let Some(secs) = vip.lifetime {
-            // The kernel deletes the address when its valid lifetime ends (IFA_CACHEINFO).
-            let mut info = CacheInfo::default();
-            info.ifa_preferred = secs;
-            info.ifa_valid = secs;
-            msg.attributes.push(AddressAttribute::CacheInfo(info));
-        }
-        msg.header.scope = AddressScope::from(vip.scope);
-        // The builder adds a computed broadcast; an explicit `brd` replaces it.
-        if let Some(brd) = vip.broadcast {
-            msg.attributes
-                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
-            msg.attributes.push(AddressAttribute::Broadcast(brd));
-        }
-        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.addr) {
-            msg.attributes.push(AddressAttribute::Label(label.clone()));
-        }
-        if vip.addr.is_ipv6() {
-            // No duplicate address detection: the VIP must answer at once after a takeover,
-            // and VRRP already guarantees a single owner.
-            msg.attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        }
-        match req.execute().await {
+        fill_add_message(req.message_mut(), vip);
+        self.add_result(vip, req.execute().await)
+    }
+
+    /// Renews `vip` (adds it again, which restarts its lifetime) without waiting: the
+    /// request is on the netlink connection's queue when this returns, ahead of any request
+    /// made after it (a removal of the same address cannot overtake it), and the returned
+    /// future only reads the kernel's answer. A Master renews its VIPs every second; with
+    /// hundreds of instances, waiting for each answer in turn held the driver's loop (and
+    /// the adverts due meanwhile) for milliseconds.
+    pub fn renew(
+        &self,
+        vip: &VirtualAddress,
+    ) -> Result<impl std::future::Future<Output = Result<(), VipError>>, VipError> {
+        let mut req = self
+            .handle
+            .address()
+            .add(vip.ifindex, vip.addr, vip.prefix_len);
+        let mut message = std::mem::take(req.message_mut());
+        fill_add_message(&mut message, vip);
+        let mut request = NetlinkMessage::from(RouteNetlinkMessage::NewAddress(message));
+        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
+        let answers = self.handle.clone().request(request);
+        let this = self.clone();
+        let vip = vip.clone();
+        let queued = answers.map_err(|source| self.error("add", &vip, source))?;
+        Ok(async move {
+            let mut answers = std::pin::pin!(queued);
+            while let Some(answer) = answers.next().await {
+                if let NetlinkPayload::Error(err) = answer.payload {
+                    return this.add_result(&vip, Err(rtnetlink::Error::NetlinkError(err)));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// What the kernel's answer to adding `vip` means.
+    fn add_result(
+        &self,
+        vip: &VirtualAddress,
+        result: Result<(), rtnetlink::Error>,
+    ) -> Result<(), VipError> {
+        match result {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
             Err(e) if errno(&e) == Some(EINVAL) && vip.scope != 0 && vip.addr.is_ipv4() => {
@@ -194,5 +219,33 @@ impl VipManager {
             ifindex: vip.ifindex,
             source,
         }
+    }
+}
+
+/// Sets what `ip addr add` would on top of the builder's message: lifetime, scope, broadcast,
+/// label, and no DAD for IPv6.
+fn fill_add_message(msg: &mut AddressMessage, vip: &VirtualAddress) {
+    if let Some(secs) = vip.lifetime {
+        // The kernel deletes the address when its valid lifetime ends (IFA_CACHEINFO).
+        let mut info = CacheInfo::default();
+        info.ifa_preferred = secs;
+        info.ifa_valid = secs;
+        msg.attributes.push(AddressAttribute::CacheInfo(info));
+    }
+    msg.header.scope = AddressScope::from(vip.scope);
+    // The builder adds a computed broadcast; an explicit `brd` replaces it.
+    if let Some(brd) = vip.broadcast {
+        msg.attributes
+            .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+        msg.attributes.push(AddressAttribute::Broadcast(brd));
+    }
+    if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.addr) {
+        msg.attributes.push(AddressAttribute::Label(label.clone()));
+    }
+    if vip.addr.is_ipv6() {
+        // No duplicate address detection: the VIP must answer at once after a takeover,
+        // and VRRP already guarantees a single owner.
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
 }

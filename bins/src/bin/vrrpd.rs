@@ -143,6 +143,8 @@ fn main() -> ExitCode {
         vip_lifetime: (args.vip_lifetime > 0)
             .then(|| Duration::from_secs(u64::from(args.vip_lifetime))),
         proc_events_netns: args.proc_events_netns.clone(),
+        // Prometheus scrapes every few seconds; the counters are recorded once a second.
+        metrics_refresh: args.metrics_addr.map(|_| Duration::from_secs(1)),
     };
     runtime.block_on(run(options, loaded, args.metrics_addr))
 }

@@ -207,6 +207,11 @@ impl RunningRoute {
         }
     }
 
+    /// The metric of the route installed, if one is (what the status says changed).
+    pub(super) fn installed(&self) -> Option<u32> {
+        self.installed
+    }
+
     pub(super) fn status(&self) -> AnycastRouteStatus {
         let verdict = self.health.announcement();
         let priority = match verdict {

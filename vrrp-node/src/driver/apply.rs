@@ -74,6 +74,9 @@ impl Daemon {
         // Instances kept running hear of what the new counts and reads found.
         self.refresh_tracks();
         self.sync_firewall().await;
+        // Groups made of running members may agree already (run_all_actions notifies only
+        // after observations).
+        self.notify_groups();
         self.run_all_actions().await;
         self.apply_anycast(anycast).await;
         Ok(())

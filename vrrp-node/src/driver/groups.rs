@@ -24,24 +24,40 @@ impl Daemon {
         // propagate command-caused transitions again: a few rounds always settle.
         for _round in 0..8 {
             let mut notify = Vec::new();
+            let mut observed = false;
             for r in &mut self.instances {
                 let actions = r.inst.run_actions(&self.vips).await;
-                let name = r.inst.name().to_string();
+                // Only observations matter to the coordinators (not the adverts, which are
+                // nearly every action): each goes to the groups that have this instance.
                 for action in &actions {
-                    if let fsm::Action::Notify { state } = action {
-                        notify.push((name.clone(), *state, r.inst.router.priority()));
-                    }
-                    for g in &mut self.groups {
-                        if let Some(member) = g.config.instances.iter().position(|m| *m == name) {
-                            g.coordinator.observe(member, action);
+                    match action {
+                        fsm::Action::Notify { state } => notify.push((
+                            r.inst.name().to_string(),
+                            *state,
+                            r.inst.router.priority(),
+                        )),
+                        fsm::Action::Observe(_) => {
+                            observed = true;
+                            let name = r.inst.name();
+                            for g in &mut self.groups {
+                                if let Some(member) =
+                                    g.config.instances.iter().position(|m| m == name)
+                                {
+                                    g.coordinator.observe(member, action);
+                                }
+                            }
                         }
+                        _ => {}
                     }
                 }
             }
             for (name, state, prio) in notify {
                 self.run_notify(&name, state, prio);
             }
-            self.notify_groups();
+            // A group's state changes only with its members' observations.
+            if observed {
+                self.notify_groups();
+            }
             if !self.deliver_sync_commands() {
                 return;
             }
@@ -69,7 +85,7 @@ impl Daemon {
     }
 
     /// Runs a group's notify scripts when all its members agree on a new state.
-    fn notify_groups(&mut self) {
+    pub(super) fn notify_groups(&mut self) {
         let mut due = Vec::new();
         for g in &mut self.groups {
             let states: Vec<Option<State>> = (0..g.config.instances.len())

@@ -96,6 +96,8 @@ pub struct Instance {
     /// While set, [`Action::RemoveVips`] leaves the addresses in place: a graceful stop
     /// hands them over first (see `Driver::shutdown`).
     pub hold_vips: bool,
+    /// Where adverts are encoded, kept from one to the next.
+    advert_buf: Vec<u8>,
 }
 
 impl Instance {
@@ -126,6 +128,7 @@ impl Instance {
             counters: super::status::new_counters(),
             vips_installed: false,
             hold_vips: false,
+            advert_buf: Vec::new(),
         })
     }
 
@@ -329,8 +332,12 @@ impl Instance {
             auth: self.plan.check.auth,
             addresses,
         };
-        let mut buf = [0u8; crate::net::MAX_PACKET];
-        for dst in link.socket.destinations() {
+        // Reused: zeroing a fresh MAX_PACKET (4200-byte) buffer for every advert was 84%
+        // of the daemon's user-space instructions once the status snapshots were gone
+        // (callgrind, 255 instances at 0.05 s).
+        self.advert_buf.resize(repr.buffer_len(), 0);
+        let buf = &mut self.advert_buf;
+        for &dst in link.socket.destinations() {
             let scope = match (self.plan.check.version, self.plan.socket.source, dst) {
                 (Version::V2, _, _) => ChecksumScope::Message,
                 (Version::V3, IpAddr::V4(_), _) if self.plan.v3_checksum_as_v2 => {
@@ -347,7 +354,7 @@ impl Instance {
                     continue;
                 }
             };
-            let len = match repr.emit(&mut buf, scope) {
+            let len = match repr.emit(buf, scope) {
                 Ok(len) => len,
                 Err(e) => {
                     warn!(instance = %self.plan.name, "encoding advert: {e}");

@@ -127,6 +127,10 @@ pub struct Options {
     /// VIPs every second, so a killed daemon's VIPs leave the node after this long instead
     /// of staying until it starts again.
     pub vip_lifetime: Option<Duration>,
+    /// How often the counters are recorded into the metrics recorder, when one is installed
+    /// (`None`: no recorder; the status is then published at state changes only, and the
+    /// status endpoint asks for its own).
+    pub metrics_refresh: Option<Duration>,
     /// The network namespace to subscribe to process events from when this one has no
     /// connector (it exists in the initial namespace only): [`procmon::INITIAL_NETNS`] by
     /// default.
@@ -174,13 +178,17 @@ struct Daemon {
     notifies: Vec<JoinHandle<()>>,
     reloads: u64,
     reload_failures: u64,
-    /// When the Masters' VIPs were last renewed (see [`Options::vip_lifetime`]).
-    vips_renewed: std::time::Instant,
+    /// Link polls so far: which slice of the instances renews its VIPs next (see
+    /// [`Daemon::renew_vips`]).
+    renewal_ticks: u64,
+    /// What the status last published says (see [`Daemon::publish`]).
+    published: Published,
 }
 
 /// Runs the daemon until [`Control::Shutdown`] or the control channel closes.
 ///
-/// The status watch channel is returned through `status_tx` so embedders can read it.
+/// `status_tx` gets the status at every change of an instance's state, priority or VIPs,
+/// and every [`Options::metrics_refresh`]; the status endpoint serves a fresh one.
 pub async fn run(
     options: Options,
     loaded: LoadedConfig,
@@ -191,6 +199,7 @@ pub async fn run(
     let (scripts_tx, mut scripts_rx) = mpsc::channel::<ScriptReport>(256);
     let (process_tx, mut process_rx) = mpsc::channel::<QuorumState>(256);
     let (file_tx, mut file_rx) = mpsc::channel::<FileValue>(256);
+    let (status_req_tx, mut status_req_rx) = mpsc::channel::<status::StatusRequest>(64);
     let vips = VipManager::connect()?;
     let routes = crate::route::RouteManager::connect()?;
     metrics::describe();
@@ -198,7 +207,7 @@ pub async fn run(
         let listener = status::bind(addr)
             .await
             .map_err(|source| DriverError::Status { addr, source })?;
-        tokio::spawn(status::serve(listener, status_tx.subscribe()));
+        tokio::spawn(status::serve(listener, status_req_tx));
         info!(%addr, "status endpoint listening");
     }
     let mut d = Daemon {
@@ -230,7 +239,12 @@ pub async fn run(
         notifies: Vec::new(),
         reloads: 0,
         reload_failures: 0,
-        vips_renewed: std::time::Instant::now(),
+        renewal_ticks: 0,
+        published: Published {
+            at: std::time::Instant::now(),
+            instances: Vec::new(),
+            anycast: Vec::new(),
+        },
     };
     d.apply(loaded.config).await?;
     let mut timer = timer::DeadlineTimer::new();
@@ -244,9 +258,12 @@ pub async fn run(
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
             Some(state) = process_rx.recv() => d.on_process(state).await,
             Some(value) = file_rx.recv() => d.on_file(value).await,
+            Some(reply) = status_req_rx.recv() => {
+                let _ = reply.send(d.snapshot());
+            }
             _ = link_poll.tick() => {
                 d.poll_links().await;
-                d.renew_vips().await;
+                d.renew_vips();
                 d.sync_anycast().await;
             }
             _ = timer.sleep_until(deadline) => d.on_timers().await,
@@ -254,7 +271,7 @@ pub async fn run(
                 Some(Control::Reload) => d.reload().await,
                 Some(Control::Shutdown) | None => {
                     d.shutdown().await;
-                    d.publish();
+                    d.publish_now();
                     return Ok(());
                 }
             },
@@ -317,6 +334,7 @@ impl Daemon {
                     errors = errors.count(),
                     "reload rejected, keeping the running configuration"
                 );
+                self.publish_now();
                 return;
             }
         };
@@ -333,6 +351,8 @@ impl Daemon {
                 error!("reload failed, running instances kept: {e}");
             }
         }
+        // The counts of reloads and the instances' new VIP lists, at once.
+        self.publish_now();
     }
 
     async fn shutdown(&mut self) {
@@ -386,30 +406,77 @@ impl Daemon {
         }
     }
 
-    /// Renews the lifetime of the VIPs of every Master, every [`VIP_RENEWAL`].
-    async fn renew_vips(&mut self) {
-        if self.options.vip_lifetime.is_none() || self.vips_renewed.elapsed() < VIP_RENEWAL {
+    /// Renews the lifetime of the VIPs of every Master, every [`VIP_RENEWAL`]: at each link
+    /// poll, the Masters of one slice of the instances (by id), so that every instance is
+    /// renewed once per [`VIP_RENEWAL`] and hundreds of VIPs are not renewed in one burst.
+    /// The requests are queued, not awaited (see [`VipManager::renew`]): the loop goes on
+    /// to the adverts due while the kernel answers.
+    fn renew_vips(&mut self) {
+        if self.options.vip_lifetime.is_none() {
             return;
         }
-        self.vips_renewed = std::time::Instant::now();
-        for r in self.instances.iter().filter(|r| r.inst.vips_installed) {
+        let slices = renewal_slices(self.options.link_poll);
+        let slice = self.renewal_ticks % slices;
+        self.renewal_ticks = self.renewal_ticks.wrapping_add(1);
+        let mut answers = Vec::new();
+        for r in self
+            .instances
+            .iter()
+            .filter(|r| r.id % slices == slice && r.inst.vips_installed)
+        {
             for vip in r.inst.plan.vips.iter().filter(|v| v.ifindex != 0) {
-                if let Err(e) = self.vips.add(vip).await {
-                    warn!(instance = %r.inst.name(), "renewing VIP: {e}");
+                match self.vips.renew(vip) {
+                    Ok(answer) => answers.push((r.inst.name().to_string(), answer)),
+                    Err(e) => warn!(instance = %r.inst.name(), "renewing VIP: {e}"),
                 }
             }
         }
+        if answers.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for (instance, answer) in answers {
+                if let Err(e) = answer.await {
+                    warn!(%instance, "renewing VIP: {e}");
+                }
+            }
+        });
     }
 
-    fn publish(&self) {
-        let snapshot = DaemonStatus {
+    /// Publishes the status (to the watch channel, and the metrics from it) when an
+    /// instance changed what it is (see [`Published`]), and, with a metrics recorder, every
+    /// [`Options::metrics_refresh`] for the counters. A snapshot copies every instance's
+    /// names, VIPs and counters: made at every advert, as it was, it cost 84% of the
+    /// daemon's instructions with 255 instances, and held the adverts due behind it
+    /// (callgrind, scripts/bench-vrrp-scale-results.txt). The status endpoint asks for a
+    /// snapshot of its own instead (see [`status::StatusRequest`]).
+    fn publish(&mut self) {
+        let refresh = self
+            .options
+            .metrics_refresh
+            .is_some_and(|every| self.published.at.elapsed() >= every);
+        if !refresh && self.published.same(&self.instances, &self.anycast) {
+            return;
+        }
+        self.publish_now();
+    }
+
+    /// The status as it is now.
+    fn snapshot(&self) -> DaemonStatus {
+        DaemonStatus {
             router_id: self.config.global.router_id.clone(),
             config_id: self.options.load.config_id.clone(),
             reloads: self.reloads,
             reload_failures: self.reload_failures,
             instances: self.instances.iter().map(|r| r.inst.status()).collect(),
             anycast_routes: self.anycast.iter().map(|r| r.status()).collect(),
-        };
+        }
+    }
+
+    /// Publishes the status now (after a reload, at shutdown, and from [`Daemon::publish`]).
+    fn publish_now(&mut self) {
+        let snapshot = self.snapshot();
+        self.published = Published::of(&self.instances, &self.anycast);
         let changed = self.status.send_if_modified(|s| {
             if *s == snapshot {
                 false
@@ -424,8 +491,61 @@ impl Daemon {
     }
 }
 
+/// What the status last published says of each instance besides its counters, and of
+/// each `anycast_route` (the metric of its installed route, if any): a change in any of it
+/// is published at once.
+struct Published {
+    at: std::time::Instant,
+    instances: Vec<(u64, fsm::State, u8, bool)>,
+    anycast: Vec<Option<u32>>,
+}
+
+impl Published {
+    fn of(instances: &[Running], anycast: &[anycast::RunningRoute]) -> Published {
+        Published {
+            at: std::time::Instant::now(),
+            instances: instances.iter().map(Published::summary).collect(),
+            anycast: anycast
+                .iter()
+                .map(anycast::RunningRoute::installed)
+                .collect(),
+        }
+    }
+
+    /// The id (a restart or a reload makes a new one), state, effective priority and
+    /// whether the VIPs are installed.
+    fn summary(r: &Running) -> (u64, fsm::State, u8, bool) {
+        (
+            r.id,
+            r.inst.router.state(),
+            r.inst.router.priority(),
+            r.inst.vips_installed,
+        )
+    }
+
+    /// Whether `instances` and `anycast` are what was published.
+    fn same(&self, instances: &[Running], anycast: &[anycast::RunningRoute]) -> bool {
+        self.instances.len() == instances.len()
+            && instances
+                .iter()
+                .zip(&self.instances)
+                .all(|(r, p)| Published::summary(r) == *p)
+            && anycast
+                .iter()
+                .map(anycast::RunningRoute::installed)
+                .eq(self.anycast.iter().copied())
+    }
+}
+
 /// How often a Master renews its VIPs' lifetime: a third of the shortest one (3 s).
 const VIP_RENEWAL: Duration = Duration::from_secs(1);
+
+/// In how many slices the instances renew their VIPs, one slice per link poll: as many as
+/// link polls fit in [`VIP_RENEWAL`] (10 at vrrpd's 100 ms), at least one.
+fn renewal_slices(link_poll: Duration) -> u64 {
+    let polls = VIP_RENEWAL.as_micros() / link_poll.as_micros().max(1);
+    u64::try_from(polls).unwrap_or(u64::MAX).max(1)
+}
 
 /// How long a stopping Master keeps its VIPs: one advert interval, the longest Skew_Time
 /// of any Backup, plus 100 ms for it to install them on a busy node; at most 2 s, so a

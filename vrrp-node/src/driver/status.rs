@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use vrrp_proto::DropCounter;
 
@@ -67,8 +67,13 @@ pub fn drop_names() -> impl Iterator<Item = &'static str> {
         .chain(DropReason::ALL.into_iter().map(fsm_drop_name))
 }
 
-/// Serves `GET /status` (JSON) on `addr` until the task is dropped.
-pub async fn serve(listener: TcpListener, status: watch::Receiver<DaemonStatus>) {
+/// A request for the daemon's status as it is now: the driver answers with a snapshot made
+/// for it, so the endpoint's counters are exact without a snapshot at every advert.
+pub type StatusRequest = tokio::sync::oneshot::Sender<DaemonStatus>;
+
+/// Serves `GET /status` (JSON) on `addr` until the task is dropped, asking the driver for
+/// each answer over `requests`.
+pub async fn serve(listener: TcpListener, requests: mpsc::Sender<StatusRequest>) {
     loop {
         let (mut conn, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -77,7 +82,7 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<DaemonStatus>)
                 continue;
             }
         };
-        let status = status.clone();
+        let requests = requests.clone();
         tokio::spawn(async move {
             let mut head = [0u8; 1024];
             let n =
@@ -90,12 +95,17 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<DaemonStatus>)
             let line = String::from_utf8_lossy(&head[..n]);
             let path = line.split_whitespace().nth(1).unwrap_or("");
             let (code, body) = if line.starts_with("GET ") && (path == "/status" || path == "/") {
-                let snapshot = status.borrow().clone();
-                (
-                    "200 OK",
-                    serde_json::to_string_pretty(&snapshot)
-                        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
-                )
+                match current(&requests).await {
+                    Some(snapshot) => (
+                        "200 OK",
+                        serde_json::to_string_pretty(&snapshot)
+                            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
+                    ),
+                    None => (
+                        "503 Service Unavailable",
+                        "{\"error\":\"the daemon is stopping\"}".to_string(),
+                    ),
+                }
             } else {
                 (
                     "404 Not Found",
@@ -111,6 +121,13 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<DaemonStatus>)
             }
         });
     }
+}
+
+/// The driver's answer to a status request; `None` once it has stopped.
+async fn current(requests: &mpsc::Sender<StatusRequest>) -> Option<DaemonStatus> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    requests.send(reply).await.ok()?;
+    answer.await.ok()
 }
 
 /// Binds the status listener.

@@ -92,11 +92,11 @@ impl AdvertSocket {
     }
 
     /// Destinations of one advert: the group, or every unicast peer.
-    pub fn destinations(&self) -> Vec<IpAddr> {
+    pub fn destinations(&self) -> &[IpAddr] {
         if self.config.unicast_peers.is_empty() {
-            vec![self.config.group]
+            std::slice::from_ref(&self.config.group)
         } else {
-            self.config.unicast_peers.clone()
+            &self.config.unicast_peers
         }
     }
 
