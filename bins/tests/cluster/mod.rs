@@ -214,10 +214,17 @@ impl Cluster {
             vrrp,
             lab,
         };
+        // lb1 first, lb2 once lb1 is Master: started together, the first Master_Down timer
+        // to fire wins, and with `nopreempt` a 20 ms slower start of lb1's vrrpd on a busy
+        // machine leaves lb2 the Master for good (RFC 5798 §6.4.2 lets any Backup take over).
         c.start_vrrpd(0);
-        c.start_vrrpd(1);
         c.await_owner("lb1", Duration::from_secs(5))
-            .unwrap_or_else(|| panic!("lb1 becomes the only master\n{}", c.logs()));
+            .unwrap_or_else(|| panic!("lb1 becomes master\n{}", c.logs()));
+        c.start_vrrpd(1);
+        c.await_vrrpd_state(1, "BACKUP", Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("lb2 settles as backup\n{}", c.logs()));
+        c.await_owner("lb1", Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("lb1 stays the only master\n{}", c.logs()));
         let client = Load::start(&c.lab, 1, Duration::from_millis(20));
         let ok = within(Duration::from_secs(5), || client.report_so_far().ok > 0);
         let r = client.stop();
@@ -268,6 +275,12 @@ impl Cluster {
     /// Waits until `owner` alone holds the VIP; how long it took.
     pub fn await_owner(&self, owner: &str, limit: Duration) -> Option<Duration> {
         within(limit, || self.owners() == [owner])
+    }
+
+    /// Waits until VI_1 on LB node `i` reports `state` (MASTER, BACKUP, FAULT).
+    pub fn await_vrrpd_state(&self, i: usize, state: &str, limit: Duration) -> Option<Duration> {
+        let v = self.vrrpd[i].as_ref().expect("vrrpd running");
+        within(limit, || v.state("VI_1").as_deref() == Some(state))
     }
 
     /// Every daemon's log, for a failure message.
