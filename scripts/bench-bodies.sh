@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# How a proxy's cost grows with body size (issue 16): lbproxy against Debian's HAProxy, with
-# and without `option splice-response`/`splice-request` (HAProxy's splice(2) path), in HTTP
-# and TCP mode, for responses (downloads) and uploads of 1 KiB, 64 KiB, 1 MiB and 100 MiB.
+# How a proxy's cost grows with body size (issue 16): lbproxy against Debian's HAProxy, each
+# with and without `option splice-response`/`splice-request` (splice(2): socket to socket
+# through a kernel pipe, no copy to user space), in HTTP and TCP mode, for responses
+# (downloads) and uploads of 1 KiB, 64 KiB, 1 MiB and 100 MiB.
 # Loopback, one proxy thread pinned to CPU 1, nginx and the client (wrk) on CPU 0.
 #
 # Each row: wrk -t1 -c4 for DUR seconds (4 x DUR for 100 MiB); throughput (Gbit/s of body
@@ -161,8 +162,8 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, $(uname -r); $(haproxy -v | h
 echo "# proxy          mode dir  size  requests   Gbit/s  CPU-s/GiB  peak RSS kB"
 ROWS=$WORK/rows.txt
 : >"$ROWS"
-for variant in haproxy haproxy-splice lbproxy; do
-    write_cfg "$([ "$variant" = haproxy-splice ] && echo yes || echo no)"
+for variant in haproxy haproxy-splice lbproxy lbproxy-splice; do
+    write_cfg "$(case $variant in *-splice) echo yes ;; *) echo no ;; esac)"
     start_proxy "${variant%-splice}"
     for mode in http tcp; do
         for dir in down up; do
@@ -178,7 +179,7 @@ command -v gnuplot >/dev/null || { echo "no gnuplot: no plot" >&2; exit 0; }
 # One data block per (proxy, mode, direction): "bytes Gbit/s CPU-s/GiB", in that order.
 BLOCKS=()
 : >"$OUT/bench-bodies.dat"
-for variant in haproxy haproxy-splice lbproxy; do for mode in http tcp; do for dir in down up; do
+for variant in haproxy haproxy-splice lbproxy lbproxy-splice; do for mode in http tcp; do for dir in down up; do
     echo "# $variant $mode $dir" >>"$OUT/bench-bodies.dat"
     for s in $SIZES; do
         awk -v v="$variant" -v m="$mode" -v d="$dir" -v s="$s" -v n="$(bytes "$s")" \
@@ -190,7 +191,7 @@ done; done; done
 plot_of() { # column
     local i=0 b sep="" color dash out=""
     for b in "${BLOCKS[@]}"; do
-        case $b in haproxy-splice*) color="#e67e22" ;; haproxy*) color="#c0392b" ;; *) color="#2471a3" ;; esac
+        case $b in haproxy-splice*) color="#e67e22" ;; haproxy*) color="#c0392b" ;; lbproxy-splice*) color="#17a589" ;; *) color="#2471a3" ;; esac
         case $b in *" tcp "*) dash=2 ;; *) dash=1 ;; esac
         case $b in *" up") ;; *) out+="$sep\"$OUT/bench-bodies.dat\" index $i using 1:$1 with linespoints lw 2 dt $dash lc rgb \"$color\" title \"$b\""; sep=", " ;; esac
         i=$((i + 1))
@@ -200,7 +201,7 @@ plot_of() { # column
 plot_up() { # column
     local i=0 b sep="" color dash out=""
     for b in "${BLOCKS[@]}"; do
-        case $b in haproxy-splice*) color="#e67e22" ;; haproxy*) color="#c0392b" ;; *) color="#2471a3" ;; esac
+        case $b in haproxy-splice*) color="#e67e22" ;; haproxy*) color="#c0392b" ;; lbproxy-splice*) color="#17a589" ;; *) color="#2471a3" ;; esac
         case $b in *" tcp "*) dash=2 ;; *) dash=1 ;; esac
         case $b in *" up") out+="$sep\"$OUT/bench-bodies.dat\" index $i using 1:$1 with linespoints lw 2 dt $dash lc rgb \"$color\" title \"$b\""; sep=", " ;; esac
         i=$((i + 1))

@@ -153,7 +153,8 @@ idle_row() { # name mode n
     holder=$!
     exec 4>"$fifo"
     for _ in $(seq 1200); do grep -q ready "$WORK/hold.out" 2>/dev/null && break; sleep 0.1; done
-    sleep 1
+    # 2 s: lbproxy parks a keep-alive connection idle for 1 s (no task: l7-proxy's net/park.rs).
+    sleep 2
     after=$(rss_kb "$PROXY_PID")
     held=$(awk '/ready/ {print $2}' "$WORK/hold.out")
     exec 4>&-

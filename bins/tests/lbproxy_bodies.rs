@@ -1,5 +1,7 @@
 //! The `lbproxy` binary moves 100 MiB+ bodies both ways in bounded memory: a streaming
-//! backend, a raw client, the process's peak resident memory.
+//! backend, a raw client, the process's peak resident memory. With `option splice-*` the
+//! bytes go socket to socket through kernel pipes (seen as pipe descriptors held by the
+//! process while a body is in flight), and `nosplice` turns that off.
 
 mod lbproxy_run;
 
@@ -192,4 +194,184 @@ fn big_bodies_both_ways_in_bounded_memory() {
         peak_kb.saturating_sub(start_kb),
         run.log()
     );
+}
+
+/// The kernel pipes the process holds (splice(2) moves a direction's bytes through one).
+fn pipes(run: &Running) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", run.pid()))
+        .expect("/proc/PID/fd")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
+/// A proxy with `lines` added to `defaults` (and `global_lines` to `global`) in front of the
+/// streaming backend, in `mode`; returns it with its port once it answers.
+fn splice_proxy(
+    dir: &std::path::Path,
+    mode: &str,
+    global_lines: &str,
+    lines: &str,
+) -> (Running, u16) {
+    let be = streaming_backend();
+    let fe = free_port();
+    let run = Running::start(
+        dir,
+        &format!(
+            "global\n    nbthread 1\n{global_lines}\
+             defaults\n    mode {mode}\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n{lines}\
+             frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+             backend be\n    server s1 127.0.0.1:{be}\n"
+        ),
+    );
+    if mode == "http" {
+        run.wait_serving(fe, "x-body-len: 0");
+    } else {
+        // The backend keeps connections open whatever the request says: in TCP mode the
+        // listener accepting is the sign.
+        let up = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            TcpStream::connect(("127.0.0.1", fe)).is_ok()
+        });
+        assert!(up, "lbproxy listens\n{}", run.log());
+    }
+    (run, fe)
+}
+
+/// Downloads 64 MiB, stalling after the head and 1 MiB so the proxy is caught with the
+/// body in flight; returns (pipes held before the request, pipes held during the stall,
+/// pipes held after the body). Every byte is checked.
+fn stalled_download(run: &Running, fe: u16) -> (usize, usize, usize) {
+    const LEN: u64 = 64 << 20;
+    let before = pipes(run);
+    let s = connect(fe);
+    let mut w = s.try_clone().expect("clone");
+    let mut r = BufReader::new(s);
+    write!(w, "GET /big/{LEN} HTTP/1.1\r\nHost: t\r\n\r\n").expect("get");
+    let (head, len) = read_head(&mut r);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(len, LEN);
+    let mut first = vec![0u8; 1 << 20];
+    r.read_exact(&mut first).expect("first MiB");
+    std::thread::sleep(Duration::from_millis(300));
+    let during = pipes(run);
+    let mut rest = Vec::with_capacity((LEN - (1 << 20)) as usize);
+    (&mut r)
+        .take(len - (1 << 20))
+        .read_to_end(&mut rest)
+        .expect("rest");
+    assert_eq!(rest.len() as u64, LEN - (1 << 20), "whole body");
+    assert!(
+        first.iter().chain(&rest).all(|&b| b == b'x'),
+        "every byte intact"
+    );
+    // The next request on the same connection is served (the relay ended on the body).
+    w.write_all(b"GET /big/5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("second get");
+    let (head, len) = read_head(&mut r);
+    assert!(head.starts_with("http/1.1 200") && len == 5, "{head}");
+    let mut five = [0u8; 5];
+    r.read_exact(&mut five).expect("second body");
+    (before, during, pipes(run))
+}
+
+/// `option splice-response`: an HTTP/1.1 response body goes through a pipe (two more
+/// descriptors while in flight, kept for reuse after), intact, and the connection stays
+/// usable.
+#[test]
+fn splice_response_relays_an_http_body_through_a_pipe() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(dir.path(), "http", "", "    option splice-response\n");
+    let (before, during, after) = stalled_download(&run, fe);
+    assert_eq!(
+        during,
+        before + 2,
+        "one pipe while the body is in flight\n{}",
+        run.log()
+    );
+    // Given back empty: kept for the thread's next relay, not a new one each body.
+    assert_eq!(
+        after,
+        before + 2,
+        "the pipe is kept for reuse\n{}",
+        run.log()
+    );
+}
+
+/// `option splice-request`: a Content-Length upload is spliced and arrives whole.
+#[test]
+fn splice_request_relays_an_upload_whole() {
+    const LEN: usize = 48 << 20;
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(dir.path(), "http", "", "    option splice-request\n");
+    let before = pipes(&run);
+    let s = connect(fe);
+    let mut w = s.try_clone().expect("clone");
+    let mut r = BufReader::new(s);
+    let head = format!("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {LEN}\r\n\r\n");
+    w.write_all(head.as_bytes()).expect("head");
+    let chunk = vec![b'u'; 1 << 20];
+    w.write_all(&chunk).expect("first MiB");
+    std::thread::sleep(Duration::from_millis(300));
+    let during = pipes(&run);
+    for _ in 1..(LEN >> 20) {
+        w.write_all(&chunk).expect("upload");
+    }
+    let (head, _) = read_head(&mut r);
+    let whole = format!("x-body-len: {LEN}\r\n");
+    assert!(head.contains(&whole), "{head}\n{}", run.log());
+    assert_eq!(
+        during,
+        before + 2,
+        "one pipe while the body is in flight\n{}",
+        run.log()
+    );
+    assert_eq!(
+        pipes(&run),
+        before + 2,
+        "the pipe is kept for reuse\n{}",
+        run.log()
+    );
+}
+
+/// `mode tcp` with `option splice-auto`: once the download streams, it is spliced.
+#[test]
+fn splice_auto_in_tcp_mode_splices_a_streaming_direction() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(dir.path(), "tcp", "", "    option splice-auto\n");
+    let (before, during, _) = stalled_download(&run, fe);
+    assert_eq!(
+        during,
+        before + 2,
+        "the streaming direction splices\n{}",
+        run.log()
+    );
+}
+
+/// `nosplice` in `global` wins over the proxies' `option splice-*`: no pipe is opened.
+#[test]
+fn nosplice_keeps_every_byte_in_user_space() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(
+        dir.path(),
+        "http",
+        "    nosplice\n",
+        "    option splice-request\n    option splice-response\n",
+    );
+    let (before, during, after) = stalled_download(&run, fe);
+    assert_eq!((during, after), (before, before), "{}", run.log());
+}
+
+/// `maxpipes 0`: no pipe may be opened, so the body is copied (and still arrives whole).
+#[test]
+fn maxpipes_caps_the_pipes_and_bodies_are_copied_beyond_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(
+        dir.path(),
+        "http",
+        "    maxpipes 0\n",
+        "    option splice-response\n",
+    );
+    let (before, during, after) = stalled_download(&run, fe);
+    assert_eq!((during, after), (before, before), "{}", run.log());
 }

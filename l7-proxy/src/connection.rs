@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use crate::config::{H2Limits, Mode, TcpStage};
 use crate::frontend::sample::Sampler;
 use crate::frontend::{BindRt, ConnCtx, ConnGuard, FrontendRt, Shared};
+use crate::http::Idle;
 use crate::io::within;
 use crate::log::accept_date;
 use crate::net::listener::Permits;
@@ -46,9 +47,60 @@ pub fn serve(
         match (ctx.fe.cfg.settings.mode, is_h2) {
             (Mode::Tcp, _) => Box::pin(crate::tcp::serve(ctx, stream)).await,
             (Mode::Http, true) => Box::pin(crate::http::serve_h2(ctx, stream, h2)).await,
-            (Mode::Http, false) => crate::http::serve_h1(ctx, stream).await,
+            (Mode::Http, false) => {
+                if let Some(idle) = crate::http::serve_h1(ctx, stream, false).await {
+                    park(idle, held);
+                    return;
+                }
+            }
         }
         drop(held);
+    }
+}
+
+/// Parks an idle HTTP/1.1 connection, with what it holds; when it has bytes again, it goes
+/// on in a new task. Closed if it cannot be parked (soft stop).
+fn park(idle: Idle, held: Held) {
+    let Idle { ctx, stream, due } = idle;
+    let Stream::Tcp(tcp) = stream else {
+        return; // only plain connections are parked (see `H1Conn::wait_request`)
+    };
+    let parker = ctx.shared.parker.clone();
+    let counted = Parked::count(ctx.fe.clone());
+    let resume = Box::new(move |tcp: TcpStream| {
+        drop(counted);
+        tokio::spawn(resume_h1(ctx, tcp, held));
+    });
+    if let Err(e) = parker.park(tcp, due, resume) {
+        drop(e); // closed
+    }
+}
+
+/// Counts a connection as parked on its frontend while it lives (in the parker's hands:
+/// dropped when the connection resumes or closes there).
+struct Parked(Arc<FrontendRt>);
+
+impl Parked {
+    fn count(fe: Arc<FrontendRt>) -> Parked {
+        fe.counters.parked.fetch_add(1, Ordering::Relaxed);
+        Parked(fe)
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        self.0.counters.parked.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A parked connection back with bytes to read.
+fn resume_h1(ctx: ConnCtx, tcp: TcpStream, held: Held) -> impl std::future::Future<Output = ()> {
+    let serve = crate::http::serve_h1(ctx, Stream::Tcp(tcp), true);
+    async move {
+        match serve.await {
+            Some(idle) => park(idle, held),
+            None => drop(held),
+        }
     }
 }
 
@@ -57,10 +109,13 @@ struct Opened {
     ctx: ConnCtx,
     stream: Stream,
     is_h2: bool,
-    /// Held until the connection ends: the frontend's connection count and the `maxconn`
-    /// slots.
-    held: (ConnGuard, Permits),
+    /// Held until the connection ends.
+    held: Held,
 }
+
+/// Held until a connection ends, parked or not: the frontend's connection count and the
+/// `maxconn` slots.
+type Held = (ConnGuard, Permits);
 
 /// `tcp-request connection` rules, the TLS handshake on `ssl` binds (bounded by `timeout
 /// client`), `tcp-request content` rules. None when the connection is refused or the

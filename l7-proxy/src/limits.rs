@@ -3,6 +3,8 @@
 //! client's and the server's), a `global maxconn` that the limit cannot carry refuses to
 //! start (HAProxy's `strict-limits`, its default), and without `maxconn` the limit decides
 //! it. Idle server connections get a quarter of the budget (`tune.pool-high-fd-ratio`).
+//! With `option splice-*` in use, `maxpipes` pipes (default a quarter of `maxconn`, as in
+//! HAProxy) take two descriptors each.
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
@@ -80,10 +82,53 @@ fn fixed_files(cfg: &Config) -> u64 {
     RESERVED + listeners as u64 + checks as u64
 }
 
-/// Descriptors needed by `maxconn` connections (a client's and a server's each) besides
-/// `fixed` ones.
-fn files_needed(fixed: u64, maxconn: u32) -> u64 {
-    2 * u64::from(maxconn) + fixed
+/// Descriptors needed by `maxconn` connections (a client's and a server's each) and their
+/// pipes, besides `fixed` ones.
+fn files_needed(fixed: u64, maxconn: u32, pipes: &Pipes) -> u64 {
+    2 * u64::from(maxconn) + 2 * pipes.count(maxconn) + fixed
+}
+
+/// The pipes splicing may hold.
+enum Pipes {
+    /// No proxy splices (or `nosplice`).
+    None,
+    /// `maxpipes N`.
+    Fixed(u32),
+    /// A quarter of `maxconn`.
+    QuarterOfMaxconn,
+}
+
+impl Pipes {
+    fn of(cfg: &Config) -> Pipes {
+        let s = |p: &crate::config::ProxySettings| {
+            p.splice.auto || p.splice.request || p.splice.response
+        };
+        let splices = cfg.frontends.iter().any(|f| s(&f.settings))
+            || cfg.backends.iter().any(|b| s(&b.settings));
+        match (splices, cfg.global.maxpipes) {
+            (false, _) => Pipes::None,
+            (true, Some(n)) => Pipes::Fixed(n),
+            (true, None) => Pipes::QuarterOfMaxconn,
+        }
+    }
+
+    fn count(&self, maxconn: u32) -> u64 {
+        match self {
+            Pipes::None => 0,
+            Pipes::Fixed(n) => u64::from(*n),
+            Pipes::QuarterOfMaxconn => u64::from(maxconn) / 4,
+        }
+    }
+
+    /// The largest `maxconn` whose connections and pipes fit in `files` descriptors.
+    fn maxconn_within(&self, files: u64) -> u64 {
+        match self {
+            Pipes::None => files / 2,
+            Pipes::Fixed(n) => files.saturating_sub(2 * u64::from(*n)) / 2,
+            // 2 m + 2 (m / 4) <= files
+            Pipes::QuarterOfMaxconn => files * 2 / 5,
+        }
+    }
 }
 
 /// Sets the soft file limit to `ulimit-n` when it is set, else raises it to what the
@@ -92,10 +137,11 @@ fn files_needed(fixed: u64, maxconn: u32) -> u64 {
 pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(LimitError::Read)?;
     let fixed = fixed_files(cfg);
+    let pipes = Pipes::of(cfg);
     let g = &cfg.global;
     let (target, why) = match (g.ulimit_n, g.maxconn) {
         (Some(n), _) => (u64::from(n), "ulimit-n".to_string()),
-        (None, Some(m)) => (files_needed(fixed, m), format!("maxconn {m}")),
+        (None, Some(m)) => (files_needed(fixed, m, &pipes), format!("maxconn {m}")),
         (None, None) => (hard, "the hard limit".to_string()),
     };
     // `ulimit-n` sets the limit exactly, as in HAProxy; otherwise it is only ever raised.
@@ -117,14 +163,14 @@ pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
     let (maxconn, derived) = match cfg.global.maxconn {
         Some(m) => (m, false),
         None => {
-            let m = limit.saturating_sub(fixed) / 2;
+            let m = pipes.maxconn_within(limit.saturating_sub(fixed));
             if m == 0 {
                 return Err(LimitError::TooLow { limit });
             }
             (u32::try_from(m).unwrap_or(u32::MAX), true)
         }
     };
-    let needed = files_needed(fixed, maxconn);
+    let needed = files_needed(fixed, maxconn, &pipes);
     if needed > limit {
         // Only with `ulimit-n` set below what `maxconn` needs.
         return Err(LimitError::UlimitBelowMaxconn {
@@ -136,6 +182,8 @@ pub fn apply(cfg: &mut Config) -> Result<FileBudget, LimitError> {
     cfg.global.maxconn = Some(maxconn);
     let idle = usize::try_from(limit * IDLE_SHARE / 100).unwrap_or(usize::MAX);
     crate::backend::pool::set_idle_budget(idle);
+    let pipe_budget = usize::try_from(pipes.count(maxconn)).unwrap_or(usize::MAX);
+    crate::io::splice::set_pipe_budget(pipe_budget);
     Ok(FileBudget {
         limit,
         maxconn,

@@ -21,6 +21,7 @@ use crate::backend::Backend;
 use crate::config::{Bind, Config};
 use crate::frontend::{BindRt, FrontendRt, Shared};
 use crate::net::listener::{accept_loop, bind};
+use crate::net::park::Parker;
 use crate::net::tls::server::Resumption;
 use crate::net::tls::{self, TlsError};
 
@@ -40,6 +41,9 @@ pub enum RuntimeError {
     /// Certificates, keys or TLS settings.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The epoll set idle connections are parked in could not be created.
+    #[error("cannot create the idle connection parker: {0}")]
+    Parker(std::io::Error),
 }
 
 /// Everything one configuration runs with, built before anything is switched.
@@ -189,6 +193,7 @@ impl Proxy {
         let p = Proxy {
             shared: Arc::new(Shared {
                 active: AtomicUsize::new(0),
+                parker: Parker::new(stopping.clone()).map_err(RuntimeError::Parker)?,
                 stopping,
                 drained: Notify::new(),
             }),

@@ -9,7 +9,7 @@ use crate::backend::connect::{Attempt, SniSource};
 use crate::backend::{Backend, Server};
 use crate::frontend::sample::Sampler;
 use crate::frontend::ConnCtx;
-use crate::io::tunnel;
+use crate::io::{splice, tunnel};
 use crate::log::TcpLog;
 use crate::net::Stream;
 use crate::stats::counters::Finished;
@@ -77,6 +77,7 @@ pub async fn serve(ctx: ConnCtx, mut client: Stream) {
         &[],
         fe.cfg.settings.timeouts.client,
         backend.settings.timeouts.server,
+        splice::modes(fe.cfg.settings.splice.with(backend.settings.splice)),
     )
     .await;
     let term = if r.is_ok() { *b"--" } else { *b"cD" };

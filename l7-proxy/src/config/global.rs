@@ -38,6 +38,8 @@ impl Parser {
                     "'daemon' is ignored: lbproxy stays in the foreground (run it under systemd)",
                 );
             }
+            "nosplice" => self.global.nosplice = true,
+            "maxpipes" => self.global.maxpipes = self.num(w, 1, 0, u32::MAX),
             "log" => {
                 if let Some(l) = self.log_target(w) {
                     self.global.logs.push(l);

@@ -168,6 +168,8 @@ pub struct ProxySettings {
     pub tcplog: bool,
     /// `option dontlognull`.
     pub dontlognull: bool,
+    /// `option splice-auto|splice-request|splice-response`.
+    pub splice: SpliceOptions,
     /// `option http-ignore-probes`: a connection that sends nothing before `timeout
     /// http-request` is closed silently instead of answered 408.
     pub ignore_probes: bool,
@@ -197,6 +199,29 @@ pub struct ProxySettings {
     pub errorfiles: HashMap<u16, Arc<[u8]>>,
 }
 
+/// `option splice-*` of one proxy: which directions may move bytes with splice(2). A
+/// session splices a direction when its frontend or its backend asks for it (as HAProxy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpliceOptions {
+    /// `option splice-auto`: both directions, once they stream.
+    pub auto: bool,
+    /// `option splice-request`: client to server, always.
+    pub request: bool,
+    /// `option splice-response`: server to client, always.
+    pub response: bool,
+}
+
+impl SpliceOptions {
+    /// What a session of this frontend (`self`) and that backend splices.
+    pub fn with(self, backend: SpliceOptions) -> SpliceOptions {
+        SpliceOptions {
+            auto: self.auto || backend.auto,
+            request: self.request || backend.request,
+            response: self.response || backend.response,
+        }
+    }
+}
+
 impl Default for ProxySettings {
     fn default() -> Self {
         ProxySettings {
@@ -212,6 +237,7 @@ impl Default for ProxySettings {
             httplog: false,
             tcplog: false,
             dontlognull: false,
+            splice: SpliceOptions::default(),
             ignore_probes: false,
             logs: Vec::new(),
             httpchk: None,
@@ -334,6 +360,10 @@ pub struct Global {
     pub pidfile: Option<PathBuf>,
     /// `daemon` (ignored: we stay in the foreground).
     pub daemon: bool,
+    /// `nosplice`: no splice(2), whatever the proxies' `option splice-*` say.
+    pub nosplice: bool,
+    /// `maxpipes`: the most pipes splicing holds at once (default: `maxconn` / 4).
+    pub maxpipes: Option<u32>,
     /// `ssl-default-*`, `ssl-server-verify`, `tune.ssl.*`, `ca-base`, `crt-base`.
     pub tls: GlobalTls,
     /// `tune.h2.*`.

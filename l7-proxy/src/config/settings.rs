@@ -336,6 +336,9 @@ impl Parser {
             }
             "dontlognull" => s.dontlognull = on,
             "http-ignore-probes" => s.ignore_probes = on,
+            "splice-auto" => s.splice.auto = on,
+            "splice-request" => s.splice.request = on,
+            "splice-response" => s.splice.response = on,
             "httpchk" => s.httpchk = on.then(|| httpchk(&rest[1..])),
             _ => self.unhandled(opt),
         }

@@ -32,6 +32,9 @@ impl Parser {
         let be_modes = check_names(&proxies, &mut d);
         let mut seen_binds: HashMap<SocketAddr, String> = HashMap::new();
         for p in &mut proxies {
+            if global.nosplice {
+                p.settings.splice = Default::default();
+            }
             resolve_conditions(p, &mut d);
             if p.kind.has_front() {
                 check_front(p, &be_modes, &mut seen_binds, &global, &mut d);

@@ -22,6 +22,8 @@ use crate::stats::counters::{now_ms, Counters};
 pub struct FrontendCounters {
     /// Connections currently open.
     pub active: AtomicUsize,
+    /// Of them, idle keep-alive connections parked (waiting without a task).
+    pub parked: AtomicUsize,
     /// TLS handshakes that failed (garbage, no common version or suite, timeouts).
     pub tls_failures: AtomicU64,
     /// TLS handshakes completed.
@@ -118,6 +120,8 @@ pub struct Shared {
     pub active: AtomicUsize,
     /// Becomes `true` on soft stop: keep-alive connections close after their response.
     pub stopping: watch::Receiver<bool>,
+    /// Where idle keep-alive connections wait without a task.
+    pub parker: crate::net::park::Parker,
     /// Woken when the last connection closes.
     pub drained: Notify,
 }

@@ -54,11 +54,19 @@ fn started(ctx: &ConnCtx, first_byte: Instant) -> Started {
 ///
 /// Written as a function returning the future, so that the connection's state is captured
 /// once rather than kept both as arguments and as locals.
-pub fn serve_h1(ctx: ConnCtx, stream: Stream) -> impl std::future::Future<Output = ()> {
+///
+/// Returns the connection when it is to be parked (idle for [`h1::PARK_AFTER`], see
+/// [`crate::net::park`]) with its keep-alive deadline; `resumed` is a connection back
+/// from the parker, whose next request is not its first.
+pub fn serve_h1(
+    ctx: ConnCtx,
+    stream: Stream,
+    resumed: bool,
+) -> impl std::future::Future<Output = Option<Idle>> {
     let mut conn = h1::H1Conn::new(stream);
     // The exchange's buffers, kept from request to request and dropped while idle.
     let mut bufs: Option<Box<Bufs>> = None;
-    let mut first = true;
+    let mut first = !resumed;
     // Soft stop interrupts idle keep-alive waits; a reload does not (the next response
     // carries `connection: close` instead), so no client races a close on reload.
     let mut stopping = ctx.shared.stopping.clone();
@@ -72,23 +80,42 @@ pub fn serve_h1(ctx: ConnCtx, stream: Stream) -> impl std::future::Future<Output
             let waiting = Instant::now();
             let fs = &ctx.fe.cfg.settings;
             let keep = match conn.wait_request(first, fs, &mut bufs, stop.as_mut()).await {
-                Ok(true) => {
+                Ok(h1::Waited::Park(due)) => {
+                    return Some(Idle {
+                        ctx,
+                        stream: conn.into_stream(),
+                        due,
+                    })
+                }
+                Ok(h1::Waited::Request) => {
                     let bufs = bufs.get_or_insert_with(Box::default);
                     let one = one_request(&ctx, &mut conn, bufs, first, waiting, stop.as_mut());
                     Box::pin(one).await
                 }
-                Ok(false) | Err(HeadError::Closed) => false,
+                Ok(h1::Waited::Over) | Err(HeadError::Closed) => false,
                 Err(HeadError::Status(code)) => {
                     Box::pin(bad_head(&ctx, &mut conn, code, waiting)).await;
                     false
                 }
             };
             if !keep {
-                return;
+                drop(conn.into_stream()); // its buffer back to the pool
+                return None;
             }
             first = false;
         }
     }
+}
+
+/// An idle HTTP/1.1 connection on its way to the parker.
+#[derive(Debug)]
+pub struct Idle {
+    /// Its context.
+    pub ctx: ConnCtx,
+    /// The client (plain TCP).
+    pub stream: Stream,
+    /// Its keep-alive deadline.
+    pub due: Option<tokio::time::Instant>,
 }
 
 /// One request of an HTTP/1.1 connection, from its head to the end of its response.

@@ -7,7 +7,7 @@ use bytes::BytesMut;
 
 use super::h1::H1Conn;
 use super::h2::H2Stream;
-use crate::io::{CopyError, Deadline, Framing};
+use crate::io::{CopyError, Deadline, Framing, SpliceMode};
 use crate::net::Stream;
 
 /// One request's client side.
@@ -54,24 +54,25 @@ impl Session<'_> {
         }
     }
 
-    /// Copies the request body to the server.
+    /// Copies the request body to the server (an HTTP/1.1 one spliced as `splice` allows).
     pub async fn body_to(
         &mut self,
         up: &mut Stream,
         framing: Framing,
-        cto: Option<Duration>,
-        sto: Option<Duration>,
+        [cto, sto]: [Option<Duration>; 2],
+        splice: SpliceMode,
     ) -> Result<u64, CopyError> {
         match self {
-            Session::H1(c) => c.body_to(up, framing, cto, sto).await,
+            Session::H1(c) => c.body_to(up, framing, [cto, sto], splice).await,
             Session::H2(s) => s.body_to(up, framing, cto, sto).await,
         }
     }
 
     /// Sends the response (`head` without its final CRLF; `connection` is the HTTP/1.1
     /// connection field to add, if any) and relays its body from `up`. Returns the bytes
-    /// sent, or how it broke with the bytes sent before.
-    #[allow(clippy::too_many_arguments)] // the two timeouts and two buffers of one relay
+    /// sent, or how it broke with the bytes sent before. An HTTP/1.1 body is spliced as
+    /// `splice` allows.
+    #[allow(clippy::too_many_arguments)] // the head, the stream and buffer of one relay
     pub async fn respond(
         &mut self,
         head: &mut Vec<u8>,
@@ -79,8 +80,8 @@ impl Session<'_> {
         up: &mut Stream,
         ubuf: &mut BytesMut,
         framing: Framing,
-        cto: Option<Duration>,
-        sto: Option<Duration>,
+        [cto, sto]: [Option<Duration>; 2],
+        splice: SpliceMode,
     ) -> Result<u64, (CopyError, u64)> {
         match self {
             Session::H1(c) => {
@@ -88,7 +89,7 @@ impl Session<'_> {
                     super::h1::headers::push_field(head, b"connection", v.as_bytes());
                 }
                 head.extend_from_slice(b"\r\n");
-                c.respond(head, up, ubuf, framing, cto, sto).await
+                c.respond(head, up, ubuf, framing, [cto, sto], splice).await
             }
             Session::H2(s) => {
                 // The head's memory becomes the response's field values (no copies).

@@ -43,6 +43,7 @@ pub(super) async fn upgrade(
         &upending,
         r.cto(),
         r.sto(),
+        r.splice(),
     )
     .await;
     match res {

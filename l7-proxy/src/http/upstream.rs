@@ -17,7 +17,7 @@ use crate::backend::connect::{Attempt, SniSource, Upstream};
 use crate::backend::{Backend, Server};
 use crate::config::HttpConnMode;
 use crate::frontend::ConnCtx;
-use crate::io::{CopyError, Framing};
+use crate::io::{CopyError, Framing, SpliceMode};
 use crate::net::early::{Early, EarlyReply};
 use crate::net::Stream;
 
@@ -95,6 +95,12 @@ impl Request<'_> {
     }
     pub(super) fn sto(&self) -> Option<Duration> {
         self.backend.settings.timeouts.server
+    }
+    /// How (client → server, server → client) may splice: `option splice-*` of the
+    /// frontend or the backend.
+    pub(super) fn splice(&self) -> [SpliceMode; 2] {
+        let fe = self.ctx.fe.cfg.settings.splice;
+        crate::io::splice::modes(fe.with(self.backend.settings.splice))
     }
     /// The more closing of the frontend's and backend's modes wins, as in HAProxy.
     fn mode(&self) -> HttpConnMode {
@@ -320,7 +326,7 @@ async fn send_body(
             }));
         }
     }
-    match body_or_early_reply(sess, up, r.info.framing, cto, sto).await {
+    match body_or_early_reply(sess, up, r.info.framing, [cto, sto], r.splice()[0]).await {
         Ok(n) => {
             progress.body_bytes = n;
             None
@@ -380,15 +386,15 @@ async fn body_or_early_reply(
     sess: &mut Session<'_>,
     up: &mut Upstream,
     framing: Framing,
-    cto: Option<Duration>,
-    sto: Option<Duration>,
+    t: [Option<Duration>; 2],
+    splice: SpliceMode,
 ) -> Result<u64, CopyError> {
     let Some(watch) = EarlyReply::watch(&up.stream) else {
-        return sess.body_to(&mut up.stream, framing, cto, sto).await;
+        return sess.body_to(&mut up.stream, framing, t, splice).await;
     };
     tokio::select! {
         biased;
-        copied = sess.body_to(&mut up.stream, framing, cto, sto) => copied,
+        copied = sess.body_to(&mut up.stream, framing, t, splice) => copied,
         early = watch.answered() => Err(CopyError::Write(std::io::Error::other(match early {
             Early::Answered => "the server answered before the end of the request body",
             Early::Closed => "the server closed before the end of the request body",
@@ -523,8 +529,8 @@ async fn respond(
             &mut up.stream,
             &mut bufs.ubuf,
             resp.framing,
-            r.cto(),
-            r.sto(),
+            [r.cto(), r.sto()],
+            r.splice()[1],
         )
         .await;
     bufs.rbuf = head;

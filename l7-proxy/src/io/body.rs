@@ -56,7 +56,7 @@ pub async fn fill<R: AsyncRead + Unpin>(
     }
 }
 
-async fn put<W: AsyncWrite + Unpin>(
+pub(super) async fn put<W: AsyncWrite + Unpin>(
     dst: &mut W,
     data: &[u8],
     wto: Option<Duration>,
@@ -68,7 +68,7 @@ async fn put<W: AsyncWrite + Unpin>(
     }
 }
 
-fn eof() -> CopyError {
+pub(super) fn eof() -> CopyError {
     CopyError::Read(std::io::ErrorKind::UnexpectedEof.into())
 }
 

@@ -6,6 +6,7 @@ pub mod body;
 mod counted;
 mod deadline;
 pub mod pool;
+pub mod splice;
 pub mod tunnel;
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::time::Duration;
 pub use body::{chunk_size, copy_body, fill, CopyError, Framing};
 pub use counted::Counted;
 pub use deadline::Deadline;
+pub use splice::{SpliceMode, Spliceable};
 pub use tunnel::tunnel;
 
 /// Read buffer size per direction; also the largest request/response head accepted.

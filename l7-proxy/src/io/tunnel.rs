@@ -7,7 +7,8 @@
 //! Idleness is judged without reading the clock on the data path: every transfer sets a
 //! flag, and a timer firing every idle period ends the pipe only if nothing moved since its
 //! previous firing (a silent pipe ends between one and two periods after its last byte,
-//! like HAProxy's coarse timeouts).
+//! like HAProxy's coarse timeouts). A direction between two plain TCP sockets may move its
+//! bytes with splice(2) instead of the buffer ([`SpliceMode`], `option splice-*`).
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -16,13 +17,21 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::splice::{SpliceMode, SplicePipe, Spliceable};
 use super::{CopyError, BUF};
 
-/// One direction: read into the buffer, write it out, pass the FIN on.
+/// One direction: read into the buffer (or splice into a pipe), write it out, pass the FIN
+/// on.
 struct Half {
-    buf: Box<[u8]>,
+    /// Sized on first use: a spliced direction only holds the bytes read before it.
+    buf: Vec<u8>,
     pos: usize,
     len: usize,
+    splice: SpliceMode,
+    /// Present while the direction splices.
+    pipe: Option<SplicePipe>,
+    /// Reads in a row that filled the buffer (`SpliceMode::Auto` starts splicing at 2).
+    full_reads: u8,
     read_done: bool,
     done: bool,
     /// Written since the last flush (a TLS writer may hold bytes until flushed).
@@ -31,13 +40,14 @@ struct Half {
 }
 
 impl Half {
-    fn new(pending: &[u8]) -> Half {
-        let mut buf = vec![0u8; BUF.max(pending.len())].into_boxed_slice();
-        buf[..pending.len()].copy_from_slice(pending);
+    fn new(pending: &[u8], splice: SpliceMode) -> Half {
         Half {
-            buf,
+            buf: pending.to_vec(),
             pos: 0,
             len: pending.len(),
+            splice,
+            pipe: None,
+            full_reads: 0,
             read_done: false,
             done: false,
             unflushed: false,
@@ -54,12 +64,21 @@ impl Half {
         moved: &mut bool,
     ) -> Poll<Result<(), CopyError>>
     where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
+        R: AsyncRead + Spliceable + Unpin,
+        W: AsyncWrite + Spliceable + Unpin,
     {
         loop {
             if self.done {
                 return Poll::Ready(Ok(()));
+            }
+            if let Some(pipe) = self.pipe.as_mut().filter(|p| !p.is_empty()) {
+                let dst = dst
+                    .plain_tcp()
+                    .expect("splicing only between plain sockets");
+                let n = ready!(pipe.poll_drain(cx, dst)).map_err(CopyError::Write)?;
+                self.total += n as u64;
+                *moved = true;
+                continue;
             }
             if self.pos < self.len {
                 let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.buf[self.pos..self.len]))
@@ -81,6 +100,26 @@ impl Half {
                 self.done = true;
                 continue;
             }
+            if self.pos == self.len && self.wants_pipe(src, dst) {
+                self.pipe = SplicePipe::take();
+                if self.pipe.is_none() {
+                    // No pipe left (`maxpipes`, or out of descriptors): keep copying.
+                    self.splice = SpliceMode::Off;
+                }
+            }
+            if let Some(pipe) = &mut self.pipe {
+                let src = src
+                    .plain_tcp()
+                    .expect("splicing only between plain sockets");
+                match ready!(pipe.poll_fill(cx, src, usize::MAX)).map_err(CopyError::Read)? {
+                    0 => self.read_done = true,
+                    _ => *moved = true,
+                }
+                continue;
+            }
+            if self.buf.len() < BUF {
+                self.buf.resize(BUF, 0);
+            }
             let mut rb = ReadBuf::new(&mut self.buf);
             match Pin::new(&mut *src).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {
@@ -91,6 +130,12 @@ impl Half {
                     } else {
                         *moved = true;
                     }
+                    let full = n == self.buf.len();
+                    self.full_reads = if full {
+                        self.full_reads.saturating_add(1)
+                    } else {
+                        0
+                    };
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(CopyError::Read(e))),
                 Poll::Pending => {
@@ -105,10 +150,27 @@ impl Half {
     }
 }
 
+impl Half {
+    /// Whether bytes read wait to be written (in the buffer or the pipe).
+    fn has_unsent(&self) -> bool {
+        self.pos < self.len || self.pipe.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
+    /// Whether to start splicing now (both sides plain TCP, and the mode says so).
+    fn wants_pipe<R: Spliceable, W: Spliceable>(&self, src: &R, dst: &W) -> bool {
+        let now = match self.splice {
+            SpliceMode::Off => false,
+            SpliceMode::Auto => self.full_reads >= 2,
+            SpliceMode::Always => true,
+        };
+        now && self.pipe.is_none() && src.plain_tcp().is_some() && dst.plain_tcp().is_some()
+    }
+}
+
 /// Moves bytes both ways until both sides have closed (half-close is propagated), or
 /// nothing moved for the idle period (the shorter of the two timeouts that are set).
-/// `a_pending`/`b_pending` are bytes already read from `a`/`b`, delivered first. Returns
-/// (bytes a→b, bytes b→a, how it ended).
+/// `a_pending`/`b_pending` are bytes already read from `a`/`b`, delivered first; `splice`
+/// says how a→b and b→a may splice. Returns (bytes a→b, bytes b→a, how it ended).
 pub async fn tunnel<A, B>(
     a: &mut A,
     a_pending: &[u8],
@@ -116,13 +178,14 @@ pub async fn tunnel<A, B>(
     b_pending: &[u8],
     a_idle: Option<Duration>,
     b_idle: Option<Duration>,
+    splice: [SpliceMode; 2],
 ) -> (u64, u64, Result<(), CopyError>)
 where
-    A: AsyncRead + AsyncWrite + Unpin,
-    B: AsyncRead + AsyncWrite + Unpin,
+    A: AsyncRead + AsyncWrite + Spliceable + Unpin,
+    B: AsyncRead + AsyncWrite + Spliceable + Unpin,
 {
-    let mut up = Half::new(a_pending);
-    let mut down = Half::new(b_pending);
+    let mut up = Half::new(a_pending, splice[0]);
+    let mut down = Half::new(b_pending, splice[1]);
     let idle = match (a_idle, b_idle) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
@@ -144,7 +207,7 @@ where
         while sleep.as_mut().poll(cx).is_ready() {
             if !moved_since_tick {
                 // Which side was waited on: a reader waiting means the peer was silent.
-                return Poll::Ready(Err(if up.pos < up.len || down.pos < down.len {
+                return Poll::Ready(Err(if up.has_unsent() || down.has_unsent() {
                     CopyError::WriteTimeout
                 } else {
                     CopyError::ReadTimeout
@@ -156,6 +219,9 @@ where
         Poll::Pending
     })
     .await;
+    for pipe in [up.pipe.take(), down.pipe.take()].into_iter().flatten() {
+        pipe.give();
+    }
     (up.total, down.total, r)
 }
 
@@ -176,6 +242,7 @@ mod tests {
                 b"",
                 None,
                 Some(Duration::from_secs(5)),
+                [SpliceMode::Off; 2],
             )
             .await
         });
@@ -208,7 +275,16 @@ mod tests {
         let (mut b, _b_peer) = tokio::io::duplex(64);
         let t0 = std::time::Instant::now();
         let ms = Duration::from_millis;
-        let (_, _, r) = tunnel(&mut a, b"", &mut b, b"", Some(ms(100)), Some(ms(300))).await;
+        let (_, _, r) = tunnel(
+            &mut a,
+            b"",
+            &mut b,
+            b"",
+            Some(ms(100)),
+            Some(ms(300)),
+            [SpliceMode::Off; 2],
+        )
+        .await;
         assert!(matches!(r, Err(CopyError::ReadTimeout)));
         let e = t0.elapsed();
         assert!(e >= ms(100) && e < ms(1500), "{e:?}");

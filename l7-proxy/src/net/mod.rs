@@ -1,8 +1,10 @@
 //! Sockets: one [`Stream`] type for any transport (plain TCP, TLS from a client, TLS to a
-//! server), listeners ([`listener`]) and TLS ([`tls`]).
+//! server), listeners ([`listener`]), TLS ([`tls`]) and the waiting room of idle
+//! connections ([`park`]).
 
 pub mod early;
 pub mod listener;
+pub mod park;
 pub mod stream;
 pub mod tls;
 

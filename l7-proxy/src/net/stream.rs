@@ -67,6 +67,15 @@ impl Stream {
     }
 }
 
+impl crate::io::Spliceable for Stream {
+    fn plain_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            Stream::TlsServer(_) | Stream::TlsClient(_) => None,
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -44,6 +44,9 @@ pub(in crate::config) const GLOBAL: &[Kw] = &[
     ok("group", "group haproxy"),
     ok("pidfile", "pidfile /run/haproxy.pid"),
     warned("daemon", "daemon").note("lbproxy stays in the foreground: run it under systemd"),
+    ok("nosplice", "nosplice").note("turns every `option splice-*` off"),
+    ok("maxpipes", "maxpipes 1024")
+        .note("default maxconn / 4; two descriptors each in the file limit"),
     ok("log", "log /dev/log local0"),
     ok("ca-base", "ca-base /etc/ssl/certs"),
     ok("crt-base", "crt-base /etc/haproxy/certs"),
@@ -212,6 +215,12 @@ pub(in crate::config) const OPTIONS: &[Kw] = &[
     ok("tcplog", "tcplog"),
     ok("dontlognull", "dontlognull"),
     ok("http-ignore-probes", "http-ignore-probes"),
+    ok("splice-auto", "splice-auto")
+        .note("both directions, after two reads that fill the buffer; plain TCP on both sides"),
+    ok("splice-request", "splice-request")
+        .note("plain TCP on both sides; TCP mode, upgrades, HTTP/1.1 bodies"),
+    ok("splice-response", "splice-response")
+        .note("plain TCP on both sides; TCP mode, upgrades, HTTP/1.1 bodies"),
     ok("httpchk", "httpchk GET /healthz"),
 ];
 

@@ -13,9 +13,26 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::ProxySettings;
 use crate::http::session::Bufs;
-use crate::io::{copy_body, CopyError, Deadline, Framing, BUF};
+use crate::io::splice::relay_body;
+use crate::io::{copy_body, CopyError, Deadline, Framing, SpliceMode, Spliceable, BUF};
 use crate::net::Stream;
 pub use request::{analyze, parse_request, HeadError, RequestHead, RequestInfo};
+
+/// How long a keep-alive connection waits in its task before it is parked: a client that
+/// sends its requests back to back never pays for a park and a wake-up (four epoll_ctl
+/// calls and a task), one that keeps its connection open for later costs a few dozen bytes.
+pub const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// How the wait for a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// Bytes (or a FIN) to read: a request may begin.
+    Request,
+    /// The keep-alive timeout or soft stop: the connection closes.
+    Over,
+    /// Idle for [`PARK_AFTER`]: to be parked until this keep-alive deadline.
+    Park(Option<tokio::time::Instant>),
+}
 
 /// An HTTP/1.1 client connection, its read buffer and its timer.
 #[derive(Debug)]
@@ -28,13 +45,13 @@ pub struct H1Conn {
     pub dl: Deadline,
 }
 
-impl Drop for H1Conn {
-    fn drop(&mut self) {
-        crate::io::pool::give(&mut self.cbuf);
-    }
-}
-
 impl H1Conn {
+    /// The client stream, the read buffer going back to the thread's pool.
+    pub fn into_stream(mut self) -> Stream {
+        crate::io::pool::give(&mut self.cbuf);
+        self.stream
+    }
+
     /// Wraps an accepted (and, on `ssl` binds, handshaken) client stream.
     pub fn new(stream: Stream) -> H1Conn {
         H1Conn {
@@ -125,11 +142,12 @@ impl H1Conn {
     /// (and the exchange's, `spare`, dropped) are given back first, so a waiting connection
     /// costs its socket, its TLS state and its task, not 16 KiB of buffers.
     ///
-    /// False when the wait ended without a byte (the keep-alive timeout, or `stop`, soft
-    /// stop, while waiting for a further request: it is never polled on a connection's
-    /// first request, nor after it resolved, as the connection then ends). A new
-    /// connection that never sends gets 408 as in HAProxy (unless `option
-    /// http-ignore-probes`).
+    /// [`Waited::Over`] when the wait ended without a byte (the keep-alive timeout, or
+    /// `stop`, soft stop, while waiting for a further request: it is never polled on a
+    /// connection's first request, nor after it resolved, as the connection then ends). A
+    /// new connection that never sends gets 408 as in HAProxy (unless `option
+    /// http-ignore-probes`). A plain keep-alive connection still idle after
+    /// [`PARK_AFTER`] is [`Waited::Park`]ed: it leaves its task (see [`crate::net::park`]).
     ///
     /// One poll function rather than nested futures: this is the state an idle
     /// connection's task sits in, and it stays a few dozen bytes (see
@@ -140,7 +158,7 @@ impl H1Conn {
         fs: &ProxySettings,
         spare: &'a mut Option<Box<Bufs>>,
         mut stop: std::pin::Pin<&'a mut S>,
-    ) -> impl std::future::Future<Output = Result<bool, HeadError>> + 'a {
+    ) -> impl std::future::Future<Output = Result<Waited, HeadError>> + 'a {
         use std::task::Poll;
         let t = &fs.timeouts;
         // Waiting for the first byte of a further request is the keep-alive timeout.
@@ -150,28 +168,32 @@ impl H1Conn {
             t.http_keep_alive.or(t.http_request).or(t.client)
         };
         let answer_silence = first && !fs.ignore_probes;
-        // Set on the first poll that finds nothing to read.
-        let mut due: Option<Option<tokio::time::Instant>> = None;
+        let parkable = !first && self.stream.plain_tcp().is_some();
+        // Set on the first poll that finds nothing to read: (timeout, parking time).
+        type Due = Option<tokio::time::Instant>;
+        let mut due: Option<(Due, Due)> = None;
         std::future::poll_fn(move |cx| {
             if !self.cbuf.is_empty() || self.stream.poll_read_ready(cx).is_ready() {
-                return Poll::Ready(Ok(true));
+                return Poll::Ready(Ok(Waited::Request));
             }
-            let due = *due.get_or_insert_with(|| {
+            let (due, park_at) = *due.get_or_insert_with(|| {
                 crate::io::pool::give(&mut self.cbuf);
                 *spare = None;
-                idle.map(|d| tokio::time::Instant::now() + d)
+                let now = tokio::time::Instant::now();
+                let due = idle.map(|d| now + d);
+                let park_at =
+                    Some(now + PARK_AFTER).filter(|p| parkable && due.is_none_or(|d| *p < d));
+                (due, park_at)
             });
             if !first && stop.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(false));
+                return Poll::Ready(Ok(Waited::Over));
             }
-            match due {
-                Some(due) => self.dl.poll_due(cx, due).map(|()| {
+            match park_at.or(due) {
+                Some(next) => self.dl.poll_due(cx, next).map(|()| match park_at {
+                    Some(_) => Ok(Waited::Park(due)),
                     // Timeout with nothing received: see `read_head`.
-                    if answer_silence {
-                        Err(HeadError::Status(408))
-                    } else {
-                        Ok(false)
-                    }
+                    None if answer_silence => Err(HeadError::Status(408)),
+                    None => Ok(Waited::Over),
                 }),
                 None => Poll::Pending,
             }
@@ -191,15 +213,20 @@ impl H1Conn {
         matches!(r, Some(Ok(())))
     }
 
-    /// Copies the request body to the server.
+    /// Copies the request body to the server (spliced as `splice` allows).
     pub async fn body_to(
         &mut self,
         up: &mut Stream,
         framing: Framing,
-        cto: Option<Duration>,
-        sto: Option<Duration>,
+        [cto, sto]: [Option<Duration>; 2],
+        splice: SpliceMode,
     ) -> Result<u64, CopyError> {
-        copy_body(&mut self.stream, &mut self.cbuf, up, framing, cto, sto).await
+        let (src, buf) = (&mut self.stream, &mut self.cbuf);
+        let mut moved = 0;
+        match relay_body(src, buf, up, framing, [cto, sto], splice, &mut moved).await {
+            Some(r) => r.map(|()| moved),
+            None => copy_body(src, buf, up, framing, cto, sto).await,
+        }
     }
 
     /// Sends a response head (`head`, complete with its final CRLF) and relays its body
@@ -211,8 +238,8 @@ impl H1Conn {
         up: &mut Stream,
         ubuf: &mut BytesMut,
         mut framing: Framing,
-        cto: Option<Duration>,
-        sto: Option<Duration>,
+        [cto, sto]: [Option<Duration>; 2],
+        splice: SpliceMode,
     ) -> Result<u64, (CopyError, u64)> {
         if let Framing::Length(n) = framing {
             if (ubuf.len() as u64) >= n && n <= BUF as u64 {
@@ -225,6 +252,21 @@ impl H1Conn {
         let sent = head.len() as u64;
         if !self.send(head, cto).await {
             return Err((CopyError::WriteTimeout, 0));
+        }
+        let mut moved = 0;
+        let spliced = relay_body(
+            up,
+            ubuf,
+            &mut self.stream,
+            framing,
+            [sto, cto],
+            splice,
+            &mut moved,
+        );
+        match spliced.await {
+            Some(Ok(())) => return Ok(sent + moved),
+            Some(Err(e)) => return Err((e, sent + moved)),
+            None => {}
         }
         // Counted: a body cut short is logged with the bytes that did go out.
         let mut out = crate::io::Counted::new(&mut self.stream);
