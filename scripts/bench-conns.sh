@@ -5,8 +5,8 @@
 #
 # idle rows: N keep-alive connections, each after one request, held open by
 #   scripts/idle-conns.py (plain HTTP and TLS, ECDSA P-256, TLS 1.3; 20 connections being
-#   opened at a time): the RSS of a freshly started proxy before and while they are held,
-#   and the difference per connection. Fresh, because memory freed by an earlier load
+#   opened at a time): the RSS of a freshly started proxy before and while they are held
+#   (3 s after the last one was opened), and the difference per connection. Fresh, because memory freed by an earlier load
 #   stays in RSS and would hide what the connections cost (a proxy warmed up by 256 busy
 #   connections showed HAProxy holding 5,000 idle ones in 0.1 kB each).
 # active rows: wrk -t1 -cN for DUR seconds (keep-alive, 100-byte answers from nginx):
@@ -153,8 +153,9 @@ idle_row() { # name mode n
     holder=$!
     exec 4>"$fifo"
     for _ in $(seq 1200); do grep -q ready "$WORK/hold.out" 2>/dev/null && break; sleep 0.1; done
-    # 2 s: lbproxy parks a keep-alive connection idle for 1 s (no task: l7-proxy's net/park.rs).
-    sleep 2
+    # 3 s: lbproxy parks a keep-alive connection idle for 1 s (no task: l7-proxy's
+    # net/park.rs) and gives the memory parked connections freed back once a second.
+    sleep 3
     after=$(rss_kb "$PROXY_PID")
     held=$(awk '/ready/ {print $2}' "$WORK/hold.out")
     exec 4>&-

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::config::{H2Limits, Mode, TcpStage};
 use crate::frontend::sample::Sampler;
-use crate::frontend::{BindRt, ConnCtx, ConnGuard, FrontendRt, Shared};
+use crate::frontend::{BindRt, ConnCtx, ConnGuard, FrontendRt, IdleConn, ParkedCount, Shared};
 use crate::http::Idle;
 use crate::io::within;
 use crate::log::accept_date;
@@ -58,50 +58,49 @@ pub fn serve(
     }
 }
 
-/// Parks an idle HTTP/1.1 connection, with what it holds; when it has bytes again, it goes
-/// on in a new task. Closed if it cannot be parked (soft stop).
+/// Parks an idle HTTP/1.1 connection, with what it holds; when it has bytes again,
+/// [`resume`] goes on with it in a new task. Closed if it cannot be parked (soft stop).
 fn park(idle: Idle, held: Held) {
     let Idle { ctx, stream, due } = idle;
     let Stream::Tcp(tcp) = stream else {
         return; // only plain connections are parked (see `H1Conn::wait_request`)
     };
-    let parker = ctx.shared.parker.clone();
-    let counted = Parked::count(ctx.fe.clone());
-    let resume = Box::new(move |tcp: TcpStream| {
-        drop(counted);
-        tokio::spawn(resume_h1(ctx, tcp, held));
-    });
-    if let Err(e) = parker.park(tcp, due, resume) {
+    let ConnCtx { fe, shared, conn } = ctx;
+    // By value in the parker's slab: the connection's own allocation is freed.
+    let conn = Arc::try_unwrap(conn).unwrap_or_else(|shared| (*shared).clone());
+    let state = IdleConn {
+        parked: ParkedCount::new(fe.clone()),
+        fe,
+        conn,
+        held,
+    };
+    if let Err(e) = shared.parker.park(tcp, due, state) {
         drop(e); // closed
     }
 }
 
-/// Counts a connection as parked on its frontend while it lives (in the parker's hands:
-/// dropped when the connection resumes or closes there).
-struct Parked(Arc<FrontendRt>);
-
-impl Parked {
-    fn count(fe: Arc<FrontendRt>) -> Parked {
-        fe.counters.parked.fetch_add(1, Ordering::Relaxed);
-        Parked(fe)
-    }
-}
-
-impl Drop for Parked {
-    fn drop(&mut self) {
-        self.0.counters.parked.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A parked connection back with bytes to read.
-fn resume_h1(ctx: ConnCtx, tcp: TcpStream, held: Held) -> impl std::future::Future<Output = ()> {
+/// A parked connection back with bytes to read: served in a new task (the parker's resume
+/// function, given to it by [`crate::proxy`]).
+pub fn resume(tcp: TcpStream, idle: IdleConn) {
+    let IdleConn {
+        fe,
+        conn,
+        held,
+        parked,
+    } = idle;
+    drop(parked);
+    let ctx = ConnCtx {
+        fe,
+        shared: held.0.shared().clone(),
+        conn: Arc::new(conn),
+    };
     let serve = crate::http::serve_h1(ctx, Stream::Tcp(tcp), true);
-    async move {
+    tokio::spawn(async move {
         match serve.await {
             Some(idle) => park(idle, held),
             None => drop(held),
         }
-    }
+    });
 }
 
 /// A connection past its rules and handshake, ready for its protocol.

@@ -46,6 +46,7 @@ pub mod http;
 pub mod io;
 pub mod limits;
 pub mod log;
+pub mod mem;
 pub mod net;
 pub mod privileges;
 pub mod proxy;

@@ -193,7 +193,8 @@ impl Proxy {
         let p = Proxy {
             shared: Arc::new(Shared {
                 active: AtomicUsize::new(0),
-                parker: Parker::new(stopping.clone()).map_err(RuntimeError::Parker)?,
+                parker: Parker::new(stopping.clone(), crate::connection::resume)
+                    .map_err(RuntimeError::Parker)?,
                 stopping,
                 drained: Notify::new(),
             }),

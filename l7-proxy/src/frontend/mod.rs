@@ -121,9 +121,48 @@ pub struct Shared {
     /// Becomes `true` on soft stop: keep-alive connections close after their response.
     pub stopping: watch::Receiver<bool>,
     /// Where idle keep-alive connections wait without a task.
-    pub parker: crate::net::park::Parker,
+    pub parker: crate::net::park::Parker<IdleConn>,
     /// Woken when the last connection closes.
     pub drained: Notify,
+}
+
+/// An idle HTTP/1.1 client connection while it is parked: what it goes on with, held
+/// inline in the parker's slab (its [`ConnInfo`] by value: the `Arc` it had is freed).
+#[derive(Debug)]
+pub struct IdleConn {
+    /// The frontend it was accepted on (of that generation).
+    pub fe: Arc<FrontendRt>,
+    /// Its addresses.
+    pub conn: ConnInfo,
+    /// Counted as open, and its `maxconn` slots.
+    pub held: (ConnGuard, crate::net::listener::Permits),
+    /// Counted as parked.
+    pub parked: ParkedCount,
+}
+
+/// Counts a connection as parked on its frontend while it lives.
+#[derive(Debug)]
+pub struct ParkedCount(Arc<FrontendRt>);
+
+impl ParkedCount {
+    /// Counts one more parked connection on `fe`.
+    pub fn new(fe: Arc<FrontendRt>) -> ParkedCount {
+        fe.counters.parked.fetch_add(1, Ordering::Relaxed);
+        ParkedCount(fe)
+    }
+}
+
+impl Drop for ParkedCount {
+    fn drop(&mut self) {
+        self.0.counters.parked.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl ConnGuard {
+    /// The process-wide state the connection is counted in.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
 }
 
 /// Counts a client connection for the drain logic and the frontend's counters.

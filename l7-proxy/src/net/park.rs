@@ -1,12 +1,16 @@
 //! Parking idle connections. A keep-alive connection that has waited a while for its next
 //! request leaves its task and tokio's reactor and waits in one epoll set shared by all
-//! parked connections, costing its socket and a few dozen bytes instead of a task, a
-//! reactor registration and its state (issue 16: RSS per idle connection). When bytes or a
-//! FIN arrive, its `Resume` gets it back as a tokio socket (and starts a task for it);
-//! when its deadline passes, or on soft stop, it is dropped, which closes it.
+//! parked connections, costing its socket and a couple of hundred bytes instead of a task,
+//! a reactor registration and its state (issue 16: RSS per idle connection). When bytes or
+//! a FIN arrive, the parker's resume function gets it back as a tokio socket (and starts a
+//! task for it); when its deadline passes, or on soft stop, it is dropped, which closes it.
 //!
-//! The parker knows nothing of HTTP: what a connection needs to go on lives in its
-//! `Resume` closure.
+//! The parker knows nothing of HTTP: what a connection needs to go on is its `T`, held
+//! inline in the parker's slab. Inline matters as much as small: the task, the reactor
+//! registration and what else the connection allocated at accept are all freed when it
+//! parks, so the pages they shared empty out and can go back to the system
+//! ([`crate::mem::trim`], after a burst of parks), where one small allocation left behind
+//! per connection would pin every page.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,29 +24,40 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// What brings a parked connection back: called with the socket, registered with tokio
-/// again, in the parker's task (it should spawn, not run, the connection's work).
-pub type Resume = Box<dyn FnOnce(TcpStream) + Send>;
+/// again, and the connection's state, in the parker's task (it should spawn, not run, the
+/// connection's work).
+pub type Resume<T> = fn(TcpStream, T);
 
 /// A parked connection.
-struct Slot {
+struct Slot<T> {
     stream: std::net::TcpStream,
     due: Option<Instant>,
-    resume: Resume,
+    state: T,
 }
 
 /// The parked connections: a slab (keys reused through `free`), each slot tagged with a
 /// generation so that a stale event or deadline never touches a later occupant.
-#[derive(Default)]
-struct Slots {
-    slots: Vec<(u32, Option<Slot>)>,
+struct Slots<T> {
+    slots: Vec<(u32, Option<Slot<T>>)>,
     free: Vec<u32>,
     /// Deadlines, earliest first; stale entries are skipped when popped.
     due: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     parked: usize,
 }
 
-impl Slots {
-    fn insert(&mut self, slot: Slot) -> (u32, u32) {
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots {
+            slots: Vec::new(),
+            free: Vec::new(),
+            due: BinaryHeap::new(),
+            parked: 0,
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    fn insert(&mut self, slot: Slot<T>) -> (u32, u32) {
         let key = match self.free.pop() {
             Some(k) => k,
             None => {
@@ -60,7 +75,7 @@ impl Slots {
         (key, entry.0)
     }
 
-    fn take(&mut self, key: u32, generation: u32) -> Option<Slot> {
+    fn take(&mut self, key: u32, generation: u32) -> Option<Slot<T>> {
         let entry = self.slots.get_mut(key as usize)?;
         if entry.0 != generation {
             return None;
@@ -76,19 +91,29 @@ impl Slots {
     }
 }
 
-/// Why a connection could not be parked (it is handed back).
+/// Why a connection could not be parked (it is handed back, with its state).
 #[derive(Debug)]
-pub struct NotParked(pub TcpStream);
+pub struct NotParked<T>(pub TcpStream, pub T);
 
 /// The shared waiting room of idle connections. Cheap to clone.
-#[derive(Clone)]
-pub struct Parker {
-    inner: Arc<Inner>,
+pub struct Parker<T> {
+    inner: Arc<Inner<T>>,
 }
 
-struct Inner {
+impl<T> Clone for Parker<T> {
+    fn clone(&self) -> Self {
+        Parker {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<T> {
     epoll: AsyncFd<EpollSet>,
-    slots: Mutex<Slots>,
+    slots: Mutex<Slots<T>>,
+    resume: Resume<T>,
+    /// Connections parked since the memory was last trimmed.
+    since_trim: std::sync::atomic::AtomicUsize,
     /// Wakes the driver when a deadline earlier than all others arrives.
     earlier: Notify,
     /// Soft stop: parked connections close, and no more are taken.
@@ -98,7 +123,7 @@ struct Inner {
     driving: std::sync::atomic::AtomicBool,
 }
 
-impl std::fmt::Debug for Parker {
+impl<T: Send + 'static> std::fmt::Debug for Parker<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Parker")
             .field("parked", &self.parked())
@@ -111,15 +136,18 @@ fn token(key: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(key)
 }
 
-impl Parker {
-    /// A parker that closes what it holds once `stopping` is true. Must be called inside a
-    /// tokio runtime (the parker's epoll set is registered with its reactor).
-    pub fn new(stopping: watch::Receiver<bool>) -> std::io::Result<Parker> {
+impl<T: Send + 'static> Parker<T> {
+    /// A parker that gives readable connections to `resume` and closes what it holds once
+    /// `stopping` is true. Must be called inside a tokio runtime (the parker's epoll set is
+    /// registered with its reactor).
+    pub fn new(stopping: watch::Receiver<bool>, resume: Resume<T>) -> std::io::Result<Parker<T>> {
         let epoll = register(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?)?;
         Ok(Parker {
             inner: Arc::new(Inner {
                 epoll,
                 slots: Mutex::new(Slots::default()),
+                resume,
+                since_trim: std::sync::atomic::AtomicUsize::new(0),
                 earlier: Notify::new(),
                 stopping,
                 driving: std::sync::atomic::AtomicBool::new(false),
@@ -132,16 +160,17 @@ impl Parker {
         self.inner.lock().parked
     }
 
-    /// Parks `stream` until it is readable (then `resume` gets it back) or until `due`
-    /// (then it is closed). Must be called inside a tokio runtime.
+    /// Parks `stream` with its `state` until it is readable (then the resume function gets
+    /// both back) or until `due` (then both are dropped). Must be called inside a tokio
+    /// runtime.
     pub fn park(
         &self,
         stream: TcpStream,
         due: Option<Instant>,
-        resume: Resume,
-    ) -> Result<(), NotParked> {
+        state: T,
+    ) -> Result<(), NotParked<T>> {
         if *self.inner.stopping.borrow() {
-            return Err(NotParked(stream));
+            return Err(NotParked(stream, state));
         }
         self.start_driver();
         // Out of tokio's reactor first: one socket is in one epoll set at a time.
@@ -154,7 +183,7 @@ impl Parker {
         let (key, generation) = slots.insert(Slot {
             stream: std,
             due,
-            resume,
+            state,
         });
         let slot = slots.slots[key as usize].1.as_ref().map(|s| &s.stream);
         let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
@@ -164,12 +193,16 @@ impl Parker {
             // Cannot watch it: hand it back to the caller as it was.
             let slot = slots.take(key, generation);
             drop(slots);
-            return match slot.map(|s| TcpStream::from_std(s.stream)) {
-                Some(Ok(s)) => Err(NotParked(s)),
-                _ => Ok(()),
+            let Some(slot) = slot else { return Ok(()) };
+            return match TcpStream::from_std(slot.stream) {
+                Ok(s) => Err(NotParked(s, slot.state)),
+                Err(_) => Ok(()),
             };
         }
         drop(slots);
+        self.inner
+            .since_trim
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if due.is_some_and(|d| earliest.is_none_or(|e| d < e)) {
             self.inner.earlier.notify_one();
         }
@@ -181,10 +214,12 @@ impl Parker {
         if !self.inner.driving.swap(true, Ordering::AcqRel) {
             let inner = self.inner.clone();
             tokio::spawn(async move {
+                // Also when the runtime drops the task: the slab's states may hold what
+                // owns the parker (a reference cycle only closing them breaks).
+                let _closes = CloseAll(&inner);
                 if let Err(e) = inner.drive().await {
                     tracing::error!(error = %e, "idle connection parker failed; parked connections closed");
                 }
-                inner.close_all();
             });
         }
     }
@@ -209,8 +244,21 @@ fn register(epoll: Epoll) -> std::io::Result<AsyncFd<EpollSet>> {
         .map_err(|e| e.into_parts().1)
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Slots> {
+/// Closes every parked connection when dropped.
+struct CloseAll<'a, T>(&'a Inner<T>);
+
+impl<T> Drop for CloseAll<'_, T> {
+    fn drop(&mut self) {
+        self.0.close_all();
+    }
+}
+
+/// How often at most the parker gives freed memory back, and after how many parks.
+const TRIM_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+const TRIM_AFTER_PARKS: usize = 64;
+
+impl<T> Inner<T> {
+    fn lock(&self) -> MutexGuard<'_, Slots<T>> {
         // A panic while holding the lock leaves the slab consistent (each step is whole).
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -220,6 +268,8 @@ impl Inner {
     async fn drive(&self) -> std::io::Result<()> {
         let mut stopping = self.stopping.clone();
         let mut events = vec![EpollEvent::empty(); 256];
+        let mut trim = tokio::time::interval(TRIM_PERIOD);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_due = self.lock().next_due();
             let expiry = async {
@@ -244,6 +294,15 @@ impl Inner {
                 }
                 () = expiry => self.expire(Instant::now()),
                 () = self.earlier.notified() => {}
+                _ = trim.tick() => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    // The tasks of the connections parked since the last tick are gone by
+                    // now: their memory can leave the process.
+                    if self.since_trim.load(Relaxed) >= TRIM_AFTER_PARKS {
+                        self.since_trim.store(0, Relaxed);
+                        crate::mem::trim();
+                    }
+                }
                 r = stopping.wait_for(|s| *s) => {
                     let _ = r;
                     return Ok(());
@@ -260,7 +319,7 @@ impl Inner {
         };
         let _ = self.epoll.get_ref().0.delete(&slot.stream);
         if let Ok(tcp) = TcpStream::from_std(slot.stream) {
-            (slot.resume)(tcp);
+            (self.resume)(tcp, slot.state);
         }
     }
 
@@ -290,6 +349,12 @@ impl Inner {
     }
 }
 
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,24 +370,24 @@ mod tests {
         (a.expect("connect"), b.expect("accept").0)
     }
 
-    /// A `Resume` that sends the socket back to the test.
-    fn back() -> (Resume, oneshot::Receiver<TcpStream>) {
-        let (tx, rx) = oneshot::channel();
-        (
-            Box::new(move |s| {
-                let _ = tx.send(s);
-            }),
-            rx,
-        )
+    /// A parked connection's state in these tests: where to send the socket back.
+    type Back = oneshot::Sender<TcpStream>;
+
+    fn send_back(s: TcpStream, tx: Back) {
+        let _ = tx.send(s);
+    }
+
+    fn parker(stop: watch::Receiver<bool>) -> Parker<Back> {
+        Parker::new(stop, send_back).expect("parker")
     }
 
     #[tokio::test]
     async fn a_parked_connection_comes_back_when_its_peer_writes() {
         let (_stop_tx, stop) = watch::channel(false);
-        let parker = Parker::new(stop).expect("parker");
+        let parker = parker(stop);
         let (mut client, server) = pair().await;
-        let (resume, rx) = back();
-        parker.park(server, None, resume).expect("parked");
+        let (tx, rx) = oneshot::channel();
+        parker.park(server, None, tx).expect("parked");
         assert_eq!(parker.parked(), 1);
         client.write_all(b"GET").await.expect("write");
         let mut server = tokio::time::timeout(Duration::from_secs(5), rx)
@@ -341,11 +406,11 @@ mod tests {
     #[tokio::test]
     async fn a_parked_connection_past_its_deadline_is_closed() {
         let (_stop_tx, stop) = watch::channel(false);
-        let parker = Parker::new(stop).expect("parker");
+        let parker = parker(stop);
         let (mut client, server) = pair().await;
-        let (resume, mut rx) = back();
+        let (tx, mut rx) = oneshot::channel();
         let due = Instant::now() + Duration::from_millis(100);
-        parker.park(server, Some(due), resume).expect("parked");
+        parker.park(server, Some(due), tx).expect("parked");
         let mut b = [0u8; 1];
         let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut b))
             .await
@@ -354,16 +419,19 @@ mod tests {
         assert_eq!(n, 0, "the proxy side closed");
         assert!(Instant::now() >= due);
         assert_eq!(parker.parked(), 0);
-        assert!(rx.try_recv().is_err(), "never resumed");
+        assert!(
+            matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed)),
+            "never resumed: its state was dropped"
+        );
     }
 
     #[tokio::test]
     async fn soft_stop_closes_parked_connections_and_refuses_new_ones() {
         let (stop_tx, stop) = watch::channel(false);
-        let parker = Parker::new(stop).expect("parker");
+        let parker = parker(stop);
         let (mut client, server) = pair().await;
-        let (resume, _rx) = back();
-        parker.park(server, None, resume).expect("parked");
+        let (tx, _rx) = oneshot::channel();
+        parker.park(server, None, tx).expect("parked");
         stop_tx.send(true).expect("stop");
         let mut b = [0u8; 1];
         let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut b))
@@ -372,8 +440,8 @@ mod tests {
             .expect("read");
         assert_eq!(n, 0);
         let (_c2, s2) = pair().await;
-        let (resume, _rx) = back();
-        assert!(parker.park(s2, None, resume).is_err());
+        let (tx, _rx) = oneshot::channel();
+        assert!(parker.park(s2, None, tx).is_err());
     }
 
     #[tokio::test]
@@ -384,7 +452,7 @@ mod tests {
         let slot = |s: TcpStream| Slot {
             stream: s.into_std().expect("std"),
             due: None,
-            resume: Box::new(|_| {}),
+            state: (),
         };
         let (k1, g1) = slots.insert(slot(s1));
         assert!(slots.take(k1, g1).is_some());
