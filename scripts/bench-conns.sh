@@ -6,9 +6,10 @@
 # idle rows: N keep-alive connections, each after one request, held open by
 #   scripts/idle-conns.py (plain HTTP and TLS, ECDSA P-256, TLS 1.3; 20 connections being
 #   opened at a time): the RSS of a freshly started proxy before and while they are held
-#   (3 s after the last one was opened), and the difference per connection. Fresh, because memory freed by an earlier load
-#   stays in RSS and would hide what the connections cost (a proxy warmed up by 256 busy
-#   connections showed HAProxy holding 5,000 idle ones in 0.1 kB each).
+#   (3 s after the last one was opened), and the difference per connection. Fresh,
+#   because memory freed by an earlier load stays in RSS and would hide what the
+#   connections cost (a proxy warmed up by 256 busy connections showed HAProxy holding
+#   5,000 idle ones in 0.1 kB each).
 # active rows: wrk -t1 -cN for DUR seconds (keep-alive, 100-byte answers from nginx):
 #   requests per second, requests per proxy CPU-second (utime+stime from /proc), p50/p99
 #   latency and the proxy's RSS at the end of the run.
