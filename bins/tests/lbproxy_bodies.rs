@@ -7,6 +7,8 @@ mod lbproxy_run;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lbproxy_run::*;
@@ -15,17 +17,25 @@ use lbproxy_run::*;
 /// body (64 KiB writes); any other request has its body read (Content-Length or chunked,
 /// decoded) and answers `x-body-len: <bytes>`.
 fn streaming_backend() -> u16 {
+    counting_backend().0
+}
+
+/// [`streaming_backend`], with the count of connections it accepted.
+fn counting_backend() -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("backend bind");
     let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming().take(64) {
             let Ok(conn) = conn else { continue };
+            count.fetch_add(1, Ordering::Relaxed);
             std::thread::spawn(move || {
                 let _ = serve_streaming(conn);
             });
         }
     });
-    port
+    (port, accepted)
 }
 
 fn serve_streaming(conn: TcpStream) -> std::io::Result<()> {
@@ -213,7 +223,17 @@ fn splice_proxy(
     global_lines: &str,
     lines: &str,
 ) -> (Running, u16) {
-    let be = streaming_backend();
+    splice_proxy_counting(dir, mode, global_lines, lines).0
+}
+
+/// [`splice_proxy`], with the count of connections its backend accepted.
+fn splice_proxy_counting(
+    dir: &std::path::Path,
+    mode: &str,
+    global_lines: &str,
+    lines: &str,
+) -> ((Running, u16), Arc<AtomicUsize>) {
+    let (be, accepted) = counting_backend();
     let fe = free_port();
     let run = Running::start(
         dir,
@@ -235,7 +255,7 @@ fn splice_proxy(
         });
         assert!(up, "lbproxy listens\n{}", run.log());
     }
-    (run, fe)
+    ((run, fe), accepted)
 }
 
 /// Downloads 64 MiB, stalling after the head and 1 MiB so the proxy is caught with the
@@ -276,13 +296,17 @@ fn stalled_download(run: &Running, fe: u16) -> (usize, usize, usize) {
 }
 
 /// `option splice-response`: an HTTP/1.1 response body goes through a pipe (two more
-/// descriptors while in flight, kept for reuse after), intact, and the connection stays
-/// usable.
+/// descriptors while in flight, kept for reuse after), intact, and both the client's and
+/// the server's connections stay usable.
 #[test]
 fn splice_response_relays_an_http_body_through_a_pipe() {
     let dir = tempfile::tempdir().expect("dir");
-    let (run, fe) = splice_proxy(dir.path(), "http", "", "    option splice-response\n");
+    let ((run, fe), accepted) =
+        splice_proxy_counting(dir.path(), "http", "", "    option splice-response\n");
     let (before, during, after) = stalled_download(&run, fe);
+    // The server connection outlived the spliced body: the next request reused it (one
+    // connection for the readiness probe and both requests).
+    assert_eq!(accepted.load(Ordering::Relaxed), 1, "{}", run.log());
     assert_eq!(
         during,
         before + 2,

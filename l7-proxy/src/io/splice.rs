@@ -265,7 +265,22 @@ where
     };
     let r = relay_pipe(&mut pipe, src, dst, rest, [rto, wto], moved).await;
     pipe.give();
+    if r.is_ok() && rest.is_some() {
+        settle_readiness(src);
+    }
     Some(r)
+}
+
+/// After a body that ended exactly where a splice ended, tokio still marks `src` readable
+/// (its readiness is cleared only by a read that would block), and a pooled server
+/// connection so marked looks as if it had sent something after its response: it would be
+/// closed instead of reused, one new connection per spliced body. One peek settles it: the
+/// mark is cleared when nothing is there, and stays when something is.
+fn settle_readiness(src: &TcpStream) {
+    let _ = src.try_io(Interest::READABLE, || {
+        let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        socket2::SockRef::from(src).peek(&mut b).map(|_| ())
+    });
 }
 
 /// Moves `rest` bytes (`None`: until the FIN) through `pipe`.
