@@ -322,6 +322,34 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
     .unwrap_or_else(|| panic!("a back as master\n{}", a.log()));
 }
 
+/// Link changes are read when the kernel announces them (RTMGRP_LINK), not at a poll: the
+/// links are polled only once a second now, so three carrier losses in a row each seen
+/// within 400 ms would happen by chance with a poll alone in 6% of runs.
+#[test]
+fn a_link_change_is_seen_when_the_kernel_announces_it() {
+    let Some(lab) = common::lab("link_events", "vcfle", &["a"]) else {
+        return;
+    };
+    let ns = lab.node("a").ns();
+    let a = Vrrpd::start(ns, &instance("VI_1", 88, 110, VIP1, "")).expect("a");
+    within(Duration::from_secs(3), || has_vip(ns, ip(VIP1))).expect("a master");
+    for round in 0..3 {
+        lab.set_port("a", false).expect("a's link down");
+        let seen = within(Duration::from_secs(3), || {
+            a.state("VI_1").as_deref() == Some("FAULT")
+        })
+        .unwrap_or_else(|| panic!("round {round}: a in FAULT\n{}", a.log()));
+        assert!(
+            seen < Duration::from_millis(400),
+            "round {round}: FAULT {seen:?} after the carrier went\n{}",
+            a.log()
+        );
+        lab.set_port("a", true).expect("a's link up");
+        within(Duration::from_secs(3), || has_vip(ns, ip(VIP1)))
+            .unwrap_or_else(|| panic!("round {round}: a master again\n{}", a.log()));
+    }
+}
+
 /// The addresses of every interface in `ns`, as `ip -o addr` prints them.
 fn all_addresses(ns: &str) -> String {
     testkit::exec_ok(ns, ["ip", "-o", "addr"]).expect("ip addr")

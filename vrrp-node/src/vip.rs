@@ -96,10 +96,44 @@ fn errno(err: &rtnetlink::Error) -> Option<i32> {
 }
 
 impl VipManager {
-    /// Opens an rtnetlink connection; its I/O runs on a spawned tokio task.
+    /// Opens an rtnetlink connection whose I/O runs on a thread of its own: the kernel does
+    /// an address change inside the `sendmsg` that asks for it, tens of microseconds each,
+    /// and a Master renews every VIP once a second; on the daemon's thread, hundreds of
+    /// renewals delayed the adverts due meanwhile (the p99 of their gaps, issue 16).
     pub fn connect() -> Result<VipManager, VipError> {
-        let (connection, handle, _) = rtnetlink::new_connection().map_err(VipError::Connect)?;
-        tokio::spawn(connection);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("vrrpd-netlink".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // Created here: its socket belongs to this thread's reactor.
+                    match rtnetlink::new_connection() {
+                        Ok((connection, handle, _)) => {
+                            let _ = tx.send(Ok(handle));
+                            connection.await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(VipError::Connect)?;
+        drop(spawned); // detached: it ends when the last handle is dropped
+        let handle = rx
+            .recv()
+            .map_err(|_| VipError::Connect(std::io::Error::other("netlink thread ended")))?
+            .map_err(VipError::Connect)?;
         Ok(VipManager { handle })
     }
 

@@ -18,6 +18,7 @@ pub mod firewall;
 mod groups;
 mod inputs;
 pub mod instance;
+pub mod linkmon;
 mod metrics;
 mod notify;
 pub mod plan;
@@ -119,7 +120,10 @@ pub struct Options {
     pub load: config::LoadOptions,
     /// Where to serve the JSON status, if anywhere.
     pub status_addr: Option<SocketAddr>,
-    /// How often interface state is polled.
+    /// The daemon's tick: VIP renewals are spread over its ticks, and interface state is
+    /// read at every tick when link messages cannot be had, at every
+    /// [`LINK_SAFETY_POLL_TICKS`]th one when they can (then a link change is read as the
+    /// kernel announces it).
     pub link_poll: Duration,
     /// How long an installed VIP lives unless renewed (`None`: until removed, as in
     /// keepalived); never less than 4 advert intervals + 1 s, so that a Backup has taken
@@ -250,6 +254,14 @@ pub async fn run(
     let mut timer = timer::DeadlineTimer::new();
     let mut link_poll = tokio::time::interval(d.options.link_poll);
     link_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut links = match linkmon::LinkEvents::subscribe() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warn!(every = ?d.options.link_poll, "link messages unavailable ({e}): links are polled");
+            None
+        }
+    };
+    let mut ticks: u64 = 0;
     loop {
         d.publish();
         let deadline = d.next_deadline();
@@ -261,8 +273,24 @@ pub async fn run(
             Some(reply) = status_req_rx.recv() => {
                 let _ = reply.send(d.snapshot());
             }
+            changed = async {
+                match links.as_mut() {
+                    Some(l) => l.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => match changed {
+                Ok(()) => d.poll_links().await,
+                Err(e) => {
+                    warn!(every = ?d.options.link_poll, "link messages failed ({e}): links are polled");
+                    links = None;
+                }
+            },
             _ = link_poll.tick() => {
-                d.poll_links().await;
+                // The first tick (at start) reads them too.
+                if links.is_none() || ticks.is_multiple_of(LINK_SAFETY_POLL_TICKS) {
+                    d.poll_links().await;
+                }
+                ticks = ticks.wrapping_add(1);
                 d.renew_vips();
                 d.sync_anycast().await;
             }
@@ -536,6 +564,10 @@ impl Published {
                 .eq(self.anycast.iter().copied())
     }
 }
+
+/// With link messages, the links are still read every this many ticks (once a second at
+/// the default tick), in case a message was missed.
+pub const LINK_SAFETY_POLL_TICKS: u64 = 10;
 
 /// How often a Master renews its VIPs' lifetime: a third of the shortest one (3 s).
 const VIP_RENEWAL: Duration = Duration::from_secs(1);
