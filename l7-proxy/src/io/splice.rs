@@ -45,11 +45,6 @@ pub fn set_pipe_budget(n: usize) {
     BUDGET.store(n, Ordering::Relaxed);
 }
 
-/// Pipes open now.
-pub fn pipes_open() -> usize {
-    OPEN.load(Ordering::Relaxed)
-}
-
 /// When a relay direction uses splice(2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SpliceMode {
@@ -323,15 +318,8 @@ mod tests {
     use super::*;
     use std::future::poll_fn;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
-    /// A connected pair of loopback sockets.
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let a = TcpStream::connect(l.local_addr().expect("addr"));
-        let (a, b) = tokio::join!(a, l.accept());
-        (a.expect("connect"), b.expect("accept").0)
-    }
+    use crate::net::loopback_pair as pair;
 
     #[tokio::test]
     async fn moves_bytes_socket_to_socket_through_the_pipe_and_sees_the_fin() {

@@ -23,3 +23,15 @@ pub struct ConnInfo {
     /// The TLS session, on `ssl` binds.
     pub tls: Option<TlsInfo>,
 }
+
+/// A connected pair of loopback sockets (client end, server end), for tests of the socket
+/// layers.
+#[cfg(test)]
+pub(crate) async fn loopback_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let a = tokio::net::TcpStream::connect(l.local_addr().expect("addr"));
+    let (a, b) = tokio::join!(a, l.accept());
+    (a.expect("connect"), b.expect("accept").0)
+}
