@@ -372,30 +372,26 @@ fn splice_auto_in_tcp_mode_splices_a_streaming_direction() {
     );
 }
 
+/// A download through a proxy whose `global` has `global_lines` and whose `defaults` have
+/// `lines` opens no pipe: every byte is copied (and arrives whole).
+fn assert_no_pipe_opened(global_lines: &str, lines: &str) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (run, fe) = splice_proxy(dir.path(), "http", global_lines, lines);
+    let (before, during, after) = stalled_download(&run, fe);
+    assert_eq!((during, after), (before, before), "{}", run.log());
+}
+
 /// `nosplice` in `global` wins over the proxies' `option splice-*`: no pipe is opened.
 #[test]
 fn nosplice_keeps_every_byte_in_user_space() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (run, fe) = splice_proxy(
-        dir.path(),
-        "http",
+    assert_no_pipe_opened(
         "    nosplice\n",
         "    option splice-request\n    option splice-response\n",
     );
-    let (before, during, after) = stalled_download(&run, fe);
-    assert_eq!((during, after), (before, before), "{}", run.log());
 }
 
 /// `maxpipes 0`: no pipe may be opened, so the body is copied (and still arrives whole).
 #[test]
 fn maxpipes_caps_the_pipes_and_bodies_are_copied_beyond_it() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (run, fe) = splice_proxy(
-        dir.path(),
-        "http",
-        "    maxpipes 0\n",
-        "    option splice-response\n",
-    );
-    let (before, during, after) = stalled_download(&run, fe);
-    assert_eq!((during, after), (before, before), "{}", run.log());
+    assert_no_pipe_opened("    maxpipes 0\n", "    option splice-response\n");
 }

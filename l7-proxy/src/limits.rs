@@ -100,11 +100,8 @@ enum Pipes {
 
 impl Pipes {
     fn of(cfg: &Config) -> Pipes {
-        let s = |p: &crate::config::ProxySettings| {
-            p.splice.auto || p.splice.request || p.splice.response
-        };
-        let splices = cfg.frontends.iter().any(|f| s(&f.settings))
-            || cfg.backends.iter().any(|b| s(&b.settings));
+        let splices = cfg.frontends.iter().any(|f| f.settings.splice.any())
+            || cfg.backends.iter().any(|b| b.settings.splice.any());
         match (splices, cfg.global.maxpipes) {
             (false, _) => Pipes::None,
             (true, Some(n)) => Pipes::Fixed(n),

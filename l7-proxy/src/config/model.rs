@@ -212,6 +212,11 @@ pub struct SpliceOptions {
 }
 
 impl SpliceOptions {
+    /// Whether any direction may splice.
+    pub fn any(self) -> bool {
+        self.auto || self.request || self.response
+    }
+
     /// What a session of this frontend (`self`) and that backend splices.
     pub fn with(self, backend: SpliceOptions) -> SpliceOptions {
         SpliceOptions {

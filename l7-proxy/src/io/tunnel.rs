@@ -148,9 +148,7 @@ impl Half {
             }
         }
     }
-}
 
-impl Half {
     /// Whether bytes read wait to be written (in the buffer or the pipe).
     fn has_unsent(&self) -> bool {
         self.pos < self.len || self.pipe.as_ref().is_some_and(|p| !p.is_empty())

@@ -12,7 +12,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
 
-/// Messages read per wake-up at most before the socket is drained again later.
+/// The receive buffer: a read takes one datagram of link messages (the kernel sends at
+/// most a page or so each), and their content is not looked at.
 const BUF: usize = 16 * 1024;
 
 /// The subscribed socket.
