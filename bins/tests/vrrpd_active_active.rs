@@ -104,6 +104,38 @@ fn answer(lab: &Lab, k: usize) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// What the client sees on each VIP, which node holds it, and the client's neighbour
+/// table: a failure says whether VRRP, the addresses or the client's ARP cache is wrong.
+fn data_path(lab: &Lab) -> String {
+    let mut out = String::from("--- data path:\n");
+    for (k, addr) in VIPS.iter().enumerate() {
+        let holders: Vec<&str> = NODES
+            .iter()
+            .copied()
+            .filter(|n| has_vip(lab.node(n).ns(), vip(k)))
+            .collect();
+        out += &format!(
+            "VIP {k} {addr}: answered by {:?}, held by {holders:?}\n",
+            answer(lab, k)
+        );
+    }
+    let neigh = lab
+        .node("client")
+        .exec(["ip", "neigh", "show", "dev", "eth0"]);
+    if let Ok(neigh) = neigh {
+        out += &format!(
+            "client neighbours:\n{}",
+            String::from_utf8_lossy(&neigh.stdout)
+        );
+    }
+    for n in NODES {
+        if let Ok(link) = lab.node(n).exec(["ip", "-br", "link", "show", "eth0"]) {
+            out += &format!("{n}: {}", String::from_utf8_lossy(&link.stdout));
+        }
+    }
+    out
+}
+
 /// How many VIPs node `n` holds.
 fn held(lab: &Lab, n: &str) -> usize {
     (0..VIPS.len())
@@ -130,10 +162,11 @@ fn three_nodes_master_two_vips_each_and_a_dead_nodes_vips_spread_over_the_surviv
         })
         .collect();
     let logs = || {
-        daemons
+        let daemons: String = daemons
             .iter()
             .map(|d| format!("--- {}:\n{}", d.ns, d.log()))
-            .collect::<String>()
+            .collect();
+        format!("{}{daemons}", data_path(&lab))
     };
     let owner = |k: usize, node: usize| answer(&lab, k).as_deref() == Some(NODES[node]);
     // Every node Master of its own two VIPs, and the client answered by it on each.

@@ -147,6 +147,20 @@ fn strict_forbids_unicast_and_auth() {
         5,
         "authentication is not allowed with vrrp_strict (RFC 5798 removed it)",
     );
+    // keepalived resets these with an error and runs on; what the operator wrote is not
+    // quietly changed here.
+    check(
+        "strict_lower_prio.conf",
+        9,
+        5,
+        "garp_lower_prio_repeat other than 0 is not allowed with vrrp_strict",
+    );
+    check(
+        "strict_higher_prio_advert.conf",
+        5,
+        5,
+        "higher_prio_send_advert is not allowed with vrrp_strict",
+    );
 }
 
 #[test]

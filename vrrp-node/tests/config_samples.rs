@@ -395,6 +395,54 @@ fn vrrp_strict() {
     assert_eq!(vi.authentication, None);
 }
 
+/// keepalived 2.2.7's `--dump-conf` of an instance that sets nothing says "Gratuitous ARP
+/// lower priority delay = 5, repeat = 5, Send advert after receive lower priority advert =
+/// true": the lower-priority GARPs follow the global master ones; strict mode turns them off.
+#[test]
+fn lower_priority_garps_default_as_keepalived() {
+    let instance = |globals: &str, body: &str| {
+        let text = format!(
+            "global_defs {{\n{globals}\n}}\nvrrp_instance A {{\n interface lo\n virtual_router_id 1\n virtual_ipaddress {{\n  198.18.0.100/24\n }}\n{body}\n}}\n"
+        );
+        let l = config::parse_str(&text, "lower_prio.conf").expect("loads");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vi = l.config.instances[0].clone();
+        (
+            vi.garp_lower_prio_repeat,
+            vi.garp_lower_prio_delay.as_secs(),
+            vi.lower_prio_no_advert,
+            vi.higher_prio_send_advert,
+        )
+    };
+    assert_eq!(instance("", ""), (5, 5, false, false));
+    assert_eq!(
+        instance(" vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 7", ""),
+        (3, 7, false, false),
+        "the global master ones"
+    );
+    assert_eq!(
+        instance(
+            " vrrp_garp_master_repeat 3\n vrrp_garp_lower_prio_repeat 2\n vrrp_garp_lower_prio_delay 0\n vrrp_lower_prio_no_advert\n vrrp_higher_prio_send_advert true",
+            " garp_master_repeat 9"
+        ),
+        (2, 0, true, true),
+        "the global lower-priority ones; not the instance's garp_master_repeat"
+    );
+    assert_eq!(
+        instance(
+            " vrrp_garp_lower_prio_repeat 2",
+            " garp_lower_prio_repeat 1\n garp_lower_prio_delay 9\n lower_prio_no_advert off\n higher_prio_send_advert"
+        ),
+        (1, 9, false, true),
+        "the instance's own"
+    );
+    assert_eq!(
+        instance(" vrrp_strict\n vrrp_garp_lower_prio_repeat 2", ""),
+        (0, 0, true, false),
+        "strict: no GARPs and no answering advert"
+    );
+}
+
 #[test]
 fn lvs_parts_are_warnings_and_the_vrrp_part_loads() {
     let (l, path) = load("lvs_sample.conf");

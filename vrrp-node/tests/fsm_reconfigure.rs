@@ -51,10 +51,11 @@ fn an_unrelated_change_sends_nothing() {
     let mut vr = master(c.clone());
     let before = vr.next_deadline();
     c.lower_prio_no_advert = true;
+    c.garp.lower_prio_repeat = 0;
     vr.reconfigure(t(5000), c).unwrap();
     assert!(drain(&mut vr).is_empty());
     assert_eq!(vr.next_deadline(), before);
-    // ... and the new setting applies: a lower advert gets no answer now.
+    // ... and the new settings apply: a lower advert gets no answer now.
     vr.handle(t(5100), adv(20, 50, 100, Version::V3));
     assert!(effects(&mut vr).is_empty());
 }

@@ -258,19 +258,55 @@ fn ipv6_tie_break_compares_addresses_as_unsigned_bytes() {
 }
 
 #[test]
-fn master_answers_lower_priority_at_once_unless_configured_not_to() {
+fn master_answers_lower_priority_with_an_advert_and_garps_now_and_later() {
     let mut vr = master(cfg(Version::V3, 100));
     vr.handle(t(4200), adv3(20, 50));
-    assert!(effects(&mut vr).contains(&Action::SendAdvert {
-        priority: 100,
-        max_advert_interval: 100
-    }));
+    assert_eq!(
+        effects(&mut vr),
+        vec![
+            Action::SendAdvert {
+                priority: 100,
+                max_advert_interval: 100
+            },
+            // keepalived's defaults: garp_lower_prio_repeat = garp_master_repeat = 5.
+            Action::SendGarp {
+                count: 5,
+                reason: GarpReason::LowerPriority
+            }
+        ]
+    );
     assert_eq!(vr.next_deadline(), Some(t(5200)), "adver timer reset");
+    // garp_lower_prio_delay = garp_master_delay = 5 s: once more then.
+    let garps_until = |vr: &mut VirtualRouter, until: u64| {
+        let mut garps = Vec::new();
+        while let Some(at) = vr.next_deadline().filter(|&at| at <= t(until)) {
+            vr.handle_timeout(at);
+            garps.extend(effects(vr).into_iter().filter_map(|a| match a {
+                Action::SendGarp { count, reason } => Some((at, count, reason)),
+                _ => None,
+            }));
+        }
+        garps
+    };
+    assert!(
+        garps_until(&mut vr, 9199)
+            .iter()
+            .all(|g| g.2 != GarpReason::LowerPriorityDelayed),
+        "not before the delay"
+    );
+    assert_eq!(
+        garps_until(&mut vr, 9200),
+        vec![(t(9200), 5, GarpReason::LowerPriorityDelayed)]
+    );
+}
 
+#[test]
+fn lower_priority_garps_follow_their_settings() {
     let mut c = cfg(Version::V3, 100);
     c.lower_prio_no_advert = true;
     c.garp.lower_prio_repeat = 2;
-    let mut vr = master(c);
+    c.garp.lower_prio_delay = Duration::ZERO;
+    let mut vr = master(c.clone());
     vr.handle(t(4200), adv3(20, 50));
     assert_eq!(
         effects(&mut vr),
@@ -279,6 +315,75 @@ fn master_answers_lower_priority_at_once_unless_configured_not_to() {
             reason: GarpReason::LowerPriority
         }]
     );
+    while let Some(at) = vr.next_deadline().filter(|&at| at <= t(10_000)) {
+        vr.handle_timeout(at);
+        assert!(
+            !effects(&mut vr).contains(&Action::SendGarp {
+                count: 2,
+                reason: GarpReason::LowerPriorityDelayed
+            }),
+            "garp_lower_prio_delay 0: no second burst"
+        );
+    }
+
+    c.garp.lower_prio_repeat = 0;
+    let mut vr = master(c);
+    vr.handle(t(4200), adv3(20, 50));
+    assert_eq!(
+        effects(&mut vr),
+        vec![],
+        "repeat 0: neither advert nor GARP"
+    );
+}
+
+#[test]
+fn a_master_that_goes_backup_sends_no_delayed_lower_priority_garps() {
+    let mut vr = master(cfg(Version::V3, 100));
+    vr.handle(t(4200), adv3(20, 50));
+    vr.handle(t(4300), adv3(30, 200));
+    assert_eq!(vr.state(), State::Backup);
+    effects(&mut vr);
+    // The higher-priority Master advertises every second, past the lower-priority delay.
+    for ms in (5300..=10_300).step_by(1000) {
+        while let Some(at) = vr.next_deadline().filter(|&at| at < t(ms)) {
+            vr.handle_timeout(at);
+        }
+        vr.handle(t(ms), adv3(30, 200));
+        assert!(
+            !effects(&mut vr)
+                .iter()
+                .any(|a| matches!(a, Action::SendGarp { .. })),
+            "a Backup sends no GARP (until {ms} ms)"
+        );
+    }
+    assert_eq!(vr.state(), State::Backup);
+}
+
+#[test]
+fn with_higher_prio_send_advert_a_master_advertises_once_before_it_yields() {
+    let mut c = cfg(Version::V3, 100);
+    let mut vr = master(c.clone());
+    vr.handle(t(4200), adv3(30, 200));
+    assert!(
+        !effects(&mut vr)
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert { .. })),
+        "keepalived's default: no advert"
+    );
+
+    c.higher_prio_send_advert = true;
+    let mut vr = master(c);
+    vr.handle(t(4200), adv3(30, 200));
+    let actions = effects(&mut vr);
+    let advert = actions.iter().position(|a| {
+        *a == Action::SendAdvert {
+            priority: 100,
+            max_advert_interval: 100,
+        }
+    });
+    let removal = actions.iter().position(|a| *a == Action::RemoveVips);
+    assert!(advert.is_some() && advert < removal, "{actions:?}");
+    assert_eq!(vr.state(), State::Backup);
 }
 
 #[test]

@@ -138,6 +138,18 @@ pub struct GlobalDefs {
     pub garp_master_refresh: Option<Duration>,
     /// `vrrp_garp_master_refresh_repeat` (default 1): GARPs per refresh.
     pub garp_master_refresh_repeat: u32,
+    /// `vrrp_garp_lower_prio_delay` (default: `vrrp_garp_master_delay`): a second GARP
+    /// burst this long after a Master heard a lower-priority advert.
+    pub garp_lower_prio_delay: Option<Duration>,
+    /// `vrrp_garp_lower_prio_repeat` (default: `vrrp_garp_master_repeat`): GARPs a Master
+    /// sends when it hears a lower-priority advert.
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// `vrrp_lower_prio_no_advert`: a Master does not answer a lower-priority advert with
+    /// one of its own.
+    pub lower_prio_no_advert: bool,
+    /// `vrrp_higher_prio_send_advert`: a Master that hears a higher priority advertises once
+    /// before it goes Backup.
+    pub higher_prio_send_advert: bool,
     /// `vrrp_mcast_group4` (default 224.0.0.18).
     pub mcast_group4: Ipv4Addr,
     /// `vrrp_mcast_group6` (default ff02::12).
@@ -157,6 +169,10 @@ impl Default for GlobalDefs {
             garp_master_repeat: 5,
             garp_master_refresh: None,
             garp_master_refresh_repeat: 1,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
             mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
             vrrp_strict: false,
@@ -374,6 +390,14 @@ pub struct VrrpInstance {
     pub garp_master_refresh: Option<Duration>,
     /// `garp_master_refresh_repeat` (default: `vrrp_garp_master_refresh_repeat`).
     pub garp_master_refresh_repeat: u32,
+    /// `garp_lower_prio_delay` (default: the global one; 0 in strict mode).
+    pub garp_lower_prio_delay: Duration,
+    /// `garp_lower_prio_repeat` (default: the global one; 0 in strict mode).
+    pub garp_lower_prio_repeat: u32,
+    /// `lower_prio_no_advert` (default: the global one; always in strict mode).
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert` (default: the global one; never in strict mode).
+    pub higher_prio_send_advert: bool,
     /// `v3_checksum_as_v2`: v3 over IPv4 checksums the message only (RFC 9568 form).
     pub v3_checksum_as_v2: bool,
     /// `accept` / `no_accept`: a non-owner Master accepts packets to the VIPs. Default on,

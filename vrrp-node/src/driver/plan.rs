@@ -287,6 +287,10 @@ fn router_config(
         .map(to_fsm_duration)
         .unwrap_or(fsm::Duration::ZERO);
     router.garp.master_refresh_repeat = inst.garp_master_refresh_repeat.min(255) as u8;
+    router.garp.lower_prio_repeat = inst.garp_lower_prio_repeat.min(255) as u8;
+    router.garp.lower_prio_delay = to_fsm_duration(inst.garp_lower_prio_delay);
+    router.lower_prio_no_advert = inst.lower_prio_no_advert;
+    router.higher_prio_send_advert = inst.higher_prio_send_advert;
     router
 }
 

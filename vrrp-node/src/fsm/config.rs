@@ -33,8 +33,13 @@ pub struct GarpConfig {
     /// `garp_master_refresh_repeat`: messages per refresh burst. Default 1.
     pub master_refresh_repeat: u8,
     /// `garp_lower_prio_repeat`: messages sent when a Master hears a lower-priority advert
-    /// (zero: none, the default).
+    /// (zero: none). keepalived's default is `garp_master_repeat`, 5: two routers that
+    /// were Master at once each announced the VIP, and a host whose ARP cache kept the other's
+    /// MAC (Linux keeps the first answer for `locktime`) would send to a Backup.
     pub lower_prio_repeat: u8,
+    /// `garp_lower_prio_delay`: a second such burst this long after the lower-priority advert
+    /// (zero: none). keepalived's default is `garp_master_delay`, 5 s.
+    pub lower_prio_delay: Duration,
 }
 
 impl Default for GarpConfig {
@@ -44,7 +49,8 @@ impl Default for GarpConfig {
             master_repeat: 5,
             master_refresh: Duration::ZERO,
             master_refresh_repeat: 1,
-            lower_prio_repeat: 0,
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
         }
     }
 }
@@ -115,6 +121,11 @@ pub struct RouterConfig {
     /// keepalived's `lower_prio_no_advert`: when true, a Master that hears a lower-priority
     /// advert only drops it (RFC 5798/3768) instead of answering at once (RFC 9568).
     pub lower_prio_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a Master that hears a higher-priority advert
+    /// sends one advert of its own before it goes Backup, so that the other Master, hearing
+    /// a lower priority, repeats its GARPs (`garp_lower_prio_repeat`) after ours. Default
+    /// false.
+    pub higher_prio_send_advert: bool,
     /// Set for instances of a `vrrp_sync_group` coordinated by a
     /// [`SyncGroup`](super::SyncGroup): when Master_Down_Timer expires the instance does not
     /// go Master by itself but reports [`Observation::MasterDownReady`](super::Observation::MasterDownReady)
@@ -143,6 +154,7 @@ impl RouterConfig {
             preempt: true,
             preempt_delay: Duration::ZERO,
             lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             sync_group_member: false,
             garp: GarpConfig::default(),
             tracks: Vec::new(),

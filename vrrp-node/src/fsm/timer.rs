@@ -17,15 +17,19 @@ pub(super) enum Timer {
     GarpDelay = 2,
     /// keepalived's `garp_master_refresh`: GARP bursts while Master.
     GarpRefresh = 3,
+    /// keepalived's `garp_lower_prio_delay`: the second GARP burst after a lower-priority
+    /// advert was heard.
+    GarpLowerPriority = 4,
 }
 
 impl Timer {
     /// Every timer, in firing order.
-    pub(super) const VALUES: [Timer; 4] = [
+    pub(super) const VALUES: [Timer; 5] = [
         Timer::MasterDown,
         Timer::Adver,
         Timer::GarpDelay,
         Timer::GarpRefresh,
+        Timer::GarpLowerPriority,
     ];
 }
 

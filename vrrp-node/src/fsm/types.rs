@@ -139,6 +139,8 @@ pub enum GarpReason {
     Refresh,
     /// A lower-priority advert was heard (`garp_lower_prio_repeat`).
     LowerPriority,
+    /// `garp_lower_prio_delay` after a lower-priority advert was heard.
+    LowerPriorityDelayed,
 }
 
 /// Why the state changed.

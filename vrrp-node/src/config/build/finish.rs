@@ -229,6 +229,24 @@ impl Settled {
             garp_master_refresh_repeat: r
                 .garp_master_refresh_repeat
                 .unwrap_or(g.garp_master_refresh_repeat),
+            // keepalived: unset, these follow the global ones, which follow the master
+            // ones; strict mode sends neither the GARPs nor the answering advert.
+            garp_lower_prio_delay: match (r.garp_lower_prio_delay, self.strict) {
+                (Some((d, _)), _) => d,
+                (None, true) => Duration::ZERO,
+                (None, false) => g.garp_lower_prio_delay.unwrap_or(g.garp_master_delay),
+            },
+            garp_lower_prio_repeat: match (r.garp_lower_prio_repeat, self.strict) {
+                (Some((n, _)), _) => n,
+                (None, true) => 0,
+                (None, false) => g.garp_lower_prio_repeat.unwrap_or(g.garp_master_repeat),
+            },
+            lower_prio_no_advert: r
+                .lower_prio_no_advert
+                .map_or(self.strict || g.lower_prio_no_advert, |(b, _)| b),
+            higher_prio_send_advert: r
+                .higher_prio_send_advert
+                .map_or(!self.strict && g.higher_prio_send_advert, |(b, _)| b),
             v3_checksum_as_v2: r.v3_checksum_as_v2,
             accept: r.accept.unwrap_or(!self.strict),
             strict: self.strict,
@@ -314,6 +332,32 @@ fn check_strict(r: &RawInstance, name: &str) -> R<()> {
         return Err(invalid(
             &r.span,
             format!("vrrp_instance \"{name}\": vrrp_strict needs at least one virtual_ipaddress"),
+        ));
+    }
+    // keepalived resets these with an error; a setting the operator wrote is not dropped
+    // here, it is refused.
+    let refused = [
+        r.garp_lower_prio_repeat
+            .as_ref()
+            .filter(|(n, _)| *n != 0)
+            .map(|(_, s)| (s, "garp_lower_prio_repeat other than 0")),
+        r.garp_lower_prio_delay
+            .as_ref()
+            .filter(|(d, _)| !d.is_zero())
+            .map(|(_, s)| (s, "garp_lower_prio_delay other than 0")),
+        r.lower_prio_no_advert
+            .as_ref()
+            .filter(|(b, _)| !b)
+            .map(|(_, s)| (s, "lower_prio_no_advert false")),
+        r.higher_prio_send_advert
+            .as_ref()
+            .filter(|(b, _)| *b)
+            .map(|(_, s)| (s, "higher_prio_send_advert")),
+    ];
+    if let Some((s, what)) = refused.into_iter().flatten().next() {
+        return Err(invalid(
+            s,
+            format!("{what} is not allowed with vrrp_strict"),
         ));
     }
     Ok(())

@@ -47,6 +47,10 @@ pub(super) struct RawInstance {
     pub(super) garp_master_repeat: Option<u32>,
     pub(super) garp_master_refresh: Option<Duration>,
     pub(super) garp_master_refresh_repeat: Option<u32>,
+    pub(super) garp_lower_prio_delay: Option<(Duration, Span)>,
+    pub(super) garp_lower_prio_repeat: Option<(u32, Span)>,
+    pub(super) lower_prio_no_advert: Option<(bool, Span)>,
+    pub(super) higher_prio_send_advert: Option<(bool, Span)>,
     pub(super) v3_checksum_as_v2: bool,
     pub(super) accept: Option<bool>,
     pub(super) strict: Option<bool>,
@@ -320,6 +324,19 @@ fn behaviour_setting(child: &Node, r: &mut RawInstance) -> R<bool> {
         "garp_master_refresh" => r.garp_master_refresh = Some(whole_seconds_arg(child, 0, 86400)?),
         "garp_master_refresh_repeat" => {
             r.garp_master_refresh_repeat = Some(u32_arg(child, 1, 1000)?)
+        }
+        "garp_lower_prio_delay" => {
+            r.garp_lower_prio_delay =
+                Some((whole_seconds_arg(child, 0, 1000)?, child.name.span.clone()))
+        }
+        "garp_lower_prio_repeat" => {
+            r.garp_lower_prio_repeat = Some((u32_arg(child, 0, 1000)?, child.name.span.clone()))
+        }
+        "lower_prio_no_advert" => {
+            r.lower_prio_no_advert = Some((flag(child)?, child.name.span.clone()))
+        }
+        "higher_prio_send_advert" => {
+            r.higher_prio_send_advert = Some((flag(child)?, child.name.span.clone()))
         }
         "v3_checksum_as_v2" => r.v3_checksum_as_v2 = flag(child)?,
         "accept" => r.accept = Some(flag(child)?),

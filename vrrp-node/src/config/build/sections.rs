@@ -39,6 +39,14 @@ impl Builder {
             "vrrp_garp_master_refresh_repeat" => {
                 g.garp_master_refresh_repeat = u32_arg(node, 1, 1000)?
             }
+            "vrrp_garp_lower_prio_delay" => {
+                g.garp_lower_prio_delay = Some(whole_seconds_arg(node, 0, 1000)?)
+            }
+            "vrrp_garp_lower_prio_repeat" => {
+                g.garp_lower_prio_repeat = Some(u32_arg(node, 0, 1000)?)
+            }
+            "vrrp_lower_prio_no_advert" => g.lower_prio_no_advert = flag(node)?,
+            "vrrp_higher_prio_send_advert" => g.higher_prio_send_advert = flag(node)?,
             "vrrp_mcast_group4" => {
                 let w = one_arg(node, "an IPv4 multicast address")?;
                 match w.text.parse::<Ipv4Addr>() {

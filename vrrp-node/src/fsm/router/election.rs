@@ -120,6 +120,11 @@ impl VirtualRouter {
         };
         match reason {
             Some(reason) => {
+                if self.cfg.higher_prio_send_advert {
+                    // keepalived: our (lower) advert makes the other Master repeat its
+                    // GARPs after ours, in case a host heard ours last.
+                    self.send_advert(now);
+                }
                 self.learn_interval(&adv);
                 self.become_backup(now, reason);
             }
@@ -129,11 +134,18 @@ impl VirtualRouter {
                     // RFC 9568 6.4.3: assert Mastership so the other stops at once.
                     self.send_advert(now);
                 }
-                if self.cfg.garp.lower_prio_repeat > 0 {
+                // keepalived: the other was Master too and announced the VIPs; announce
+                // them again, now and once more `garp_lower_prio_delay` later.
+                let g = self.cfg.garp;
+                if g.lower_prio_repeat > 0 {
                     self.push(Action::SendGarp {
-                        count: self.cfg.garp.lower_prio_repeat,
+                        count: g.lower_prio_repeat,
                         reason: GarpReason::LowerPriority,
                     });
+                    if g.lower_prio_delay > Duration::ZERO {
+                        self.timers
+                            .set(Timer::GarpLowerPriority, now + g.lower_prio_delay);
+                    }
                 }
             }
         }

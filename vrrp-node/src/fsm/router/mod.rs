@@ -333,6 +333,10 @@ impl VirtualRouter {
                         reason: GarpReason::Refresh,
                     });
                 }
+                Timer::GarpLowerPriority => self.push(Action::SendGarp {
+                    count: self.cfg.garp.lower_prio_repeat,
+                    reason: GarpReason::LowerPriorityDelayed,
+                }),
             }
         }
     }

@@ -62,6 +62,7 @@ impl VirtualRouter {
         self.timers.stop(Timer::Adver);
         self.timers.stop(Timer::GarpDelay);
         self.timers.stop(Timer::GarpRefresh);
+        self.timers.stop(Timer::GarpLowerPriority);
         if to != State::Backup {
             self.push(Action::SendAdvert {
                 priority: 0,
