@@ -181,6 +181,7 @@ impl Daemon {
             inst,
             reader,
             attach_error: None,
+            renew_at: None,
         });
     }
 

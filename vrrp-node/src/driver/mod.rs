@@ -24,6 +24,7 @@ mod notify;
 pub mod plan;
 mod procfs;
 pub mod procmon;
+mod renewal;
 pub mod scripts;
 pub mod status;
 mod timer;
@@ -120,10 +121,9 @@ pub struct Options {
     pub load: config::LoadOptions,
     /// Where to serve the JSON status, if anywhere.
     pub status_addr: Option<SocketAddr>,
-    /// The daemon's tick: VIP renewals are spread over its ticks, and interface state is
-    /// read at every tick when link messages cannot be had, at every
-    /// [`LINK_SAFETY_POLL_TICKS`]th one when they can (then a link change is read as the
-    /// kernel announces it).
+    /// How often interface state is read when link messages cannot be had; with them, a
+    /// link change is read as the kernel announces it, and the links are read again every
+    /// [`LINK_SAFETY_POLL_TICKS`] times this long in case a message was missed.
     pub link_poll: Duration,
     /// How long an installed VIP lives unless renewed (`None`: until removed, as in
     /// keepalived); never less than 4 advert intervals + 1 s, so that a Backup has taken
@@ -149,6 +149,8 @@ struct Running {
     /// Why the instance could not be put on its interface the last time it was tried (to
     /// log each reason once, not on every link poll).
     attach_error: Option<String>,
+    /// When its VIPs' lifetime is renewed next, while it holds them (see [`renewal`]).
+    renew_at: Option<std::time::Instant>,
 }
 
 /// The daemon's state between events.
@@ -182,9 +184,6 @@ struct Daemon {
     notifies: Vec<JoinHandle<()>>,
     reloads: u64,
     reload_failures: u64,
-    /// Link polls so far: which slice of the instances renews its VIPs next (see
-    /// [`Daemon::renew_vips`]).
-    renewal_ticks: u64,
     /// What the status last published says (see [`Daemon::publish`]).
     published: Published,
 }
@@ -243,7 +242,6 @@ pub async fn run(
         notifies: Vec::new(),
         reloads: 0,
         reload_failures: 0,
-        renewal_ticks: 0,
         published: Published {
             at: std::time::Instant::now(),
             instances: Vec::new(),
@@ -252,8 +250,6 @@ pub async fn run(
     };
     d.apply(loaded.config).await?;
     let mut timer = timer::DeadlineTimer::new();
-    let mut link_poll = tokio::time::interval(d.options.link_poll);
-    link_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut links = match linkmon::LinkEvents::subscribe() {
         Ok(l) => Some(l),
         Err(e) => {
@@ -261,10 +257,14 @@ pub async fn run(
             None
         }
     };
-    let mut ticks: u64 = 0;
+    let mut link_poll = link_poll_interval(d.options.link_poll, links.is_some());
     loop {
         d.publish();
-        let deadline = d.next_deadline();
+        let renewal = d.schedule_renewals(std::time::Instant::now());
+        let deadline = match (d.next_deadline(), renewal) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
@@ -279,22 +279,26 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => match changed {
-                Ok(()) => d.poll_links().await,
+                Ok(()) => {
+                    d.poll_links().await;
+                    d.sync_anycast().await;
+                }
                 Err(e) => {
                     warn!(every = ?d.options.link_poll, "link messages failed ({e}): links are polled");
                     links = None;
+                    link_poll = link_poll_interval(d.options.link_poll, false);
                 }
             },
+            // The first tick (at start) reads them too; an anycast route whose install
+            // failed is tried again here.
             _ = link_poll.tick() => {
-                // The first tick (at start) reads them too.
-                if links.is_none() || ticks.is_multiple_of(LINK_SAFETY_POLL_TICKS) {
-                    d.poll_links().await;
-                }
-                ticks = ticks.wrapping_add(1);
-                d.renew_vips();
+                d.poll_links().await;
                 d.sync_anycast().await;
             }
-            _ = timer.sleep_until(deadline) => d.on_timers().await,
+            _ = timer.sleep_until(deadline) => {
+                d.on_timers().await;
+                d.renew_due(std::time::Instant::now());
+            }
             cmd = control.recv() => match cmd {
                 Some(Control::Reload) => d.reload().await,
                 Some(Control::Shutdown) | None => {
@@ -434,43 +438,6 @@ impl Daemon {
         }
     }
 
-    /// Renews the lifetime of the VIPs of every Master, every [`VIP_RENEWAL`]: at each link
-    /// poll, the Masters of one slice of the instances (by id), so that every instance is
-    /// renewed once per [`VIP_RENEWAL`] and hundreds of VIPs are not renewed in one burst.
-    /// The requests are queued, not awaited (see [`VipManager::renew`]): the loop goes on
-    /// to the adverts due while the kernel answers.
-    fn renew_vips(&mut self) {
-        if self.options.vip_lifetime.is_none() {
-            return;
-        }
-        let slices = renewal_slices(self.options.link_poll);
-        let slice = self.renewal_ticks % slices;
-        self.renewal_ticks = self.renewal_ticks.wrapping_add(1);
-        let mut answers = Vec::new();
-        for r in self
-            .instances
-            .iter()
-            .filter(|r| r.id % slices == slice && r.inst.vips_installed)
-        {
-            for vip in r.inst.plan.vips.iter().filter(|v| v.ifindex != 0) {
-                match self.vips.renew(vip) {
-                    Ok(answer) => answers.push((r.inst.name().to_string(), answer)),
-                    Err(e) => warn!(instance = %r.inst.name(), "renewing VIP: {e}"),
-                }
-            }
-        }
-        if answers.is_empty() {
-            return;
-        }
-        tokio::spawn(async move {
-            for (instance, answer) in answers {
-                if let Err(e) = answer.await {
-                    warn!(%instance, "renewing VIP: {e}");
-                }
-            }
-        });
-    }
-
     /// Publishes the status (to the watch channel, and the metrics from it) when an
     /// instance changed what it is (see [`Published`]), and, with a metrics recorder, every
     /// [`Options::metrics_refresh`] for the counters. A snapshot copies every instance's
@@ -565,18 +532,21 @@ impl Published {
     }
 }
 
-/// With link messages, the links are still read every this many ticks (once a second at
-/// the default tick), in case a message was missed.
+/// With link messages, the links are still read every this many link polls (once a second
+/// at vrrpd's 100 ms), in case a message was missed.
 pub const LINK_SAFETY_POLL_TICKS: u64 = 10;
 
-/// How often a Master renews its VIPs' lifetime: a third of the shortest one (3 s).
-const VIP_RENEWAL: Duration = Duration::from_secs(1);
-
-/// In how many slices the instances renew their VIPs, one slice per link poll: as many as
-/// link polls fit in [`VIP_RENEWAL`] (10 at vrrpd's 100 ms), at least one.
-fn renewal_slices(link_poll: Duration) -> u64 {
-    let polls = VIP_RENEWAL.as_micros() / link_poll.as_micros().max(1);
-    u64::try_from(polls).unwrap_or(u64::MAX).max(1)
+/// The link poll: every `link_poll` without link messages, every
+/// [`LINK_SAFETY_POLL_TICKS`] times that with them.
+fn link_poll_interval(link_poll: Duration, subscribed: bool) -> tokio::time::Interval {
+    let every = if subscribed {
+        link_poll.saturating_mul(u32::try_from(LINK_SAFETY_POLL_TICKS).unwrap_or(10))
+    } else {
+        link_poll
+    };
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
 }
 
 /// How long a stopping Master keeps its VIPs: one advert interval, the longest Skew_Time
