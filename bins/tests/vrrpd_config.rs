@@ -323,8 +323,8 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
 }
 
 /// Link changes are read when the kernel announces them (RTMGRP_LINK), not at a poll: the
-/// links are polled only once a second now, so three carrier losses in a row each seen
-/// within 400 ms would happen by chance with a poll alone in 6% of runs.
+/// links are polled only every 10 s now, so three carrier losses in a row each seen
+/// within 400 ms would happen by chance with a poll alone in far under 1% of runs.
 #[test]
 fn a_link_change_is_seen_when_the_kernel_announces_it() {
     let Some(lab) = common::lab("link_events", "vcfle", &["a"]) else {

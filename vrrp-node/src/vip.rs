@@ -12,6 +12,7 @@ use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use rtnetlink::Handle;
+use tracing::warn;
 
 /// One virtual address, resolved to an interface index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -82,6 +83,9 @@ pub enum VipError {
 #[derive(Debug, Clone)]
 pub struct VipManager {
     handle: Handle,
+    /// The runtime of the netlink thread, where renewals' answers are read (see
+    /// [`VipManager::renew`]).
+    netlink: tokio::runtime::Handle,
 }
 
 const EEXIST: i32 = 17;
@@ -119,7 +123,7 @@ impl VipManager {
                     // Created here: its socket belongs to this thread's reactor.
                     match rtnetlink::new_connection() {
                         Ok((connection, handle, _)) => {
-                            let _ = tx.send(Ok(handle));
+                            let _ = tx.send(Ok((handle, tokio::runtime::Handle::current())));
                             connection.await;
                         }
                         Err(e) => {
@@ -130,11 +134,11 @@ impl VipManager {
             })
             .map_err(VipError::Connect)?;
         drop(spawned); // detached: it ends when the last handle is dropped
-        let handle = rx
+        let (handle, netlink) = rx
             .recv()
             .map_err(|_| VipError::Connect(std::io::Error::other("netlink thread ended")))?
             .map_err(VipError::Connect)?;
-        Ok(VipManager { handle })
+        Ok(VipManager { handle, netlink })
     }
 
     /// Adds `vip`; an address that is already there is not an error (with a lifetime, it is
@@ -153,14 +157,12 @@ impl VipManager {
 
     /// Renews `vip` (adds it again, which restarts its lifetime) without waiting: the
     /// request is on the netlink connection's queue when this returns, ahead of any request
-    /// made after it (a removal of the same address cannot overtake it), and the returned
-    /// future only reads the kernel's answer. A Master renews its VIPs every second; with
-    /// hundreds of instances, waiting for each answer in turn held the driver's loop (and
-    /// the adverts due meanwhile) for milliseconds.
-    pub fn renew(
-        &self,
-        vip: &VirtualAddress,
-    ) -> Result<impl std::future::Future<Output = Result<(), VipError>>, VipError> {
+    /// made after it (a removal of the same address cannot overtake it), and the kernel's
+    /// answer is read on the netlink thread, where a failure is logged for `instance`. A
+    /// Master renews its VIPs every second; waiting for each answer held the driver's loop
+    /// (and the adverts due meanwhile), and reading them on the driver's thread woke it once
+    /// more per renewal, most of an idle daemon's CPU (issue 16).
+    pub fn renew(&self, vip: &VirtualAddress, instance: &str) -> Result<(), VipError> {
         let mut req = self
             .handle
             .address()
@@ -170,18 +172,22 @@ impl VipManager {
         let mut request = NetlinkMessage::from(RouteNetlinkMessage::NewAddress(message));
         request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
         let answers = self.handle.clone().request(request);
+        let queued = answers.map_err(|source| self.error("add", vip, source))?;
         let this = self.clone();
         let vip = vip.clone();
-        let queued = answers.map_err(|source| self.error("add", &vip, source))?;
-        Ok(async move {
+        let instance = instance.to_owned();
+        self.netlink.spawn(async move {
             let mut answers = std::pin::pin!(queued);
             while let Some(answer) = answers.next().await {
                 if let NetlinkPayload::Error(err) = answer.payload {
-                    return this.add_result(&vip, Err(rtnetlink::Error::NetlinkError(err)));
+                    let result = this.add_result(&vip, Err(rtnetlink::Error::NetlinkError(err)));
+                    if let Err(e) = result {
+                        warn!(%instance, "renewing VIP: {e}");
+                    }
                 }
             }
-            Ok(())
-        })
+        });
+        Ok(())
     }
 
     /// What the kernel's answer to adding `vip` means.

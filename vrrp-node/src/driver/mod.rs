@@ -257,14 +257,17 @@ pub async fn run(
             None
         }
     };
-    let mut link_poll = link_poll_interval(d.options.link_poll, links.is_some());
+    // One deadline for everything timed (adverts, renewals, the link poll), on the timerfd:
+    // no tokio timer, whose wheel wakes the thread on its way to a far deadline.
+    let mut link_poll_every = link_poll_period(d.options.link_poll, links.is_some());
+    let mut next_link_poll = std::time::Instant::now();
     loop {
         d.publish();
         let renewal = d.schedule_renewals(std::time::Instant::now());
-        let deadline = match (d.next_deadline(), renewal) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [d.next_deadline(), renewal, Some(next_link_poll)]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
@@ -286,18 +289,21 @@ pub async fn run(
                 Err(e) => {
                     warn!(every = ?d.options.link_poll, "link messages failed ({e}): links are polled");
                     links = None;
-                    link_poll = link_poll_interval(d.options.link_poll, false);
+                    link_poll_every = link_poll_period(d.options.link_poll, false);
+                    next_link_poll = std::time::Instant::now();
                 }
             },
-            // The first tick (at start) reads them too; an anycast route whose install
-            // failed is tried again here.
-            _ = link_poll.tick() => {
-                d.poll_links().await;
-                d.sync_anycast().await;
-            }
             _ = timer.sleep_until(deadline) => {
                 d.on_timers().await;
-                d.renew_due(std::time::Instant::now());
+                let now = std::time::Instant::now();
+                d.renew_due(now);
+                // The first poll (at start) reads the links too; an anycast route whose
+                // install failed is tried again here.
+                if now >= next_link_poll {
+                    next_link_poll = now + link_poll_every;
+                    d.poll_links().await;
+                    d.sync_anycast().await;
+                }
             }
             cmd = control.recv() => match cmd {
                 Some(Control::Reload) => d.reload().await,
@@ -532,21 +538,20 @@ impl Published {
     }
 }
 
-/// With link messages, the links are still read every this many link polls (once a second
-/// at vrrpd's 100 ms), in case a message was missed.
-pub const LINK_SAFETY_POLL_TICKS: u64 = 10;
+/// With link messages, the links are still read every this many link polls (every 10 s at
+/// vrrpd's 100 ms), in case the kernel changed a link without a message (a lost message is
+/// an ENOBUFS, read as a change; keepalived does not poll at all). Once a second, this read
+/// was a fifth of an idle single-instance daemon's CPU.
+pub const LINK_SAFETY_POLL_TICKS: u64 = 100;
 
-/// The link poll: every `link_poll` without link messages, every
+/// How often the links are read: every `link_poll` without link messages, every
 /// [`LINK_SAFETY_POLL_TICKS`] times that with them.
-fn link_poll_interval(link_poll: Duration, subscribed: bool) -> tokio::time::Interval {
-    let every = if subscribed {
-        link_poll.saturating_mul(u32::try_from(LINK_SAFETY_POLL_TICKS).unwrap_or(10))
+fn link_poll_period(link_poll: Duration, subscribed: bool) -> Duration {
+    if subscribed {
+        link_poll.saturating_mul(u32::try_from(LINK_SAFETY_POLL_TICKS).unwrap_or(100))
     } else {
         link_poll
-    };
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval
+    }
 }
 
 /// How long a stopping Master keeps its VIPs: one advert interval, the longest Skew_Time

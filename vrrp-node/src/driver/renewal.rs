@@ -15,6 +15,10 @@ use super::Daemon;
 /// never more than one advert-interval floor below the lifetime's (4 intervals + 1 s).
 pub(super) const VIP_RENEWAL: Duration = Duration::from_secs(1);
 
+/// How early a renewal may be done when the daemon is awake anyway: half a period, so the
+/// period stays between a half and one [`VIP_RENEWAL`].
+const RENEWAL_AHEAD: Duration = Duration::from_millis(500);
+
 /// Phases of [`VIP_RENEWAL`] the instances are spread over.
 const PHASES: u64 = 10;
 
@@ -56,33 +60,23 @@ impl Daemon {
         next
     }
 
-    /// Renews the VIPs of every Master whose renewal is due. The requests are queued, not
-    /// awaited (see [`VipManager::renew`](crate::vip::VipManager::renew)): the loop goes on
-    /// to the adverts due while the kernel answers.
+    /// Renews the VIPs of every Master whose renewal is due within [`RENEWAL_AHEAD`]:
+    /// a renewal a little early rides on a wake-up the daemon had anyway (an advert), where
+    /// one on time would wake it for nothing else. The requests are queued, not awaited
+    /// (see [`VipManager::renew`](crate::vip::VipManager::renew)).
     pub(super) fn renew_due(&mut self, now: Instant) {
-        let mut answers = Vec::new();
+        let horizon = now + RENEWAL_AHEAD;
         for r in &mut self.instances {
-            let Some(due) = r.renew_at.filter(|&at| at <= now) else {
+            let Some(due) = r.renew_at.filter(|&at| at <= horizon) else {
                 continue;
             };
             r.renew_at = Some(next_renewal(due, now));
             for vip in r.inst.plan.vips.iter().filter(|v| v.ifindex != 0) {
-                match self.vips.renew(vip) {
-                    Ok(answer) => answers.push((r.inst.name().to_string(), answer)),
-                    Err(e) => warn!(instance = %r.inst.name(), "renewing VIP: {e}"),
+                if let Err(e) = self.vips.renew(vip, r.inst.name()) {
+                    warn!(instance = %r.inst.name(), "renewing VIP: {e}");
                 }
             }
         }
-        if answers.is_empty() {
-            return;
-        }
-        tokio::spawn(async move {
-            for (instance, answer) in answers {
-                if let Err(e) = answer.await {
-                    warn!(%instance, "renewing VIP: {e}");
-                }
-            }
-        });
     }
 }
 
@@ -93,9 +87,7 @@ mod tests {
     #[test]
     fn first_renewals_are_spread_over_the_period_and_within_it() {
         let now = Instant::now();
-        let firsts: Vec<Duration> = (0..PHASES)
-            .map(|id| first_renewal(id, now) - now)
-            .collect();
+        let firsts: Vec<Duration> = (0..PHASES).map(|id| first_renewal(id, now) - now).collect();
         assert_eq!(firsts[0], Duration::from_millis(100));
         assert_eq!(firsts[9], VIP_RENEWAL);
         assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
