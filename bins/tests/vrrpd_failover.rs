@@ -277,7 +277,7 @@ fn a_killed_masters_vip_expires_from_its_node_after_the_vip_lifetime() {
         return;
     };
     // Asked for 1 s, the lifetime is 2 s (never under 4 advert intervals + 1 s), renewed
-    // every second while a lived; the kernel's expiry check runs on whole seconds, so the
+    // every third of it while a lived; the kernel's expiry check runs on whole seconds, so the
     // address goes 1 to 3 s after the kill.
     let gone = within(Duration::from_millis(3500), || {
         !has_vip(lab.node("a").ns(), vip())
@@ -321,8 +321,8 @@ fn keepalived_dump_signals_leave_the_master_running() {
 
 #[test]
 fn every_one_of_many_masters_keeps_its_vip_past_the_vip_lifetime() {
-    // The Masters renew their VIPs a slice of the instances per link poll, every instance
-    // once a second: none may be left out, or its VIP goes when its lifetime ends (2 s).
+    // The Masters renew their VIPs each on its own deadline, spread over ten phases, every
+    // third of the lifetime: none may be left out, or its VIP goes when its lifetime ends (2 s).
     let Some(lab) = common::lab("vip_renewal_many", "vlfm", &["a"]) else {
         return;
     };

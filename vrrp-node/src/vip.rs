@@ -102,7 +102,7 @@ fn errno(err: &rtnetlink::Error) -> Option<i32> {
 impl VipManager {
     /// Opens an rtnetlink connection whose I/O runs on a thread of its own: the kernel does
     /// an address change inside the `sendmsg` that asks for it, tens of microseconds each,
-    /// and a Master renews every VIP once a second; on the daemon's thread, hundreds of
+    /// and a Master renews every VIP every second or so; on the daemon's thread, hundreds of
     /// renewals delayed the adverts due meanwhile (the p99 of their gaps, issue 16).
     pub fn connect() -> Result<VipManager, VipError> {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -159,7 +159,7 @@ impl VipManager {
     /// request is on the netlink connection's queue when this returns, ahead of any request
     /// made after it (a removal of the same address cannot overtake it), and the kernel's
     /// answer is read on the netlink thread, where a failure is logged for `instance`. A
-    /// Master renews its VIPs every second; waiting for each answer held the driver's loop
+    /// Master renews its VIPs every third of their lifetime; waiting for each answer held the driver's loop
     /// (and the adverts due meanwhile), and reading them on the driver's thread woke it once
     /// more per renewal, most of an idle daemon's CPU (issue 16).
     pub fn renew(&self, vip: &VirtualAddress, instance: &str) -> Result<(), VipError> {

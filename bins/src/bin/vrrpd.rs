@@ -54,7 +54,7 @@ struct Args {
     /// address, e.g. 127.0.0.1:9651. Off by default.
     #[arg(long = "metrics-addr")]
     metrics_addr: Option<SocketAddr>,
-    /// Seconds a VIP lives on the node unless the Master renews it (every second; never
+    /// Seconds a VIP lives on the node unless the Master renews it (every third of it; never
     /// less than 4 advert intervals + 1 s): VIPs of a killed vrrpd leave the node after
     /// this long. 0 keeps them until removed, as keepalived does (a killed keepalived
     /// leaves them until it starts again).

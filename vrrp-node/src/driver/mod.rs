@@ -128,7 +128,7 @@ pub struct Options {
     /// How long an installed VIP lives unless renewed (`None`: until removed, as in
     /// keepalived); never less than 4 advert intervals + 1 s, so that a Backup has taken
     /// over (Master_Down_Interval) before a killed Master's VIPs go. A Master renews its
-    /// VIPs every second, so a killed daemon's VIPs leave the node after this long instead
+    /// VIPs every third of it, so a killed daemon's VIPs leave the node after this long instead
     /// of staying until it starts again.
     pub vip_lifetime: Option<Duration>,
     /// How often the counters are recorded into the metrics recorder, when one is installed

@@ -100,6 +100,14 @@ impl InstancePlan {
         }
     }
 
+    /// How often a Master renews its VIPs: a third of their lifetime (1 s at vrrpd's default
+    /// 3 s, 1.7 s at advert_int 1, whose floor is 5 s), so two renewals can fail before an
+    /// address goes; `None` without a lifetime.
+    pub fn vip_renewal(&self) -> Option<StdDuration> {
+        let secs = self.vips.iter().filter_map(|v| v.lifetime).min()?;
+        Some(StdDuration::from_secs(u64::from(secs)) / 3)
+    }
+
     /// Builds the plan for `inst`, looking interfaces up now.
     ///
     /// The instance's interface may be missing: the plan then stands for an instance
