@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::config::VrrpTrackFile;
+use crate::net::sys::{register, OwnsFd};
 use crate::track::file::{parse_value, MAX_READ};
 
 /// A file's value, reported when it changes and for all at each configuration.
@@ -100,15 +102,10 @@ impl AsRawFd for Notify {
     }
 }
 
-/// Registers the instance with tokio's reactor.
-#[allow(unsafe_code)] // AsyncFd::register: tokio cannot check that the fd stays the same.
-fn register(notify: Notify) -> io::Result<AsyncFd<Notify>> {
-    // SAFETY: `Notify` owns the inotify fd (nix's `Inotify` holds an `OwnedFd`) and never
-    // replaces it, and the AsyncFd owns the `Notify`: the fd stays open and the same while
-    // it is registered.
-    unsafe { AsyncFd::register_with_interest(notify, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
-}
+// SAFETY: `Notify` owns the inotify fd (nix's `Inotify` holds an `OwnedFd`) and never
+// replaces it.
+#[allow(unsafe_code)]
+unsafe impl OwnsFd for Notify {}
 
 /// One watched file.
 #[derive(Debug)]
@@ -167,7 +164,7 @@ impl Watches {
                 value,
             });
         }
-        let fd = register(Notify(inotify)).map_err(FileTrackError::Inotify)?;
+        let fd = register(Notify(inotify), Interest::READABLE).map_err(FileTrackError::Inotify)?;
         Ok(Watches { fd, files: watched })
     }
 

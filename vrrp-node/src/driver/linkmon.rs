@@ -11,6 +11,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::net::sys::{register, OwnsFd};
 
 /// The receive buffer: a read takes one datagram of link messages (the kernel sends at
 /// most a page or so each), and their content is not looked at.
@@ -45,7 +48,7 @@ impl LinkEvents {
         socket.bind(&SocketAddr::new(0, groups))?;
         socket.set_non_blocking(true)?;
         Ok(LinkEvents {
-            socket: register(LinkSocket(socket))?,
+            socket: register(LinkSocket(socket), Interest::READABLE)?,
             buf: vec![0u8; BUF],
         })
     }
@@ -75,12 +78,7 @@ impl LinkEvents {
     }
 }
 
-/// Registers the socket with tokio's reactor.
-#[allow(unsafe_code)] // AsyncFd::register: tokio cannot check that the fd stays the same.
-fn register(socket: LinkSocket) -> io::Result<AsyncFd<LinkSocket>> {
-    // SAFETY: `LinkSocket` owns its socket (netlink-sys closes it on drop) and never
-    // replaces it, and the AsyncFd owns the `LinkSocket`: the fd stays open and the same
-    // while it is registered.
-    unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
-}
+// SAFETY: `LinkSocket` owns its socket (netlink-sys closes it on drop) and never replaces
+// it.
+#[allow(unsafe_code)]
+unsafe impl OwnsFd for LinkSocket {}

@@ -20,12 +20,14 @@ use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::config::VrrpTrackProcess;
 use crate::fsm;
+use crate::net::sys::{register, OwnsFd};
 use crate::track::cn_proc::{self, McastOp, ProcEvent, CN_IDX_PROC};
 use crate::track::process::{ProcessTable, QuorumState};
 
@@ -102,7 +104,7 @@ impl ProcessMonitor {
         netns: &Path,
     ) -> Result<ProcessMonitor, ConnectorError> {
         let socket = subscribe_anywhere(netns)?;
-        let socket = register(socket).map_err(ConnectorError::Io)?;
+        let socket = register(socket, Interest::READABLE).map_err(ConnectorError::Io)?;
         let (control, control_rx) = mpsc::channel(4);
         let task = tokio::spawn(run(socket, control_rx, reports));
         Ok(ProcessMonitor { control, task })
@@ -236,15 +238,10 @@ fn subscribe_from(netns: &Path) -> io::Result<Subscribed> {
     })
 }
 
-/// Registers the socket with tokio's reactor.
-#[allow(unsafe_code)] // AsyncFd::register: tokio cannot check that the fd stays the same.
-fn register(socket: Subscribed) -> io::Result<AsyncFd<Subscribed>> {
-    // SAFETY: `Subscribed` owns its socket (netlink-sys closes it on drop) and never
-    // replaces it, and the AsyncFd owns the `Subscribed`: the fd stays open and the same
-    // while it is registered.
-    unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
-}
+// SAFETY: `Subscribed` owns its socket (netlink-sys closes it on drop) and never replaces
+// it.
+#[allow(unsafe_code)]
+unsafe impl OwnsFd for Subscribed {}
 
 /// The task: configurations, events and delays into the table, changes out to `reports`.
 async fn run(

@@ -13,7 +13,10 @@ use std::time::Instant;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tracing::warn;
+
+use crate::net::sys::{register, OwnsFd};
 
 /// One timer, re-armed for each wait.
 #[derive(Debug)]
@@ -39,7 +42,7 @@ impl DeadlineTimer {
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )
         .map_err(io::Error::from)
-        .and_then(register);
+        .and_then(|t| register(Timer(t), Interest::READABLE));
         match fd {
             Ok(fd) => DeadlineTimer { fd: Some(fd) },
             Err(e) => {
@@ -96,15 +99,10 @@ impl DeadlineTimer {
     }
 }
 
-/// Registers the timerfd with tokio's reactor.
-#[allow(unsafe_code)] // AsyncFd::register: tokio cannot check that the fd stays the same.
-fn register(timer: TimerFd) -> io::Result<AsyncFd<Timer>> {
-    // SAFETY: `Timer` owns the timerfd (nix's `TimerFd` holds an `OwnedFd`) and never
-    // replaces it, and the AsyncFd owns the `Timer`: the fd stays open and the same while it
-    // is registered.
-    unsafe { AsyncFd::register_with_interest(Timer(timer), tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
-}
+// SAFETY: `Timer` owns the timerfd (nix's `TimerFd` holds an `OwnedFd`) and never replaces
+// it; it is closed when the `Timer` is dropped.
+#[allow(unsafe_code)]
+unsafe impl OwnsFd for Timer {}
 
 impl Default for DeadlineTimer {
     fn default() -> Self {

@@ -6,7 +6,7 @@
 //! the multicast adverts.
 
 pub mod iface;
-mod sys;
+pub(crate) mod sys;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -82,7 +82,10 @@ impl AdvertSocket {
         Ok(AdvertSocket {
             config,
             send,
-            recv: sys::register_async(recv)?,
+            recv: sys::register(
+                recv,
+                tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE,
+            )?,
         })
     }
 

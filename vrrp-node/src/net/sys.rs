@@ -1,9 +1,13 @@
-//! The one socket call no safe wrapper covers: binding an `AF_PACKET` socket to an
-//! interface with a `sockaddr_ll`, so that frames written to it leave by that interface.
+//! What no safe wrapper covers: binding an `AF_PACKET` socket to an interface with a
+//! `sockaddr_ll`, so that frames written to it leave by that interface; and registering a
+//! descriptor with tokio's reactor, which cannot check that it stays the same.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::AsRawFd;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 /// Binds a packet socket to interface `ifindex` for EtherType `protocol` (host order).
 pub fn bind_packet_socket(socket: &impl AsRawFd, ifindex: u32, protocol: u16) -> io::Result<()> {
@@ -28,11 +32,21 @@ pub fn bind_packet_socket(socket: &impl AsRawFd, ifindex: u32, protocol: u16) ->
     }
 }
 
-/// Registers `socket` with the tokio reactor.
-pub fn register_async(
-    socket: socket2::Socket,
-) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
-    // SAFETY: `Socket` owns its file descriptor, and the AsyncFd takes ownership of the
-    // Socket: the fd is neither replaced nor closed while registered.
-    unsafe { tokio::io::unix::AsyncFd::register(socket) }.map_err(|e| e.into_parts().1)
+/// A value that owns one file descriptor and neither closes nor replaces it while it
+/// lives: what tokio's reactor needs of what it registers.
+///
+/// # Safety
+///
+/// `as_raw_fd` returns the same open descriptor for the value's whole life, and only
+/// dropping the value closes it.
+pub unsafe trait OwnsFd: AsRawFd {}
+
+// SAFETY: a `Socket` owns its descriptor and closes it when dropped, and only then.
+unsafe impl OwnsFd for socket2::Socket {}
+
+/// Registers `io` with tokio's reactor for `interest`; the `AsyncFd` owns it from then on.
+pub fn register<T: OwnsFd>(io: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // SAFETY: `OwnsFd`'s contract is what `register_with_interest` asks: the descriptor
+    // stays open and the same while registered, and the AsyncFd owns the value.
+    unsafe { AsyncFd::register_with_interest(io, interest) }.map_err(|e| e.into_parts().1)
 }
