@@ -72,9 +72,9 @@ impl Half {
                 return Poll::Ready(Ok(()));
             }
             if let Some(pipe) = self.pipe.as_mut().filter(|p| !p.is_empty()) {
-                let dst = dst
-                    .plain_tcp()
-                    .expect("splicing only between plain sockets");
+                let Some(dst) = dst.plain_tcp() else {
+                    return Poll::Ready(Err(CopyError::Write(not_plain())));
+                };
                 let n = ready!(pipe.poll_drain(cx, dst)).map_err(CopyError::Write)?;
                 self.total += n as u64;
                 *moved = true;
@@ -108,9 +108,9 @@ impl Half {
                 }
             }
             if let Some(pipe) = &mut self.pipe {
-                let src = src
-                    .plain_tcp()
-                    .expect("splicing only between plain sockets");
+                let Some(src) = src.plain_tcp() else {
+                    return Poll::Ready(Err(CopyError::Read(not_plain())));
+                };
                 match ready!(pipe.poll_fill(cx, src, usize::MAX)).map_err(CopyError::Read)? {
                     0 => self.read_done = true,
                     _ => *moved = true,
@@ -163,6 +163,13 @@ impl Half {
         };
         now && self.pipe.is_none() && src.plain_tcp().is_some() && dst.plain_tcp().is_some()
     }
+}
+
+/// A pipe is only taken when both sides are plain TCP sockets ([`Half::wants_pipe`]), and
+/// the sides of a tunnel do not change: this error cannot happen, and ends the tunnel
+/// rather than the process if it ever did.
+fn not_plain() -> std::io::Error {
+    std::io::Error::other("a spliced direction's socket is not a plain TCP socket")
 }
 
 /// Moves bytes both ways until both sides have closed (half-close is propagated), or
