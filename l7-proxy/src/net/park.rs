@@ -301,6 +301,8 @@ impl<T> Inner<T> {
                     // now: their memory can leave the process.
                     if self.since_trim.load(Relaxed) >= TRIM_AFTER_PARKS {
                         self.since_trim.store(0, Relaxed);
+                        // The burst's spare read buffers first, then the pages they free.
+                        crate::io::pool::shrink();
                         crate::mem::trim();
                     }
                 }
