@@ -181,7 +181,6 @@ impl Daemon {
             inst,
             reader,
             attach_error: None,
-            renew_at: None,
         });
     }
 

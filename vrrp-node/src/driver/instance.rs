@@ -16,6 +16,7 @@ use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta};
 use crate::vip::{VipManager, VirtualAddress};
 
 use super::plan::{InstancePlan, TrackReading, TrackSource};
+use super::renewal::Renewal;
 use super::status::{Counters, InstanceStatus};
 use super::DriverError;
 
@@ -93,6 +94,8 @@ pub struct Instance {
     pub counters: Counters,
     /// Whether the VIPs are believed installed.
     pub vips_installed: bool,
+    /// When their lifetime is renewed next, while they are installed.
+    pub renewal: Renewal,
     /// While set, [`Action::RemoveVips`] leaves the addresses in place: a graceful stop
     /// hands them over first (see `Driver::shutdown`).
     pub hold_vips: bool,
@@ -127,6 +130,7 @@ impl Instance {
             advert_v6,
             counters: super::status::new_counters(),
             vips_installed: false,
+            renewal: Renewal::default(),
             hold_vips: false,
             advert_buf: Vec::new(),
         })
@@ -285,6 +289,9 @@ impl Instance {
                         }
                     }
                     self.vips_installed = true;
+                    let period = self.plan.vip_renewal();
+                    let now = std::time::Instant::now();
+                    self.renewal.start(self.plan.router.vrid, period, now);
                     info!(instance = %self.plan.name, count = self.plan.vips.len(), "VIPs installed");
                 }
                 Action::RemoveVips if self.hold_vips => {}
@@ -302,6 +309,22 @@ impl Instance {
         done
     }
 
+    /// Renews the VIPs' lifetime if its renewal is due (see [`Renewal::take_due`]). The
+    /// requests are queued, not awaited (see [`VipManager::renew`]).
+    pub fn renew_if_due(&mut self, vips: &VipManager, now: std::time::Instant) {
+        let Some(period) = self.plan.vip_renewal() else {
+            return;
+        };
+        if !self.renewal.take_due(now, period) {
+            return;
+        }
+        for vip in self.plan.vips.iter().filter(|v| v.ifindex != 0) {
+            if let Err(e) = vips.renew(vip, &self.plan.name) {
+                warn!(instance = %self.plan.name, "renewing VIP: {e}");
+            }
+        }
+    }
+
     /// Removes the VIPs (every exit from Master, shutdown, and at start for leftovers); those
     /// on an interface that is gone went with it.
     pub async fn remove_vips(&mut self, vips: &VipManager) {
@@ -314,6 +337,7 @@ impl Instance {
             info!(instance = %self.plan.name, "VIPs removed");
         }
         self.vips_installed = false;
+        self.renewal.stop();
     }
 
     fn send_advert(&mut self, priority: u8, interval: u16) {

@@ -5,8 +5,9 @@
 //! Socket readers and track scripts run in their own tasks and report over channels.
 //!
 //! Here: the event loop and the daemon's state. Elsewhere: what a configuration means for
-//! one instance ([`plan`]) and running it ([`instance`]); reconciling the running set with a
-//! configuration (`apply`); datagrams, script results and link state (`inputs`); tracked
+//! one instance ([`plan`]) and running it ([`instance`]; when it renews its VIPs,
+//! `renewal`); reconciling the running set with a configuration (`apply`); datagrams,
+//! script results and link state (`inputs`); link messages ([`linkmon`]); tracked
 //! processes ([`procmon`], reading `/proc` in `procfs`) and files ([`filemon`]) and what the
 //! daemon knows of every tracked check (`tracking`); sync groups (`groups`); notify scripts
 //! (`notify`); metrics (`metrics`); `anycast_route`s, halb's extension (`anycast`).
@@ -149,8 +150,6 @@ struct Running {
     /// Why the instance could not be put on its interface the last time it was tried (to
     /// log each reason once, not on every link poll).
     attach_error: Option<String>,
-    /// When its VIPs' lifetime is renewed next, while it holds them (see [`renewal`]).
-    renew_at: Option<std::time::Instant>,
 }
 
 /// The daemon's state between events.
@@ -263,11 +262,9 @@ pub async fn run(
     let mut next_link_poll = std::time::Instant::now();
     loop {
         d.publish();
-        let renewal = d.schedule_renewals(std::time::Instant::now());
-        let deadline = [d.next_deadline(), renewal, Some(next_link_poll)]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = d
+            .next_deadline()
+            .map_or(next_link_poll, |d| d.min(next_link_poll));
         tokio::select! {
             Some(dgram) = packets_rx.recv() => d.on_packet(dgram).await,
             Some(report) = scripts_rx.recv() => d.on_script(report).await,
@@ -293,10 +290,9 @@ pub async fn run(
                     next_link_poll = std::time::Instant::now();
                 }
             },
-            _ = timer.sleep_until(deadline) => {
+            _ = timer.sleep_until(Some(deadline)) => {
                 d.on_timers().await;
                 let now = std::time::Instant::now();
-                d.renew_due(now);
                 // The first poll (at start) reads the links too; an anycast route whose
                 // install failed is tried again here.
                 if now >= next_link_poll {
@@ -333,12 +329,16 @@ impl Daemon {
         self.start + Duration::from_micros(at.as_micros())
     }
 
+    /// The earliest of the state machines' deadlines and the VIP renewals.
     fn next_deadline(&self) -> Option<std::time::Instant> {
         self.instances
             .iter()
-            .filter_map(|r| r.inst.router.next_deadline())
+            .flat_map(|r| {
+                let fsm = r.inst.router.next_deadline().map(|at| self.to_std(at));
+                [fsm, r.inst.renewal.at()]
+            })
+            .flatten()
             .min()
-            .map(|at| self.to_std(at))
     }
 
     async fn on_packet(&mut self, dgram: Datagram) {
@@ -349,12 +349,16 @@ impl Daemon {
         self.run_all_actions().await;
     }
 
+    /// The state machines' deadlines that are due, then the VIP renewals (before the
+    /// actions: a Master that installs its VIPs now renews them at a later wake-up).
     async fn on_timers(&mut self) {
         let now = self.now();
+        let now_std = self.to_std(now);
         for r in &mut self.instances {
             if r.inst.router.next_deadline().is_some_and(|d| d <= now) {
                 r.inst.router.handle_timeout(now);
             }
+            r.inst.renew_if_due(&self.vips, now_std);
         }
         self.run_all_actions().await;
     }
