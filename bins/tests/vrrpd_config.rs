@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{has_vip, within, write_script, Vrrpd};
+use testkit::Lab;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keepalived")
@@ -322,17 +323,25 @@ fn link_down_puts_the_master_in_fault_and_the_backup_takes_over() {
     .unwrap_or_else(|| panic!("a back as master\n{}", a.log()));
 }
 
+/// Node `a` alone on its lab's bridge, running `VI_1` (`vrid`, priority 110, VIP1, the
+/// `extra` lines), once it is Master holding the VIP; `None` when the test is skipped.
+fn lone_master(test: &str, prefix: &str, vrid: u8, extra: &str) -> Option<(Lab, Vrrpd)> {
+    let lab = common::lab(test, prefix, &["a"])?;
+    let ns = lab.node("a").ns();
+    let a = Vrrpd::start(ns, &instance("VI_1", vrid, 110, VIP1, extra)).expect("a");
+    within(Duration::from_secs(3), || has_vip(ns, ip(VIP1))).expect("a master");
+    Some((lab, a))
+}
+
 /// Link changes are read when the kernel announces them (RTMGRP_LINK), not at a poll: the
 /// links are polled only every 10 s now, so three carrier losses in a row each seen
 /// within 400 ms would happen by chance with a poll alone in far under 1% of runs.
 #[test]
 fn a_link_change_is_seen_when_the_kernel_announces_it() {
-    let Some(lab) = common::lab("link_events", "vcfle", &["a"]) else {
+    let Some((lab, a)) = lone_master("link_events", "vcfle", 88, "") else {
         return;
     };
     let ns = lab.node("a").ns();
-    let a = Vrrpd::start(ns, &instance("VI_1", 88, 110, VIP1, "")).expect("a");
-    within(Duration::from_secs(3), || has_vip(ns, ip(VIP1))).expect("a master");
     for round in 0..3 {
         lab.set_port("a", false).expect("a's link down");
         let seen = within(Duration::from_secs(3), || {
@@ -518,12 +527,11 @@ fn a_vrrp_script_runs_as_its_own_user() {
 /// control is `link_down_puts_the_master_in_fault_and_the_backup_takes_over`).
 #[test]
 fn dont_track_primary_keeps_the_master_out_of_fault_on_link_down() {
-    let Some(lab) = common::lab("dont_track_primary", "vcfdtp", &["a"]) else {
+    let Some((lab, a)) = lone_master("dont_track_primary", "vcfdtp", 91, "dont_track_primary")
+    else {
         return;
     };
     let a_ns = lab.node("a").ns();
-    let a = Vrrpd::start(a_ns, &instance("VI_1", 91, 110, VIP1, "dont_track_primary")).expect("a");
-    within(Duration::from_secs(3), || has_vip(a_ns, ip(VIP1))).expect("a master");
     lab.set_port("a", false).expect("a's link down");
     let faulted = within(Duration::from_secs(2), || {
         a.state("VI_1").as_deref() == Some("FAULT")

@@ -375,14 +375,15 @@ mod tests {
         let _ = tx.send(s);
     }
 
-    fn parker(stop: watch::Receiver<bool>) -> Parker<Back> {
-        Parker::new(stop, send_back).expect("parker")
+    /// A parker, and the soft stop it watches.
+    fn parker() -> (watch::Sender<bool>, Parker<Back>) {
+        let (stop_tx, stop) = watch::channel(false);
+        (stop_tx, Parker::new(stop, send_back).expect("parker"))
     }
 
     #[tokio::test]
     async fn a_parked_connection_comes_back_when_its_peer_writes() {
-        let (_stop_tx, stop) = watch::channel(false);
-        let parker = parker(stop);
+        let (_stop_tx, parker) = parker();
         let (mut client, server) = pair().await;
         let (tx, rx) = oneshot::channel();
         parker.park(server, None, tx).expect("parked");
@@ -403,8 +404,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_parked_connection_past_its_deadline_is_closed() {
-        let (_stop_tx, stop) = watch::channel(false);
-        let parker = parker(stop);
+        let (_stop_tx, parker) = parker();
         let (mut client, server) = pair().await;
         let (tx, mut rx) = oneshot::channel();
         let due = Instant::now() + Duration::from_millis(100);
@@ -420,8 +420,7 @@ mod tests {
 
     #[tokio::test]
     async fn soft_stop_closes_parked_connections_and_refuses_new_ones() {
-        let (stop_tx, stop) = watch::channel(false);
-        let parker = parker(stop);
+        let (stop_tx, parker) = parker();
         let (mut client, server) = pair().await;
         let (tx, _rx) = oneshot::channel();
         parker.park(server, None, tx).expect("parked");
