@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 use crate::config::{H2Limits, Mode, TcpStage};
 use crate::frontend::sample::Sampler;
-use crate::frontend::{BindRt, ConnCtx, ConnGuard, FrontendRt, IdleConn, ParkedCount, Shared};
+use crate::frontend::{
+    BindRt, ConnCtx, ConnGuard, FrontendRt, Held, IdleConn, ParkedCount, Shared,
+};
 use crate::http::Idle;
 use crate::io::within;
 use crate::log::accept_date;
@@ -111,10 +113,6 @@ struct Opened {
     /// Held until the connection ends.
     held: Held,
 }
-
-/// Held until a connection ends, parked or not: the frontend's connection count and the
-/// `maxconn` slots.
-type Held = (ConnGuard, Permits);
 
 /// `tcp-request connection` rules, the TLS handshake on `ssl` binds (bounded by `timeout
 /// client`), `tcp-request content` rules. None when the connection is refused or the

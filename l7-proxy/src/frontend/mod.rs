@@ -135,10 +135,14 @@ pub struct IdleConn {
     /// Its addresses.
     pub conn: ConnInfo,
     /// Counted as open, and its `maxconn` slots.
-    pub held: (ConnGuard, crate::net::listener::Permits),
+    pub held: Held,
     /// Counted as parked.
     pub parked: ParkedCount,
 }
+
+/// Held until a connection ends, parked or not: the frontend's connection count and the
+/// `maxconn` slots.
+pub type Held = (ConnGuard, crate::net::listener::Permits);
 
 /// Counts a connection as parked on its frontend while it lives.
 #[derive(Debug)]
