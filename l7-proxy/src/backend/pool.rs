@@ -183,15 +183,11 @@ mod tests {
 
     /// `n` client ends of loopback connections, and their server ends (kept open).
     async fn connections(n: usize) -> (Vec<Stream>, Vec<tokio::net::TcpStream>) {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..n {
-            let c = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            theirs.push(l.accept().await.expect("accept").0);
+            let (c, s) = crate::net::loopback_pair().await;
             ours.push(Stream::Tcp(c));
+            theirs.push(s);
         }
         (ours, theirs)
     }
