@@ -1,7 +1,9 @@
 //! The TLS + HTTP/2 front on arbitrary client bytes, in process (no sockets):
-//! - first byte even: the bytes are TLS records for a rustls server built by lbproxy's own
-//!   `bind ... ssl` code (SNI resolver over two certificates, ALPN h2): handshake parsing
-//!   and certificate selection on garbage;
+//! - first byte even: the bytes are TLS records for lbproxy's own TLS server stream (its
+//!   unbuffered rustls connection and record buffers) with the configuration its `bind ...
+//!   ssl` code builds (SNI resolver over two certificates, ALPN h2): handshake parsing,
+//!   certificate selection and record handling on garbage, and what a reader and a writer
+//!   do with the stream if a handshake gets through;
 //! - first byte odd: the bytes (after the client preface, which the target adds) are
 //!   HTTP/2 frames for lbproxy's h2 server settings; every request that comes out is
 //!   converted to the HTTP/1.1 head the proxy forwards, checked as the proxy checks it, and
@@ -15,8 +17,9 @@ use std::time::Duration;
 use l7_proxy::config::{BindTls, H2Limits};
 use l7_proxy::http::h2::{builder, convert, H2Stream};
 use l7_proxy::net::tls::server::{config, Resumption};
+use l7_proxy::net::tls::server_stream::{ServerStream, Transport};
 use libfuzzer_sys::fuzz_target;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
 /// The sample certificate of the test configurations (ECDSA P-256, site.test).
 const SITE_PEM: &str = include_str!("../../testdata/haproxy/certs/site.pem");
@@ -54,22 +57,79 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn tls(data: &[u8]) {
-    let Ok(mut conn) = rustls::ServerConnection::new(tls_config()) else {
-        return;
-    };
-    let mut input = data;
-    while !input.is_empty() {
-        match conn.read_tls(&mut input) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if conn.process_new_packets().is_err() {
-            break;
+/// The server's end of an in-process byte pipe, as the stream's transport.
+struct Pipe(DuplexStream);
+
+impl Transport for Pipe {
+    fn try_write_now(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::Pin::new(&mut self.0).poll_write(&mut cx, buf) {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
         }
     }
-    let mut out = Vec::new();
-    let _ = conn.write_tls(&mut out);
+}
+
+impl tokio::io::AsyncRead for Pipe {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Pipe {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+fn tls(data: &[u8]) {
+    runtime().block_on(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let feed = async move {
+            let _ = client.write_all(data).await;
+            let _ = client.shutdown().await;
+            let mut sink = tokio::io::sink();
+            let _ = tokio::io::copy(&mut client, &mut sink).await;
+        };
+        let serve = async move {
+            let Ok(mut s) = ServerStream::accept(Pipe(server), tls_config()).await else {
+                return;
+            };
+            let mut b = [0u8; 1000];
+            while let Ok(n) = s.read(&mut b).await {
+                if n == 0 || s.write_all(&b[..n]).await.is_err() {
+                    break;
+                }
+            }
+            let _ = s.shutdown().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            tokio::join!(feed, serve);
+        })
+        .await;
+    });
 }
 
 fn h2(data: &[u8]) {

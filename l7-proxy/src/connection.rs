@@ -18,6 +18,7 @@ use crate::http::Idle;
 use crate::io::within;
 use crate::log::accept_date;
 use crate::net::listener::Permits;
+use crate::net::tls::server_stream::ServerStream;
 use crate::net::{ConnInfo, Stream, TlsInfo};
 
 /// Serves an accepted connection until it ends.
@@ -142,15 +143,15 @@ async fn open(
     let stream = match &bind.tls {
         None => Stream::Tcp(tcp),
         Some(cfg) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
-            match within(fe.cfg.settings.timeouts.client, acceptor.accept(tcp)).await {
+            let accept = ServerStream::accept(tcp, cfg.clone());
+            match within(fe.cfg.settings.timeouts.client, accept).await {
                 Some(Ok(s)) => {
-                    let tls = s.get_ref().1;
+                    let tls = s.session();
                     fe.counters.tls_sessions.fetch_add(1, Ordering::Relaxed);
                     if tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
                         fe.counters.tls_resumed.fetch_add(1, Ordering::Relaxed);
                     }
-                    info.tls = Some(TlsInfo::of(tls));
+                    info.tls = Some(TlsInfo::of(&s));
                     Stream::TlsServer(Box::new(s))
                 }
                 failed => {

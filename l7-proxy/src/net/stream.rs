@@ -15,7 +15,7 @@ pub enum Stream {
     /// Plain TCP.
     Tcp(TcpStream),
     /// TLS accepted from a client (`bind ... ssl`).
-    TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    TlsServer(Box<super::tls::server_stream::ServerStream>),
     /// TLS opened to a server (`server ... ssl`).
     TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
@@ -25,7 +25,7 @@ impl Stream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Tcp(s) => s,
-            Stream::TlsServer(s) => s.get_ref().0,
+            Stream::TlsServer(s) => s.tcp(),
             Stream::TlsClient(s) => s.get_ref().0,
         }
     }
@@ -36,7 +36,7 @@ impl Stream {
         // rustls: `wants_read()` is false while decrypted plaintext waits to be read.
         let buffered = match self {
             Stream::Tcp(_) => false,
-            Stream::TlsServer(s) => !s.get_ref().1.wants_read(),
+            Stream::TlsServer(s) => s.has_buffered_input(),
             Stream::TlsClient(s) => !s.get_ref().1.wants_read(),
         };
         if buffered {

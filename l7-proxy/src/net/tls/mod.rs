@@ -5,7 +5,9 @@
 
 pub mod certs;
 pub mod client;
+mod record_buf;
 pub mod server;
+pub mod server_stream;
 
 use std::sync::Arc;
 
@@ -52,9 +54,10 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// Reads what a finished handshake negotiated.
-    pub fn of(c: &rustls::ServerConnection) -> TlsInfo {
+    pub fn of<T: server_stream::Transport>(s: &server_stream::ServerStream<T>) -> TlsInfo {
+        let c = s.session();
         TlsInfo {
-            sni: c.server_name().map(str::to_string),
+            sni: s.sni().map(str::to_string),
             protocol: match c.protocol_version() {
                 Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
                 _ => "TLSv1.2",

@@ -115,6 +115,7 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        super::server_stream::note_sni(hello.server_name());
         let schemes = hello.signature_schemes();
         self.pick(hello.server_name(), |c| {
             c.key.choose_scheme(schemes).is_some()
