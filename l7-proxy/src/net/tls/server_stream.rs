@@ -235,6 +235,9 @@ impl<T: Transport> ServerStream<T> {
             (discard, step)
         };
         self.incoming.discard(discard);
+        // Nothing left to process: the buffer goes back now, not at the next read (a
+        // connection waiting for its next request may not read until bytes arrive).
+        self.incoming.release_if_empty();
         match step {
             Ok(step) => Ok(step),
             Err(Failed::Tls(e)) => Err(self.fail(e)),

@@ -200,6 +200,8 @@ async fn an_idle_connection_holds_no_buffer() {
     server.write_all(b"pong").await.expect("write");
     server.flush().await.expect("flush");
     client.read_exact(&mut b).await.expect("read");
+    // As the proxy waits for a next request: for readiness, without reading.
+    assert!(server.holds_no_buffer(), "{server:?}");
     assert!(read_waits(&mut server).await);
     assert!(server.holds_no_buffer(), "{server:?}");
     assert!(!server.has_buffered_input());
