@@ -25,7 +25,7 @@ impl Stream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Tcp(s) => s,
-            Stream::TlsServer(s) => s.tcp(),
+            Stream::TlsServer(s) => s.socket(),
             Stream::TlsClient(s) => s.get_ref().0,
         }
     }

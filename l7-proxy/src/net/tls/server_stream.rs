@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 use rustls::ServerConfig;
@@ -121,7 +121,7 @@ impl<T: Transport> ServerStream<T> {
     }
 
     /// The socket underneath.
-    pub fn tcp(&self) -> &T {
+    pub fn socket(&self) -> &T {
         &self.tcp
     }
 
@@ -408,7 +408,8 @@ impl<T: Transport> AsyncRead for ServerStream<T> {
         loop {
             if !this.plain.is_empty() {
                 let n = this.plain.len().min(buf.remaining());
-                buf.put_slice(&this.plain.split_to(n));
+                buf.put_slice(&this.plain[..n]);
+                this.plain.advance(n);
                 if this.plain.is_empty() {
                     this.plain = BytesMut::new();
                 }
