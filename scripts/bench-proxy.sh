@@ -23,6 +23,10 @@
 # CONNS=N sets wrk's connection count (default 64, as the issue's layout).
 # TLS_ROWS="h2 hs-ecdsa" runs only those TLS rows (default: tls-ka h2 hs-ecdsa hs-rsa idle10k);
 # ROUNDS=N runs the TLS suite N times, HAProxy and lbproxy alternating.
+# TLS_GLOBAL="LINE" adds LINE to the TLS suite's global section for both proxies, e.g.
+#   TLS_GLOBAL="ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+#   (Mozilla's intermediate order) instead of each one's default (both put AES-256/SHA-384
+#   first: rustls' order and OpenSSL's).
 # LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
 # `cargo build --release -p bins`).
 set -euo pipefail
@@ -211,6 +215,7 @@ write_tls_cfg() {
 global
     nbthread 1
     maxconn $MAXCONN
+    ${TLS_GLOBAL:-}
 
 defaults
     mode http
