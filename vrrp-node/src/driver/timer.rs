@@ -88,7 +88,14 @@ impl DeadlineTimer {
             };
             // Reading the expiry count clears it; a stale readiness reads EAGAIN and waits on.
             match ready.try_io(|t| t.get_ref().0.wait().map_err(io::Error::from)) {
-                Ok(Ok(())) => return,
+                Ok(Ok(())) => {
+                    // One read takes every expiry of a one-shot timer, and nothing expires
+                    // again before the next arming: the readiness goes now, not through a
+                    // second read that would find EAGAIN at the start of the next wait (one
+                    // system call per wake-up of five; keepalived makes four).
+                    ready.clear_ready();
+                    return;
+                }
                 Ok(Err(e)) => {
                     warn!("reading the timerfd: {e}; waiting on tokio's timer");
                     return tokio::time::sleep_until(at.into()).await;
@@ -139,6 +146,21 @@ mod tests {
         let later = Instant::now() + Duration::from_millis(20);
         timer.sleep_until(Some(later)).await;
         assert!(Instant::now() >= later, "a stale expiry ended the new wait");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_fired_wait_leaves_no_readiness_for_the_next() {
+        let mut timer = DeadlineTimer::new();
+        timer
+            .sleep_until(Some(Instant::now() + Duration::from_micros(200)))
+            .await;
+        // The readiness of the expiry just read is gone: the next wait is a whole one.
+        let later = Instant::now() + Duration::from_millis(20);
+        timer.sleep_until(Some(later)).await;
+        assert!(
+            Instant::now() >= later,
+            "the last expiry's readiness ended the new wait"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
