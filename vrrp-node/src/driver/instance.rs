@@ -13,7 +13,7 @@ use crate::fsm::{
     Action, Advert, Event, Instant, Observation, RouterConfig, TrackId, VirtualRouter,
 };
 use crate::net::{AdvertSocket, AnnounceSocket, RecvMeta};
-use crate::vip::{VipManager, VirtualAddress};
+use crate::vip::{RenewalBatch, VipManager, VirtualAddress};
 
 use super::plan::{InstancePlan, TrackReading, TrackSource};
 use super::renewal::Renewal;
@@ -311,7 +311,12 @@ impl Instance {
 
     /// Renews the VIPs' lifetime if its renewal is due (see [`Renewal::take_due`]). The
     /// requests are queued, not awaited (see [`VipManager::renew`]).
-    pub fn renew_if_due(&mut self, vips: &VipManager, now: std::time::Instant) {
+    pub fn renew_if_due(
+        &mut self,
+        vips: &VipManager,
+        now: std::time::Instant,
+        batch: &mut RenewalBatch,
+    ) {
         let Some(period) = self.plan.vip_renewal() else {
             return;
         };
@@ -319,7 +324,7 @@ impl Instance {
             return;
         }
         for vip in self.plan.vips.iter().filter(|v| v.ifindex != 0) {
-            if let Err(e) = vips.renew(vip, &self.plan.name) {
+            if let Err(e) = vips.renew(vip, &self.plan.name, batch) {
                 warn!(instance = %self.plan.name, "renewing VIP: {e}");
             }
         }

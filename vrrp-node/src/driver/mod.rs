@@ -42,7 +42,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config, LoadedConfig, VrrpScript};
 use crate::fsm;
-use crate::vip::VipManager;
+use crate::vip::{RenewalBatch, VipManager};
 
 use crate::track::process::QuorumState;
 
@@ -354,12 +354,14 @@ impl Daemon {
     async fn on_timers(&mut self) {
         let now = self.now();
         let now_std = self.to_std(now);
+        let mut renewals = RenewalBatch::default();
         for r in &mut self.instances {
             if r.inst.router.next_deadline().is_some_and(|d| d <= now) {
                 r.inst.router.handle_timeout(now);
             }
-            r.inst.renew_if_due(&self.vips, now_std);
+            r.inst.renew_if_due(&self.vips, now_std, &mut renewals);
         }
+        self.vips.read_answers(renewals);
         self.run_all_actions().await;
     }
 
