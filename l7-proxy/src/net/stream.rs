@@ -33,10 +33,10 @@ impl Stream {
     /// Ready when a read would not wait: bytes (or a FIN) on the socket, or plaintext a TLS
     /// session already decrypted. Lets an idle connection wait without holding a buffer.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        // rustls: `wants_read()` is false while decrypted plaintext waits to be read.
         let buffered = match self {
             Stream::Tcp(_) => false,
             Stream::TlsServer(s) => s.has_buffered_input(),
+            // rustls: `wants_read()` is false while decrypted plaintext waits to be read.
             Stream::TlsClient(s) => !s.get_ref().1.wants_read(),
         };
         if buffered {

@@ -47,7 +47,7 @@ impl Transport for TcpStream {
 
 /// A TLS connection from a client, after (or during) its handshake.
 pub struct ServerStream<T = TcpStream> {
-    tcp: T,
+    socket: T,
     conn: UnbufferedServerConnection,
     /// Record bytes read and not yet processed by rustls.
     incoming: RecordBuf,
@@ -68,7 +68,7 @@ pub struct ServerStream<T = TcpStream> {
 impl<T: std::fmt::Debug> std::fmt::Debug for ServerStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerStream")
-            .field("tcp", &self.tcp)
+            .field("socket", &self.socket)
             .field("sni", &self.sni)
             .field("incoming", &self.incoming.len())
             .field("outgoing", &self.outgoing.len())
@@ -102,11 +102,11 @@ enum Write<'a> {
 }
 
 impl<T: Transport> ServerStream<T> {
-    /// Runs the handshake on `tcp` (bound by the caller's timeout).
-    pub async fn accept(tcp: T, config: Arc<ServerConfig>) -> io::Result<ServerStream<T>> {
+    /// Runs the handshake on `socket` (bound by the caller's timeout).
+    pub async fn accept(socket: T, config: Arc<ServerConfig>) -> io::Result<ServerStream<T>> {
         let conn = UnbufferedServerConnection::new(config).map_err(tls_error)?;
         let mut s = ServerStream {
-            tcp,
+            socket,
             conn,
             incoming: RecordBuf::default(),
             outgoing: RecordBuf::default(),
@@ -122,7 +122,7 @@ impl<T: Transport> ServerStream<T> {
 
     /// The socket underneath.
     pub fn socket(&self) -> &T {
-        &self.tcp
+        &self.socket
     }
 
     /// The negotiated session: protocol, suite, ALPN, how the handshake went.
@@ -268,7 +268,7 @@ impl<T: Transport> ServerStream<T> {
             .read_room()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("TLS {e}")))?;
         let mut buf = ReadBuf::new(room);
-        match Pin::new(&mut self.tcp).poll_read(cx, &mut buf) {
+        match Pin::new(&mut self.socket).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
                 self.incoming.filled(n);
@@ -290,7 +290,7 @@ impl<T: Transport> ServerStream<T> {
     /// full.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.outgoing.is_empty() {
-            match ready!(Pin::new(&mut self.tcp).poll_write(cx, self.outgoing.data_mut())) {
+            match ready!(Pin::new(&mut self.socket).poll_write(cx, self.outgoing.data_mut())) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.outgoing.discard(n),
                 Err(e) => return Poll::Ready(Err(e)),
@@ -304,7 +304,7 @@ impl<T: Transport> ServerStream<T> {
     /// read side's sends: the writer's wake-up stays the writer's).
     fn try_send(&mut self) {
         while !self.outgoing.is_empty() {
-            match self.tcp.try_write_now(self.outgoing.data_mut()) {
+            match self.socket.try_write_now(self.outgoing.data_mut()) {
                 Ok(n) if n > 0 => self.outgoing.discard(n),
                 _ => return,
             }
@@ -513,7 +513,7 @@ impl<T: Transport> AsyncWrite for ServerStream<T> {
             this.write_step(Write::CloseNotify)?;
         }
         ready!(this.poll_send(cx))?;
-        Pin::new(&mut this.tcp).poll_shutdown(cx)
+        Pin::new(&mut this.socket).poll_shutdown(cx)
     }
 }
 
