@@ -309,18 +309,18 @@ impl Instance {
         done
     }
 
-    /// Renews the VIPs' lifetime if its renewal is due (see [`Renewal::take_due`]). The
-    /// requests are queued, not awaited (see [`VipManager::renew`]).
-    pub fn renew_if_due(
-        &mut self,
-        vips: &VipManager,
-        now: std::time::Instant,
-        batch: &mut RenewalBatch,
-    ) {
-        let Some(period) = self.plan.vip_renewal() else {
-            return;
-        };
-        if !self.renewal.take_due(now, period) {
+    /// Whether the VIPs' renewal is due at `now` (see [`Renewal::take_due`]; if so, the
+    /// next one is scheduled).
+    pub fn take_renewal_due(&mut self, now: std::time::Instant) -> bool {
+        self.plan
+            .vip_renewal()
+            .is_some_and(|period| self.renewal.take_due(now, period))
+    }
+
+    /// Renews the VIPs' lifetime, if they are still installed. The requests are queued,
+    /// not awaited (see [`VipManager::renew`]).
+    pub fn renew_vips(&mut self, vips: &VipManager, batch: &mut RenewalBatch) {
+        if !self.vips_installed {
             return;
         }
         for vip in self.plan.vips.iter().filter(|v| v.ifindex != 0) {

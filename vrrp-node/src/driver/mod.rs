@@ -349,20 +349,33 @@ impl Daemon {
         self.run_all_actions().await;
     }
 
-    /// The state machines' deadlines that are due, then the VIP renewals (before the
-    /// actions: a Master that installs its VIPs now renews them at a later wake-up).
+    /// The state machines' deadlines that are due, their actions (the adverts), then the VIP
+    /// renewals that were due: building and queueing a renewal's request takes microseconds
+    /// each, tens of them at once with hundreds of Masters, and the adverts of this wake-up
+    /// must not wait for them (255 Masters at 0.05 s: the gaps' p50 rose from ~130 to
+    /// ~450 us with the renewals first). Which renewals are due is decided before the
+    /// actions, so a Master that installs its VIPs now renews them at a later wake-up; one
+    /// that left Master meanwhile has none left to renew.
     async fn on_timers(&mut self) {
         let now = self.now();
         let now_std = self.to_std(now);
-        let mut renewals = RenewalBatch::default();
-        for r in &mut self.instances {
+        let mut due = Vec::new();
+        for (i, r) in self.instances.iter_mut().enumerate() {
             if r.inst.router.next_deadline().is_some_and(|d| d <= now) {
                 r.inst.router.handle_timeout(now);
             }
-            r.inst.renew_if_due(&self.vips, now_std, &mut renewals);
+            if r.inst.take_renewal_due(now_std) {
+                due.push(i);
+            }
+        }
+        self.run_all_actions().await;
+        let mut renewals = RenewalBatch::default();
+        for i in due {
+            if let Some(r) = self.instances.get_mut(i) {
+                r.inst.renew_vips(&self.vips, &mut renewals);
+            }
         }
         self.vips.read_answers(renewals);
-        self.run_all_actions().await;
     }
 
     async fn reload(&mut self) {
