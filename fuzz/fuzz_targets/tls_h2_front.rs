@@ -57,7 +57,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// The server's end of an in-process byte pipe, as the stream's transport.
+/// The server's end of an in-process byte pipe, as the stream's transport. Its
+/// `try_write_now` polls with a no-op waker, which would steal a waiting writer's wake-up
+/// on a shared socket; here reader and writer run in one task (`join!`), so none is lost.
 struct Pipe(DuplexStream);
 
 impl Transport for Pipe {

@@ -205,7 +205,7 @@ impl<T: Transport> ServerStream<T> {
                     }
                 },
                 Ok(ConnectionState::EncodeTlsData(mut tls)) => {
-                    encode(&mut self.outgoing, |out| tls.encode(out)).map(|()| Step::Again)
+                    encode_into(&mut self.outgoing, |out| tls.encode(out)).map(|()| Step::Again)
                 }
                 Ok(ConnectionState::TransmitTlsData(tls)) => {
                     // In order behind anything queued before: sent when the socket takes it.
@@ -215,10 +215,10 @@ impl<T: Transport> ServerStream<T> {
                 Ok(ConnectionState::WriteTraffic(mut traffic)) => match write {
                     Write::Nothing => Ok(Step::Writable),
                     Write::Data(data) => {
-                        encrypt(&mut self.outgoing, |out| traffic.encrypt(data, out))
+                        encrypt_into(&mut self.outgoing, |out| traffic.encrypt(data, out))
                     }
                     Write::CloseNotify => {
-                        encrypt(&mut self.outgoing, |out| traffic.queue_close_notify(out))
+                        encrypt_into(&mut self.outgoing, |out| traffic.queue_close_notify(out))
                     }
                 },
                 Ok(ConnectionState::BlockedHandshake) => Ok(Step::NeedBytes),
@@ -333,6 +333,22 @@ impl<T: Transport> ServerStream<T> {
         self.write_step(Write::Data(&data[..n]))?;
         Ok(n)
     }
+
+    /// A write: once the records of the last one are out, `encrypt` takes what it takes
+    /// of the caller's bytes, and the socket gets what it takes of the new records now
+    /// (the rest waits for the next write or the flush).
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        encrypt: impl FnOnce(&mut Self) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_send(cx))?;
+        let n = encrypt(self)?;
+        if let Poll::Ready(Err(e)) = self.poll_send(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
 }
 
 /// Copies a record's plaintext into the reader's buffer, the rest into `plain`.
@@ -357,7 +373,7 @@ enum Failed {
 }
 
 /// Encodes a handshake record into `out`, growing it to the size rustls asks for.
-fn encode(
+fn encode_into(
     out: &mut RecordBuf,
     mut f: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
 ) -> Result<(), Failed> {
@@ -376,8 +392,8 @@ fn encode(
     }
 }
 
-/// Encrypts application data (or a close_notify) into `out`, growing it as `encode`.
-fn encrypt(
+/// Encrypts application data (or a close_notify) into `out`, growing it as `encode_into`.
+fn encrypt_into(
     out: &mut RecordBuf,
     mut f: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
 ) -> Result<Step, Failed> {
@@ -451,17 +467,10 @@ impl<T: Transport> AsyncWrite for ServerStream<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        ready!(this.poll_send(cx))?;
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let n = this.encrypt(buf)?;
-        // What the socket does not take now waits for the next write or the flush.
-        if let Poll::Ready(Err(e)) = this.poll_send(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(n))
+        self.get_mut().poll_write_with(cx, |this| match buf {
+            [] => Ok(0),
+            data => this.encrypt(data),
+        })
     }
 
     /// Small slices (a head and a short body) go out as one record, copied together
@@ -478,24 +487,20 @@ impl<T: Transport> AsyncWrite for ServerStream<T> {
             (Some(b), Some(_)) if b.len() >= MAX_PLAIN => return self.poll_write(cx, b),
             _ => {}
         }
-        let this = self.get_mut();
-        ready!(this.poll_send(cx))?;
-        let taken = GATHER.with(|g| {
-            let mut g = g.borrow_mut();
-            g.clear();
-            for b in bufs {
-                let n = b.len().min(MAX_PLAIN - g.len());
-                g.extend_from_slice(&b[..n]);
-                if g.len() == MAX_PLAIN {
-                    break;
+        self.get_mut().poll_write_with(cx, |this| {
+            GATHER.with(|g| {
+                let mut g = g.borrow_mut();
+                g.clear();
+                for b in bufs {
+                    let n = b.len().min(MAX_PLAIN - g.len());
+                    g.extend_from_slice(&b[..n]);
+                    if g.len() == MAX_PLAIN {
+                        break;
+                    }
                 }
-            }
-            this.encrypt(&g).map(|_| g.len())
-        })?;
-        if let Poll::Ready(Err(e)) = this.poll_send(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(taken))
+                this.encrypt(&g).map(|_| g.len())
+            })
+        })
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -118,6 +118,16 @@ fn server_name() -> rustls::pki_types::ServerName<'static> {
     rustls::pki_types::ServerName::try_from("a.test").expect("name")
 }
 
+/// The server sends `reply` and the client reads it whole (taking in, with it, the
+/// session tickets the server sent after the handshake).
+async fn reply(server: &mut ServerStream, client: &mut ClientStream<TcpStream>, reply: &[u8]) {
+    server.write_all(reply).await.expect("server write");
+    server.flush().await.expect("server flush");
+    let mut got = vec![0u8; reply.len()];
+    client.read_exact(&mut got).await.expect("client read");
+    assert_eq!(got, reply);
+}
+
 /// `len` bytes that tell their positions apart.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
@@ -197,9 +207,7 @@ async fn an_idle_connection_holds_no_buffer() {
     client.write_all(b"ping").await.expect("write");
     let mut b = [0u8; 4];
     server.read_exact(&mut b).await.expect("read");
-    server.write_all(b"pong").await.expect("write");
-    server.flush().await.expect("flush");
-    client.read_exact(&mut b).await.expect("read");
+    reply(&mut server, &mut client, b"pong").await;
     // As the proxy waits for a next request: for readiness, without reading.
     assert!(server.holds_no_buffer(), "{server:?}");
     assert!(read_waits(&mut server).await);
@@ -233,9 +241,7 @@ async fn close_notify_reads_as_end_of_file_and_a_bare_close_as_unexpected() {
 
     let (mut server, mut client) = f.connect().await;
     // The client reads what the server sent (its tickets) so that its close is a FIN.
-    server.write_all(b"x").await.expect("write");
-    server.flush().await.expect("flush");
-    client.read_exact(&mut b[..1]).await.expect("read");
+    reply(&mut server, &mut client, b"x").await;
     drop(client);
     let e = server.read(&mut b).await.expect_err("no close_notify");
     assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
@@ -267,10 +273,7 @@ async fn the_handshake_tells_sni_alpn_and_resumption() {
         Some(rustls::HandshakeKind::Full)
     );
     // The client takes its tickets in with the first reply.
-    server.write_all(b"x").await.expect("write");
-    server.flush().await.expect("flush");
-    let mut b = [0u8; 1];
-    client.read_exact(&mut b).await.expect("read");
+    reply(&mut server, &mut client, b"x").await;
 
     let (server, _client) = f.connect().await;
     assert_eq!(
