@@ -319,7 +319,7 @@ impl Instance {
 
     /// Renews the VIPs' lifetime, if they are still installed. The requests are queued,
     /// not awaited (see [`VipManager::renew`]).
-    pub fn renew_vips(&mut self, vips: &VipManager, batch: &mut RenewalBatch) {
+    pub fn renew_vips(&self, vips: &VipManager, batch: &mut RenewalBatch) {
         if !self.vips_installed {
             return;
         }

@@ -371,7 +371,7 @@ impl Daemon {
         self.run_all_actions().await;
         let mut renewals = RenewalBatch::default();
         for i in due {
-            if let Some(r) = self.instances.get_mut(i) {
+            if let Some(r) = self.instances.get(i) {
                 r.inst.renew_vips(&self.vips, &mut renewals);
             }
         }
