@@ -60,6 +60,11 @@ pub fn take() -> BytesMut {
 /// Gives an empty buffer's memory back for reuse (a buffer holding bytes is kept by its
 /// owner: it is never given back while it has data).
 pub fn give(b: &mut BytesMut) {
+    // A buffer whose bytes were all consumed (`advance`) counts only the room after them as
+    // its capacity: its whole memory is reclaimed (no allocation) before it is judged.
+    if b.is_empty() && b.capacity() < BUF {
+        b.try_reclaim(BUF);
+    }
     // Buffers that shrank (split) or grew (a long stream) are not worth keeping.
     if !b.is_empty() || b.capacity() < BUF / 2 || b.capacity() > 4 * BUF {
         if b.is_empty() {
@@ -80,6 +85,7 @@ pub fn give(b: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Buf;
 
     /// One test for both threads' sides: [`shrink`] is process-wide, and two tests calling
     /// it at once would shrink each other's pools.
@@ -135,6 +141,17 @@ mod tests {
         assert_eq!(b.capacity(), 0, "the owner holds nothing any more");
         let again = take();
         assert_eq!(again.as_ptr(), ptr, "the same memory is reused");
+        let mut consumed = take();
+        consumed.extend_from_slice(&[1u8; BUF]);
+        consumed.advance(BUF);
+        let free = FREE.with(|f| f.borrow().len());
+        give(&mut consumed);
+        assert_eq!(
+            FREE.with(|f| f.borrow().len()),
+            free + 1,
+            "a buffer read to its end is kept"
+        );
+        assert!(take().capacity() >= BUF, "whole");
         let mut full = BytesMut::from(&b"data"[..]);
         give(&mut full);
         assert_eq!(
