@@ -50,6 +50,12 @@ fn shrink_if_asked() {
     }
 }
 
+/// Free buffers this thread keeps now.
+#[cfg(test)]
+pub fn free_len() -> usize {
+    FREE.with(|f| f.borrow().len())
+}
+
 /// An empty buffer with room for [`BUF`] bytes.
 pub fn take() -> BytesMut {
     shrink_if_asked();
@@ -63,7 +69,7 @@ pub fn give(b: &mut BytesMut) {
     // A buffer whose bytes were all consumed (`advance`) counts only the room after them as
     // its capacity: its whole memory is reclaimed (no allocation) before it is judged.
     if b.is_empty() && b.capacity() < BUF {
-        b.try_reclaim(BUF);
+        let _whole = b.try_reclaim(BUF);
     }
     // Buffers that shrank (split) or grew (a long stream) are not worth keeping.
     if !b.is_empty() || b.capacity() < BUF / 2 || b.capacity() > 4 * BUF {

@@ -15,18 +15,21 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+use super::pool;
 use super::splice::{SpliceMode, SplicePipe, Spliceable};
-use super::{CopyError, BUF};
+use super::CopyError;
 
 /// One direction: read into the buffer (or splice into a pipe), write it out, pass the FIN
 /// on.
 struct Half {
-    /// Sized on first use: a spliced direction only holds the bytes read before it.
-    buf: Vec<u8>,
-    pos: usize,
-    len: usize,
+    /// Bytes read and not written yet, in a buffer of the thread's pool ([`pool`]) held only
+    /// while it holds bytes: a quiet tunnel costs its sockets, not 16 KiB a direction, and
+    /// the busy ones of a thread take turns with the same few buffers, still in the cache
+    /// from the last read (as HAProxy's buffer pools do).
+    buf: BytesMut,
     splice: SpliceMode,
     /// Present while the direction splices.
     pipe: Option<SplicePipe>,
@@ -42,9 +45,7 @@ struct Half {
 impl Half {
     fn new(pending: &[u8], splice: SpliceMode) -> Half {
         Half {
-            buf: pending.to_vec(),
-            pos: 0,
-            len: pending.len(),
+            buf: BytesMut::from(pending),
             splice,
             pipe: None,
             full_reads: 0,
@@ -80,15 +81,15 @@ impl Half {
                 *moved = true;
                 continue;
             }
-            if self.pos < self.len {
-                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.buf[self.pos..self.len]))
+            if !self.buf.is_empty() {
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.buf))
                     .map_err(CopyError::Write)?;
                 if n == 0 {
                     return Poll::Ready(Err(CopyError::Write(
                         std::io::ErrorKind::WriteZero.into(),
                     )));
                 }
-                self.pos += n;
+                self.buf.advance(n);
                 self.total += n as u64;
                 self.unflushed = true;
                 *moved = true;
@@ -100,7 +101,7 @@ impl Half {
                 self.done = true;
                 continue;
             }
-            if self.pos == self.len && self.wants_pipe(src, dst) {
+            if self.wants_pipe(src, dst) {
                 self.pipe = SplicePipe::take();
                 if self.pipe.is_none() {
                     // No pipe left (`maxpipes`, or out of descriptors): keep copying.
@@ -117,20 +118,20 @@ impl Half {
                 }
                 continue;
             }
-            if self.buf.len() < BUF {
-                self.buf.resize(BUF, 0);
+            if self.buf.capacity() == 0 {
+                self.buf = pool::take();
             }
-            let mut rb = ReadBuf::new(&mut self.buf);
-            match Pin::new(&mut *src).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
-                    let n = rb.filled().len();
-                    (self.pos, self.len) = (0, n);
+            let room = self.buf.capacity();
+            let read = std::pin::pin!(src.read_buf(&mut self.buf)).poll(cx);
+            match read {
+                Poll::Ready(Ok(n)) => {
                     if n == 0 {
                         self.read_done = true;
+                        pool::give(&mut self.buf);
                     } else {
                         *moved = true;
                     }
-                    let full = n == self.buf.len();
+                    let full = n == room;
                     self.full_reads = if full {
                         self.full_reads.saturating_add(1)
                     } else {
@@ -139,6 +140,7 @@ impl Half {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(CopyError::Read(e))),
                 Poll::Pending => {
+                    pool::give(&mut self.buf);
                     if self.unflushed {
                         ready!(Pin::new(&mut *dst).poll_flush(cx)).map_err(CopyError::Write)?;
                         self.unflushed = false;
@@ -151,7 +153,7 @@ impl Half {
 
     /// Whether bytes read wait to be written (in the buffer or the pipe).
     fn has_unsent(&self) -> bool {
-        self.pos < self.len || self.pipe.as_ref().is_some_and(|p| !p.is_empty())
+        !self.buf.is_empty() || self.pipe.as_ref().is_some_and(|p| !p.is_empty())
     }
 
     /// Whether to start splicing now (both sides plain TCP, and the mode says so).
@@ -272,6 +274,28 @@ mod tests {
         let (up, down, r) = pipe.await.expect("joined");
         assert!(r.is_ok());
         assert_eq!((up, down), (100_004, 5));
+    }
+
+    #[tokio::test]
+    async fn a_direction_holds_a_buffer_only_while_bytes_wait_in_it() {
+        let (mut a, mut a_peer) = tokio::io::duplex(4096);
+        let (mut b, mut b_peer) = tokio::io::duplex(64);
+        // Two free buffers, so the tunnel need not allocate any.
+        let mut two = [pool::take(), pool::take()];
+        two.iter_mut().for_each(pool::give);
+        let free = pool::free_len();
+        let _tunnel = tokio::spawn(async move {
+            tunnel(&mut a, b"", &mut b, b"", None, None, [SpliceMode::Off; 2]).await
+        });
+        // More than b's pipe takes while b_peer does not read: bytes wait in the tunnel.
+        a_peer.write_all(&[1u8; 1000]).await.expect("write");
+        // The runtime has one thread: the tunnel runs until both directions wait.
+        tokio::task::yield_now().await;
+        assert_eq!(pool::free_len(), free - 1, "a→b holds one buffer");
+        let mut got = vec![0u8; 1000];
+        b_peer.read_exact(&mut got).await.expect("read");
+        tokio::task::yield_now().await;
+        assert_eq!(pool::free_len(), free, "a quiet tunnel holds none");
     }
 
     #[tokio::test]
