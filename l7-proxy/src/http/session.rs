@@ -46,6 +46,12 @@ impl Session<'_> {
         matches!(self, Session::H1(_))
     }
 
+    /// Whether bytes of the request body were read with its head: the body's first write
+    /// follows the head's at once (a client waiting for `100 Continue` has sent none).
+    pub fn body_already_read(&self) -> bool {
+        matches!(self, Session::H1(c) if !c.cbuf.is_empty())
+    }
+
     /// Sends an interim (1xx) response head, complete with its final CRLF.
     pub async fn interim(&mut self, head: &[u8], cto: Option<Duration>) -> bool {
         match self {

@@ -248,10 +248,13 @@ async fn try_once(
     let tr = Instant::now();
     let sto = r.sto();
     let stream = &mut up.stream;
+    // The head goes with the body's first bytes when they are here (`MSG_MORE`), never when
+    // the body may wait (for a `100 Continue`, or for the client).
+    let more = matches!(r.info.framing, Framing::Length(n) if n > 0) && sess.body_already_read();
     let sent = bufs
         .dl
         .run(sto, async {
-            stream.write_all(&bufs.qbuf).await?;
+            crate::io::more::write_all(stream, &bufs.qbuf, more).await?;
             stream.flush().await
         })
         .await;

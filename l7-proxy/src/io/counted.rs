@@ -20,6 +20,11 @@ impl<'a, W> Counted<'a, W> {
     pub fn new(inner: &'a mut W) -> Self {
         Counted { inner, written: 0 }
     }
+
+    /// The writer underneath (what goes through it directly is not counted).
+    pub fn inner_mut(&mut self) -> &mut W {
+        self.inner
+    }
 }
 
 impl<W: AsyncWrite + Unpin> Counted<'_, W> {

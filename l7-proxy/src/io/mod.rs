@@ -5,6 +5,7 @@
 pub mod body;
 mod counted;
 mod deadline;
+pub mod more;
 pub mod pool;
 pub mod splice;
 pub mod tunnel;
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub use body::{chunk_size, copy_body, fill, CopyError, Framing};
 pub use counted::Counted;
 pub use deadline::Deadline;
+pub use more::WriteMore;
 pub use splice::{SpliceMode, Spliceable};
 pub use tunnel::tunnel;
 

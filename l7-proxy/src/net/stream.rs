@@ -76,6 +76,22 @@ impl crate::io::Spliceable for Stream {
     }
 }
 
+/// A plain socket holds bytes for the ones that follow (`MSG_MORE`); TLS streams write
+/// their records as usual.
+impl crate::io::WriteMore for Stream {
+    fn poll_write_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self {
+            Stream::Tcp(s) => s.poll_write_more(cx, buf),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -202,11 +202,17 @@ impl H1Conn {
 
     /// Writes `data` and flushes it (a TLS stream may hold bytes until flushed).
     pub async fn send(&mut self, data: &[u8], wto: Option<Duration>) -> bool {
+        self.send_more(data, false, wto).await
+    }
+
+    /// [`H1Conn::send`], telling the kernel more bytes of the message follow when `more`
+    /// ([`crate::io::more`]).
+    async fn send_more(&mut self, data: &[u8], more: bool, wto: Option<Duration>) -> bool {
         let stream = &mut self.stream;
         let r = self
             .dl
             .run(wto, async {
-                stream.write_all(data).await?;
+                crate::io::more::write_all(stream, data, more).await?;
                 stream.flush().await
             })
             .await;
@@ -250,7 +256,8 @@ impl H1Conn {
             }
         }
         let sent = head.len() as u64;
-        if !self.send(head, cto).await {
+        let more = matches!(framing, Framing::Length(n) if n > 0);
+        if !self.send_more(head, more, cto).await {
             return Err((CopyError::WriteTimeout, 0));
         }
         let mut moved = 0;
