@@ -27,6 +27,8 @@
 #   TLS_GLOBAL="ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 #   (Mozilla's intermediate order) instead of each one's default (both put AES-256/SHA-384
 #   first: rustls' order and OpenSSL's).
+# PERF=DIR records a profile of the proxy during each row (perf record -g, DIR/perf.NAME.ROW.data;
+#   the row's own figures then include perf's cost: for looking, not for quoting).
 # LBPROXY=path overrides the lbproxy binary (default: target/release/lbproxy; build it with
 # `cargo build --release -p bins`).
 set -euo pipefail
@@ -246,9 +248,16 @@ measure() { # name test pid cmd...
     local name=$1 t=$2 pid=$3
     shift 3
     local c0 c1 i0a i1a i0b i1b out reqs rps p50=- p99=-
+    local profiler=
+    if [[ -n ${PERF:-} ]]; then
+        perf record -q -F 1999 -g -p "$pid" -o "$PERF/perf.$name.$t.data" 2>/dev/null &
+        profiler=$!
+        sleep 0.5
+    fi
     c0=$(cpu_ticks "$pid"); i0a=$(cpu_idle 0); i1a=$(cpu_idle 1)
     out=$(taskset -c 0 "$@" 2>&1)
     c1=$(cpu_ticks "$pid"); i0b=$(cpu_idle 0); i1b=$(cpu_idle 1)
+    if [[ -n $profiler ]]; then kill -INT "$profiler"; wait "$profiler" 2>/dev/null || true; fi
     if [[ $1 == h2load ]]; then
         reqs=$(awk '/^requests:/ {print $8}' <<<"$out")
         rps=$(awk '/^finished in/ {print $4}' <<<"$out")
