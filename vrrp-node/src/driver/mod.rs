@@ -294,8 +294,11 @@ pub async fn run(
                 d.on_timers().await;
                 let now = std::time::Instant::now();
                 // The first poll (at start) reads the links too; an anycast route whose
-                // install failed is tried again here.
-                if now >= next_link_poll {
+                // install failed is tried again here. With link messages, the safety poll
+                // rides on a wake-up within half its period of it (an advert's), as the VIP
+                // renewals do, instead of waking the daemon for itself.
+                let early = if links.is_some() { link_poll_every / 2 } else { Duration::ZERO };
+                if now + early >= next_link_poll {
                     next_link_poll = now + link_poll_every;
                     d.poll_links().await;
                     d.sync_anycast().await;
