@@ -6,7 +6,9 @@
 # idle rows: N keep-alive connections, each after one request, held open by
 #   scripts/idle-conns.py (plain HTTP and TLS, ECDSA P-256, TLS 1.3; 20 connections being
 #   opened at a time): the RSS of a freshly started proxy before and while they are held
-#   (3 s after the last one was opened), and the difference per connection. Fresh,
+#   (3 s after the last one was opened), and the difference per connection; "anon" the same
+#   for RssAnon (heap and stacks: RSS also counts the code pages the first requests touch,
+#   a cost that does not grow with N). Fresh,
 #   because memory freed by an earlier load stays in RSS and would hide what the
 #   connections cost (a proxy warmed up by 256 busy connections showed HAProxy holding
 #   5,000 idle ones in 0.1 kB each).
@@ -104,6 +106,7 @@ CFG
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 to_ms() { # wrk latency value like 1.23ms / 456.00us / 1.01s
     awk -v v="$1" 'BEGIN {
         if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
@@ -144,9 +147,9 @@ stop_proxy() {
 
 # One idle row: N connections held on port $3.
 idle_row() { # name mode n
-    local name=$1 mode=$2 n=$3 port=$PLAIN before after held fifo holder
+    local name=$1 mode=$2 n=$3 port=$PLAIN before after anon0 anon1 held fifo holder
     [ "$mode" = tls ] && port=$TLS
-    before=$(rss_kb "$PROXY_PID")
+    before=$(rss_kb "$PROXY_PID"); anon0=$(anon_kb "$PROXY_PID")
     fifo="$WORK/hold.fifo"; rm -f "$fifo"; mkfifo "$fifo"
     # shellcheck disable=SC2046
     IDLE_CONCURRENCY=20 taskset -c 0 python3 "$ROOT/scripts/idle-conns.py" 127.0.0.1 "$port" "$n" $([ "$mode" = tls ] && echo tls) \
@@ -157,12 +160,14 @@ idle_row() { # name mode n
     # 3 s: lbproxy parks a keep-alive connection idle for 1 s (no task: l7-proxy's
     # net/park.rs) and gives the memory parked connections freed back once a second.
     sleep 3
-    after=$(rss_kb "$PROXY_PID")
+    after=$(rss_kb "$PROXY_PID"); anon1=$(anon_kb "$PROXY_PID")
     held=$(awk '/ready/ {print $2}' "$WORK/hold.out")
     exec 4>&-
     wait "$holder" 2>/dev/null || true
-    printf "%-8s %-6s %-6s %7s %9s %9s %9s\n" "$name" "idle-$mode" "$n" "${held:-0}" "$before" "$after" \
-        "$(awk -v a="$after" -v b="$before" -v n="${held:-0}" 'BEGIN { if (n > 0) printf "%.2f", (a - b) / n; else print "n/a" }')"
+    local per='BEGIN { if (n > 0) printf "%.2f", (a - b) / n; else print "n/a" }'
+    printf "%-8s %-6s %-6s %7s %9s %9s %9s %9s\n" "$name" "idle-$mode" "$n" "${held:-0}" "$before" "$after" \
+        "$(awk -v a="$after" -v b="$before" -v n="${held:-0}" "$per")" \
+        "$(awk -v a="$anon1" -v b="$anon0" -v n="${held:-0}" "$per")"
 }
 
 # One active row: wrk with N connections.
@@ -184,7 +189,7 @@ active_row() { # name n
 }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, $(uname -r), hard file limit $HARD; $(haproxy -v | head -1); lbproxy $(git -C "$ROOT" rev-parse --short HEAD); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# proxy  row    N        held  before kB  with kB  kB/conn"
+echo "# proxy  row    N        held  before kB  with kB  kB/conn  anon kB/conn"
 IDLE_OUT=$WORK/idle.txt ACTIVE_OUT=$WORK/active.txt
 : >"$IDLE_OUT"; : >"$ACTIVE_OUT"
 for mode in plain tls; do
