@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod client;
+mod hkdf;
 mod record_buf;
 pub mod server;
 pub mod server_stream;
@@ -116,7 +117,8 @@ fn suite13(c: Cipher13) -> SupportedCipherSuite {
 }
 
 /// The aws-lc-rs provider narrowed to the suites and groups `p` names (in its order);
-/// what `p` leaves unset keeps the provider's defaults.
+/// what `p` leaves unset keeps the provider's defaults. TLS 1.3 suites key their HKDF once
+/// per secret ([`hkdf`]).
 pub fn provider_for(p: &TlsParams) -> Arc<CryptoProvider> {
     let mut provider = aws_lc_rs::default_provider();
     if p.ciphers.is_some() || p.ciphersuites.is_some() {
@@ -132,6 +134,11 @@ pub fn provider_for(p: &TlsParams) -> Arc<CryptoProvider> {
         }
         provider.cipher_suites = suites;
     }
+    provider.cipher_suites = provider
+        .cipher_suites
+        .into_iter()
+        .map(hkdf::with_keyed_hkdf)
+        .collect();
     if let Some(curves) = &p.curves {
         use aws_lc_rs::kx_group as g;
         provider.kx_groups = curves
