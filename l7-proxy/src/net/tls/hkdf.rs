@@ -12,6 +12,7 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::hmac as lc;
+use rustls::crypto::hash::HashAlgorithm;
 use rustls::crypto::hmac::{Hmac, Key, Tag};
 use rustls::crypto::tls13::HkdfUsingHmac;
 use rustls::{SupportedCipherSuite, Tls13CipherSuite};
@@ -52,37 +53,38 @@ static HMAC_SHA384: KeyedHmac = KeyedHmac(lc::HMAC_SHA384);
 static HKDF_SHA256: HkdfUsingHmac<'static> = HkdfUsingHmac(&HMAC_SHA256);
 static HKDF_SHA384: HkdfUsingHmac<'static> = HkdfUsingHmac(&HMAC_SHA384);
 
-/// `suite` with the keyed-once HKDF: the same suite for TLS 1.2 and for a hash this module
-/// has no HMAC of.
+/// `suite` with the keyed-once HKDF (the same suite for TLS 1.2).
 pub fn with_keyed_hkdf(suite: SupportedCipherSuite) -> SupportedCipherSuite {
-    let SupportedCipherSuite::Tls13(s) = suite else {
-        return suite;
-    };
-    let hkdf: &'static HkdfUsingHmac<'static> = match s.common.hash_provider.output_len() {
-        32 => &HKDF_SHA256,
-        48 => &HKDF_SHA384,
-        _ => return suite,
-    };
-    SupportedCipherSuite::Tls13(leaked(s, hkdf))
+    keyed_suites()
+        .iter()
+        .find(|k| k.suite() == suite.suite())
+        .copied()
+        .unwrap_or(suite)
 }
 
-/// One `Tls13CipherSuite` per (suite, HKDF) for the process: rustls takes suites as
-/// `&'static`, and configurations are built again at every reload.
-fn leaked(
-    s: &'static Tls13CipherSuite,
-    hkdf: &'static HkdfUsingHmac<'static>,
-) -> &'static Tls13CipherSuite {
-    type Made = Vec<(usize, &'static Tls13CipherSuite)>;
-    static MADE: OnceLock<std::sync::Mutex<Made>> = OnceLock::new();
-    let key = s as *const Tls13CipherSuite as usize;
-    let mut made = MADE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, done)) = made.iter().find(|(k, _)| *k == key) {
-        return done;
-    }
-    let keyed: &'static Tls13CipherSuite = Box::leak(Box::new(Tls13CipherSuite {
+/// aws-lc-rs' TLS 1.3 suites with the keyed-once HKDF, made once for the process: rustls
+/// takes suites as `&'static`, and configurations are built again at every reload.
+fn keyed_suites() -> &'static [SupportedCipherSuite] {
+    static KEYED: OnceLock<Vec<SupportedCipherSuite>> = OnceLock::new();
+    KEYED.get_or_init(|| {
+        rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+            .iter()
+            .filter_map(|suite| match suite {
+                SupportedCipherSuite::Tls13(s) => Some(SupportedCipherSuite::Tls13(keyed(s)?)),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// `s` with the keyed-once HKDF of its hash; `None` for a hash without one here.
+fn keyed(s: &'static Tls13CipherSuite) -> Option<&'static Tls13CipherSuite> {
+    let hkdf: &'static HkdfUsingHmac<'static> = match s.common.hash_provider.algorithm() {
+        HashAlgorithm::SHA256 => &HKDF_SHA256,
+        HashAlgorithm::SHA384 => &HKDF_SHA384,
+        _ => return None,
+    };
+    Some(Box::leak(Box::new(Tls13CipherSuite {
         common: rustls::CipherSuiteCommon {
             suite: s.common.suite,
             hash_provider: s.common.hash_provider,
@@ -91,9 +93,7 @@ fn leaked(
         hkdf_provider: hkdf,
         aead_alg: s.aead_alg,
         quic: s.quic,
-    }));
-    made.push((key, keyed));
-    keyed
+    })))
 }
 
 #[cfg(test)]
