@@ -20,11 +20,6 @@ impl<'a, W> Counted<'a, W> {
     pub fn new(inner: &'a mut W) -> Self {
         Counted { inner, written: 0 }
     }
-
-    /// The writer underneath (what goes through it directly is not counted).
-    pub fn inner_mut(&mut self) -> &mut W {
-        self.inner
-    }
 }
 
 impl<W: AsyncWrite + Unpin> Counted<'_, W> {
@@ -33,6 +28,17 @@ impl<W: AsyncWrite + Unpin> Counted<'_, W> {
             self.written += n as u64;
         }
         r
+    }
+}
+
+impl<W: super::WriteMore> super::WriteMore for Counted<'_, W> {
+    fn poll_write_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = self.inner.poll_write_more(cx, buf);
+        self.count(r)
     }
 }
 

@@ -15,8 +15,6 @@ use socket2::SockRef;
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::Counted;
-
 /// A writer that can be told that more bytes follow this write.
 pub trait WriteMore: AsyncWrite + Unpin {
     /// Writes some of `buf`, more bytes of the message to follow at once. Writers with no
@@ -38,16 +36,6 @@ impl WriteMore for TcpStream {
                 r => return Poll::Ready(r),
             }
         }
-    }
-}
-
-impl<W: WriteMore> WriteMore for Counted<'_, W> {
-    fn poll_write_more(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let r = self.inner_mut().poll_write_more(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.written += n as u64;
-        }
-        r
     }
 }
 
@@ -77,6 +65,7 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
+    use crate::io::Counted;
     use crate::net::loopback_pair as pair;
 
     #[tokio::test]
