@@ -317,16 +317,14 @@ impl Instance {
             .is_some_and(|period| self.renewal.take_due(now, period))
     }
 
-    /// Renews the VIPs' lifetime, if they are still installed. The requests are queued,
-    /// not awaited (see [`VipManager::renew`]).
+    /// Queues the renewal of the VIPs' lifetime in `batch`, if they are still installed
+    /// (see [`VipManager::renew`]).
     pub fn renew_vips(&self, vips: &VipManager, batch: &mut RenewalBatch) {
         if !self.vips_installed {
             return;
         }
         for vip in self.plan.vips.iter().filter(|v| v.ifindex != 0) {
-            if let Err(e) = vips.renew(vip, &self.plan.name, batch) {
-                warn!(instance = %self.plan.name, "renewing VIP: {e}");
-            }
+            vips.renew(vip, &self.plan.name, batch);
         }
     }
 

@@ -378,7 +378,13 @@ impl Daemon {
                 r.inst.renew_vips(&self.vips, &mut renewals);
             }
         }
-        self.vips.read_answers(renewals);
+        for refused in self.vips.send_renewals(renewals) {
+            let vip = &refused.vip;
+            warn!(
+                instance = %refused.instance,
+                "renewing VIP {}/{} on ifindex {}: {}", vip.addr, vip.prefix_len, vip.ifindex, refused.error
+            );
+        }
     }
 
     async fn reload(&mut self) {

@@ -1,18 +1,22 @@
 //! Virtual addresses on interfaces, over rtnetlink: install and remove with prefix,
-//! broadcast, scope and label, as `ip addr add/del` would, without forking `ip`.
+//! broadcast, scope and label, as `ip addr add/del` would, without forking `ip`; a
+//! Master's renewals in batches ([`renew`]).
+
+mod renew;
+
+pub use renew::{Refused, RenewalBatch};
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures_util::{StreamExt, TryStreamExt};
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
 };
-use netlink_packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
-};
 use rtnetlink::Handle;
-use tracing::warn;
+
+use renew::RenewSocket;
 
 /// One virtual address, resolved to an interface index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,31 +83,12 @@ pub enum VipError {
     List(#[source] rtnetlink::Error),
 }
 
-/// The kernel's answers to one request, as rtnetlink streams them.
-type Answers =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = NetlinkMessage<RouteNetlinkMessage>> + Send>>;
-
-/// Renewals made together (in one wake-up of the driver), whose answers are read together.
-#[derive(Default)]
-pub struct RenewalBatch {
-    answers: Vec<(VirtualAddress, String, Answers)>,
-}
-
-impl std::fmt::Debug for RenewalBatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RenewalBatch")
-            .field("renewals", &self.answers.len())
-            .finish()
-    }
-}
-
 /// Installs and removes virtual addresses.
 #[derive(Debug, Clone)]
 pub struct VipManager {
     handle: Handle,
-    /// The runtime of the netlink thread, where renewals' answers are read (see
-    /// [`VipManager::renew`]).
-    netlink: tokio::runtime::Handle,
+    /// Where a Master's renewals go, from the driver's thread (see [`renew`]).
+    renewals: Arc<RenewSocket>,
 }
 
 const EEXIST: i32 = 17;
@@ -118,11 +103,11 @@ fn errno(err: &rtnetlink::Error) -> Option<i32> {
 }
 
 impl VipManager {
-    /// Opens an rtnetlink connection whose I/O runs on a thread of its own: the kernel does
-    /// an address change inside the `sendmsg` that asks for it, tens of microseconds each,
-    /// and a Master renews every VIP every second or so; on the daemon's thread, hundreds of
-    /// renewals delayed the adverts due meanwhile (the p99 of their gaps, issue 16).
+    /// Opens an rtnetlink connection whose I/O runs on a thread of its own (installs and
+    /// removals are awaited there, off the thread that sends the adverts), and the socket
+    /// renewals are sent on. Both in the caller's network namespace.
     pub fn connect() -> Result<VipManager, VipError> {
+        let renewals = Arc::new(RenewSocket::open().map_err(VipError::Connect)?);
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("vrrpd-netlink".into())
@@ -141,7 +126,7 @@ impl VipManager {
                     // Created here: its socket belongs to this thread's reactor.
                     match rtnetlink::new_connection() {
                         Ok((connection, handle, _)) => {
-                            let _ = tx.send(Ok((handle, tokio::runtime::Handle::current())));
+                            let _ = tx.send(Ok(handle));
                             connection.await;
                         }
                         Err(e) => {
@@ -152,11 +137,11 @@ impl VipManager {
             })
             .map_err(VipError::Connect)?;
         drop(spawned); // detached: it ends when the last handle is dropped
-        let (handle, netlink) = rx
+        let handle = rx
             .recv()
             .map_err(|_| VipError::Connect(std::io::Error::other("netlink thread ended")))?
             .map_err(VipError::Connect)?;
-        Ok(VipManager { handle, netlink })
+        Ok(VipManager { handle, renewals })
     }
 
     /// Adds `vip`; an address that is already there is not an error (with a lifetime, it is
@@ -173,56 +158,25 @@ impl VipManager {
         self.add_result(vip, req.execute().await)
     }
 
-    /// Renews `vip` (adds it again, which restarts its lifetime) without waiting: the
-    /// request is on the netlink connection's queue when this returns, ahead of any request
-    /// made after it (a removal of the same address cannot overtake it); the kernel's answer
-    /// joins `batch`, whose answers [`VipManager::read_answers`] reads on the netlink thread,
-    /// where a failure is logged for `instance`. A Master renews its VIPs every third of
-    /// their lifetime; waiting for each answer held the driver's loop (and the adverts due
-    /// meanwhile), and reading them on the driver's thread woke it once more per renewal.
-    pub fn renew(
-        &self,
-        vip: &VirtualAddress,
-        instance: &str,
-        batch: &mut RenewalBatch,
-    ) -> Result<(), VipError> {
+    /// Queues the renewal of `vip` (adding it again restarts its lifetime) in `batch`, for
+    /// [`VipManager::send_renewals`]; `instance` names it in a refusal.
+    pub fn renew(&self, vip: &VirtualAddress, instance: &str, batch: &mut RenewalBatch) {
         let mut req = self
             .handle
             .address()
             .add(vip.ifindex, vip.addr, vip.prefix_len);
         let mut message = std::mem::take(req.message_mut());
         fill_add_message(&mut message, vip);
-        let mut request = NetlinkMessage::from(RouteNetlinkMessage::NewAddress(message));
-        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
-        let answers = self.handle.clone().request(request);
-        let queued = answers.map_err(|source| self.error("add", vip, source))?;
-        batch
-            .answers
-            .push((vip.clone(), instance.to_owned(), Box::pin(queued)));
-        Ok(())
+        self.renewals.queue(batch, message, vip, instance);
     }
 
-    /// Reads the answers to `batch`'s renewals in one task on the netlink thread: one wake-up
-    /// of that thread for every renewal of a driver's wake-up, where a task per renewal woke
-    /// it once or twice each (64 Masters at 1 s: 42-51 context switches a second, issue 16).
-    pub fn read_answers(&self, batch: RenewalBatch) {
-        if batch.answers.is_empty() {
-            return;
+    /// Sends `batch`'s renewals; the kernel has done them when this returns. Returns those
+    /// it refused.
+    pub fn send_renewals(&self, batch: RenewalBatch) -> Vec<Refused> {
+        if batch.is_empty() {
+            return Vec::new();
         }
-        let this = self.clone();
-        self.netlink.spawn(async move {
-            for (vip, instance, mut answers) in batch.answers {
-                while let Some(answer) = answers.next().await {
-                    if let NetlinkPayload::Error(err) = answer.payload {
-                        let result =
-                            this.add_result(&vip, Err(rtnetlink::Error::NetlinkError(err)));
-                        if let Err(e) = result {
-                            warn!(%instance, "renewing VIP: {e}");
-                        }
-                    }
-                }
-            }
-        });
+        self.renewals.send(batch)
     }
 
     /// What the kernel's answer to adding `vip` means.
