@@ -126,7 +126,11 @@ impl RenewSocket {
             let end = batch.queued[last].end;
             if let Err(e) = self.socket.send(&batch.bytes[start..end], 0) {
                 for q in &batch.queued[first..=last] {
-                    refused.push(refusal(q, io::Error::new(e.kind(), e.to_string())));
+                    let error = match e.raw_os_error() {
+                        Some(errno) => io::Error::from_raw_os_error(errno),
+                        None => io::Error::new(e.kind(), e.to_string()),
+                    };
+                    refused.push(refusal(q, error));
                 }
             }
             start = end;
