@@ -4,10 +4,7 @@
 
 mod renew;
 
-pub use renew::{Refused, RenewalBatch};
-
 use std::net::{IpAddr, Ipv4Addr};
-
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
@@ -17,6 +14,7 @@ use netlink_packet_route::address::{
 use rtnetlink::Handle;
 
 use renew::RenewSocket;
+pub use renew::{Refused, RenewalBatch};
 
 /// One virtual address, resolved to an interface index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
