@@ -14,6 +14,7 @@ pub mod driver;
 pub mod fsm;
 pub mod net;
 pub mod route;
+mod rtnl;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod track;

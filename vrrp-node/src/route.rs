@@ -11,8 +11,11 @@
 
 use std::net::IpAddr;
 
+use libc::{EEXIST, ESRCH};
 use netlink_packet_route::route::{RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::{Handle, RouteMessageBuilder};
+
+use crate::rtnl::errno;
 
 /// The routing protocol number of our routes (`ip route ... proto 210`): not one of the
 /// kernel's, FRR's (186..=198) or keepalived's (18), so zebra reads them as kernel routes
@@ -23,9 +26,6 @@ pub const ROUTE_PROTOCOL: u8 = 210;
 const TABLE_MAIN: u32 = 254;
 /// The local routing table (RT_TABLE_LOCAL), which zebra does not read.
 const TABLE_LOCAL: u32 = 255;
-
-const EEXIST: i32 = 17;
-const ESRCH: i32 = 3;
 
 /// An anycast prefix on its interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,13 +77,6 @@ pub enum RouteError {
 #[derive(Debug, Clone)]
 pub struct RouteManager {
     handle: Handle,
-}
-
-fn errno(err: &rtnetlink::Error) -> Option<i32> {
-    match err {
-        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
-        _ => None,
-    }
 }
 
 impl RouteManager {

@@ -8,11 +8,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
+use libc::{EADDRNOTAVAIL, EEXIST, EINVAL};
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use rtnetlink::Handle;
 
+use crate::rtnl::errno;
 use renew::RenewSocket;
 pub use renew::{Refused, RenewalBatch};
 
@@ -87,17 +89,6 @@ pub struct VipManager {
     handle: Handle,
     /// Where a Master's renewals go, from the driver's thread (see [`renew`]).
     renewals: Arc<RenewSocket>,
-}
-
-const EEXIST: i32 = 17;
-const EINVAL: i32 = 22;
-const EADDRNOTAVAIL: i32 = 99;
-
-fn errno(err: &rtnetlink::Error) -> Option<i32> {
-    match err {
-        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
-        _ => None,
-    }
 }
 
 impl VipManager {

@@ -162,8 +162,8 @@ impl RenewSocket {
                 let len = usize::try_from(msg.header.length).unwrap_or(0);
                 if let NetlinkPayload::Error(err) = &msg.payload {
                     let matched = queued.iter().find(|q| q.seq == msg.header.sequence_number);
-                    if let (Some(code), Some(q)) = (err.code, matched) {
-                        refused.push(refusal(q, io::Error::from_raw_os_error(-code.get())));
+                    if let (Some(errno), Some(q)) = (crate::rtnl::answer_errno(err), matched) {
+                        refused.push(refusal(q, io::Error::from_raw_os_error(errno)));
                     }
                 }
                 // Messages are aligned to 4 bytes (NLMSG_ALIGN).
