@@ -11,8 +11,7 @@
 #   stacks). Warmed up, because a proxy's first requests fault in the code pages that serve
 #   them and build state kept for all connections, a cost that does not grow with N (it
 #   was a third of lbproxy's figure at 1,000 connections, measured from a cold start).
-#   Fresh,
-#   because memory freed by an earlier load stays in RSS and would hide what the
+#   Fresh, because memory freed by an earlier load stays in RSS and would hide what the
 #   connections cost (a proxy warmed up by 256 busy connections showed HAProxy holding
 #   5,000 idle ones in 0.1 kB each).
 # active rows: wrk -t1 -cN for DUR seconds (keep-alive, 100-byte answers from nginx):
@@ -148,6 +147,14 @@ stop_proxy() {
     sleep 0.5
 }
 
+# scripts/idle-conns.py on CPU 0: N connections to port $1, one request each (TLS when $3
+# is tls), 20 being opened at a time, held until its stdin closes.
+idle_conns() { # port n mode
+    # shellcheck disable=SC2046
+    IDLE_CONCURRENCY=20 taskset -c 0 python3 "$ROOT/scripts/idle-conns.py" 127.0.0.1 "$1" "$2" \
+        $([ "$3" = tls ] && echo tls)
+}
+
 # One idle row: N connections held on port $3.
 idle_row() { # name mode n
     local name=$1 mode=$2 n=$3 port=$PLAIN before after anon0 anon1 held fifo holder
@@ -156,15 +163,11 @@ idle_row() { # name mode n
     # A proxy's first requests fault in the code that serves them and build what it
     # keeps for all connections (buffer pools, lazily made state); that is not a cost of
     # holding connections, and it would count N times less in a row of N.
-    # shellcheck disable=SC2046
-    IDLE_CONCURRENCY=20 taskset -c 0 python3 "$ROOT/scripts/idle-conns.py" 127.0.0.1 "$port" 20 \
-        $([ "$mode" = tls ] && echo tls) </dev/null >/dev/null 2>&1 || true
+    idle_conns "$port" 20 "$mode" </dev/null >/dev/null 2>&1 || true
     sleep 2
     before=$(rss_kb "$PROXY_PID"); anon0=$(anon_kb "$PROXY_PID")
     fifo="$WORK/hold.fifo"; rm -f "$fifo"; mkfifo "$fifo"
-    # shellcheck disable=SC2046
-    IDLE_CONCURRENCY=20 taskset -c 0 python3 "$ROOT/scripts/idle-conns.py" 127.0.0.1 "$port" "$n" $([ "$mode" = tls ] && echo tls) \
-        <"$fifo" >"$WORK/hold.out" 2>"$WORK/hold.err" &
+    idle_conns "$port" "$n" "$mode" <"$fifo" >"$WORK/hold.out" 2>"$WORK/hold.err" &
     holder=$!
     exec 4>"$fifo"
     for _ in $(seq 1200); do grep -q ready "$WORK/hold.out" 2>/dev/null && break; sleep 0.1; done
